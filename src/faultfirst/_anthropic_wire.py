@@ -1,0 +1,114 @@
+"""The Anthropic Messages API's JSON, as `anthropic` 2.x parses it.
+
+Shapes follow the SDK's models (`anthropic.types.Message`, the `Raw*Event`
+stream events, `CitationCharLocation`); tests validate every body built here
+against them.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ._behaviour import Block
+from ._wire import Answer, pieces, sse
+
+
+def _citation(c: Any) -> dict[str, Any]:
+    return {
+        "type": "char_location", "cited_text": c.cited_text, "document_index": c.document_index,
+        "document_title": c.title, "start_char_index": c.start, "end_char_index": c.end, "file_id": None,
+    }
+
+
+def _text_block(block: Block, cite: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": "text", "text": block.text}
+    if cite:
+        out["citations"] = [_citation(c) for c in block.citations] or None
+    return out
+
+
+def stop_reason(answer: Answer) -> str:
+    if answer.truncated:
+        return "max_tokens"
+    return "tool_use" if answer.tool else "end_turn"
+
+
+def usage(input_tokens: int, output_tokens: int) -> dict[str, Any]:
+    return {
+        "input_tokens": input_tokens, "output_tokens": output_tokens,
+        "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0, "service_tier": "standard",
+    }
+
+
+def content(rid: str, answer: Answer, cite: bool) -> list[dict[str, Any]]:
+    if answer.tool:
+        try:
+            tool_input = json.loads(answer.text)
+        except ValueError:
+            tool_input = {}  # a tool call cut off at max_tokens arrives with what could be parsed: nothing
+        return [{"type": "tool_use", "id": f"toolu_{rid}", "name": answer.tool, "input": tool_input}]
+    return [_text_block(b, cite) for b in answer.blocks]
+
+
+def message(rid: str, model: str, answer: Answer, input_tokens: int, cite: bool) -> dict[str, Any]:
+    return {
+        "id": f"msg_{rid}", "type": "message", "role": "assistant", "model": model,
+        "content": content(rid, answer, cite),
+        "stop_reason": stop_reason(answer), "stop_sequence": None,
+        "usage": usage(input_tokens, answer.output_tokens),
+    }
+
+
+def stream_events(rid: str, model: str, answer: Answer, input_tokens: int, cite: bool) -> list[tuple[int, bytes]]:
+    """The SSE events of a streamed message, each tagged with how many output tokens precede it."""
+    start = {
+        "id": f"msg_{rid}", "type": "message", "role": "assistant", "model": model, "content": [],
+        "stop_reason": None, "stop_sequence": None, "usage": usage(input_tokens, 1),
+    }
+    events: list[tuple[int, bytes]] = [(0, sse({"type": "message_start", "message": start}, "message_start"))]
+    total_chars = max(1, len(answer.text))
+    sent = 0
+
+    def at() -> int:
+        return round(answer.output_tokens * sent / total_chars)
+
+    if answer.tool:
+        blocks = [(
+            {"type": "tool_use", "id": f"toolu_{rid}", "name": answer.tool, "input": {}},
+            [("input_json_delta", "partial_json", p) for p in pieces(answer.text)],
+        )]
+    else:
+        blocks = []
+        for b in answer.blocks:
+            start_block = {"type": "text", "text": ""}
+            if cite:
+                start_block["citations"] = []
+            deltas = [("citations_delta", "citation", _citation(c)) for c in b.citations] if cite else []
+            deltas += [("text_delta", "text", p) for p in pieces(b.text)]
+            blocks.append((start_block, deltas))
+    for index, (start_block, deltas) in enumerate(blocks):
+        events.append((at(), sse({"type": "content_block_start", "index": index, "content_block": start_block},
+                                 "content_block_start")))
+        if index == 0:
+            events.append((at(), sse({"type": "ping"}, "ping")))
+        for kind, key, value in deltas:
+            if isinstance(value, str):
+                sent += len(value)
+            events.append((at(), sse({"type": "content_block_delta", "index": index,
+                                      "delta": {"type": kind, key: value}}, "content_block_delta")))
+        events.append((at(), sse({"type": "content_block_stop", "index": index}, "content_block_stop")))
+    end = answer.output_tokens
+    events.append((end, sse({"type": "message_delta", "delta": {"stop_reason": stop_reason(answer), "stop_sequence": None},
+                             "usage": {"output_tokens": answer.output_tokens}}, "message_delta")))
+    events.append((end, sse({"type": "message_stop"}, "message_stop")))
+    return events
+
+
+def error(type_: str, message_: str, rid: str) -> dict[str, Any]:
+    return {"type": "error", "error": {"type": type_, "message": message_}, "request_id": f"req_{rid}"}
+
+
+def stream_error(type_: str, message_: str, rid: str) -> bytes:
+    """The `error` event Anthropic sends when a stream fails after it started."""
+    return sse(error(type_, message_, rid), "error")

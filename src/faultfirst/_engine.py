@@ -1,0 +1,391 @@
+"""The simulated API: decides, for each attempt, what happens and when.
+
+`SimulatedAPI.plan` reads one HTTP request at the virtual moment it arrives
+and returns an `Outcome`: a status, headers and body (or timed stream events),
+the virtual delay before they arrive, or a transport failure to raise. It
+waits for nothing itself; the transports in `_transport.py` spend the delay in
+virtual time, synchronously or under asyncio. Keeping the decision separate
+from the waiting is what lets one engine serve both SDK flavours.
+
+Checks run in the order a real API applies them: route, model, request
+validation (including the context window), outage, connection reset, rate
+limits, overload; then the model's reply, truncated at `max_tokens`, possibly
+corrupted in `flaky-output`, timed by the latency model, and cut short by the
+client's read timeout.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import lru_cache
+from typing import Any
+
+import httpx2
+
+from . import _anthropic_wire as anthropic_wire
+from . import _openai_wire as openai_wire
+from ._behaviour import Block, Reply, corrupt_json, respond
+from ._catalog import Catalog, ModelSpec
+from ._fixtures import FixtureSet
+from ._latency import LatencyModel, Timing
+from ._parse import InvalidRequest, ParsedRequest, parse_anthropic_messages, parse_openai_chat, parse_openai_responses
+from ._ratelimit import Admission, ModelLimiter
+from ._records import RequestRecord
+from ._scenarios import Scenario
+from ._tokens import count_tokens, truncate_to_tokens
+from ._wire import EPOCH, Answer, dumps
+
+ROUTES: dict[str, dict[tuple[str, str], str]] = {
+    "openai": {("POST", "/v1/chat/completions"): "chat.completions", ("POST", "/v1/responses"): "responses"},
+    "anthropic": {("POST", "/v1/messages"): "messages", ("POST", "/v1/messages/count_tokens"): "messages.count_tokens"},
+}
+_STREAM_ERROR_MESSAGE = {
+    "openai": "The server had an error while processing your request. Sorry about that!",
+    "anthropic": "Overloaded",
+}
+
+
+@dataclass
+class StreamEvent:
+    offset: float  # seconds after the request arrived
+    tokens: int  # output tokens generated before this event
+    data: bytes
+
+
+@dataclass
+class Outcome:
+    """What one attempt receives, and after how long (virtual seconds from arrival)."""
+
+    record: RequestRecord
+    delay: float
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    events: list[StreamEvent] | None = None  # a streamed body, in order
+    failure: str | None = None  # 'timeout' or 'reset': raise instead of answering, after `delay`
+    stream_failure: str | None = None  # 'timeout' after the last event (the stream stalls)
+    stream_failure_at: float = 0.0
+
+
+class SimulatedAPI:
+    """One world's API: its scenario, limits, random streams and request log."""
+
+    def __init__(self, *, seed: int, scenario: Scenario, catalog: Catalog, log: list[RequestRecord],
+                 fixtures: FixtureSet | None) -> None:
+        self.scenario = scenario
+        self.catalog = catalog
+        self.latency = LatencyModel(seed, drift=scenario.drift)
+        self._log = log
+        self._fixtures = fixtures
+        self._faults = random.Random(f"{seed}:faults")
+        self._sampling = random.Random(f"{seed}:sampling")
+        self._limiters: dict[str, ModelLimiter] = {}
+        self._serial = 0
+
+    # -- the decision -------------------------------------------------------------------------------
+
+    def plan(self, provider: str, request: httpx2.Request, now: float) -> Outcome:
+        self._serial += 1
+        rid = f"sim{self._serial:08x}"
+        endpoint = ROUTES[provider].get((request.method, request.url.path))
+        record = RequestRecord(provider, "", endpoint or request.url.path, now)
+        self._log.append(record)
+        if endpoint is None:
+            return self._not_found(provider, request, record, rid)
+        try:
+            body = json.loads(request.content or b"{}")
+            if not isinstance(body, dict):
+                raise ValueError
+        except ValueError:
+            return self._invalid(provider, record, rid, InvalidRequest("The request body is not valid JSON.", None))
+        record.model = model = str(body.get("model", ""))
+        record.stream = bool(body.get("stream"))
+        spec = self.catalog.get(model) if isinstance(body.get("model"), str) else None
+        if spec is None or spec.provider != provider:
+            return self._unknown_model(provider, record, rid, body.get("model"))
+        try:
+            parsed = self._parse(endpoint, body, spec)
+            record.input_tokens = parsed.input_tokens
+            if endpoint == "messages.count_tokens":
+                return self._answer_json(record, {"input_tokens": parsed.input_tokens}, rid, self._quick(spec, now))
+            self._check_limits(provider, spec, parsed)
+        except InvalidRequest as err:
+            return self._invalid(provider, record, rid, err)
+        if endpoint == "responses" and parsed.stream:
+            return self._invalid(provider, record, rid, InvalidRequest(
+                "The simulated world does not stream the Responses API; use Chat Completions with stream=True.",
+                "stream"))
+        return self._serve(provider, endpoint, spec, parsed, body, record, rid, now, request)
+
+    def _serve(self, provider: str, endpoint: str, spec: ModelSpec, parsed: ParsedRequest, body: dict[str, Any],
+               record: RequestRecord, rid: str, now: float, request: httpx2.Request) -> Outcome:
+        scenario, faults = self.scenario, self._faults
+        # Draw every fault die on every attempt, so one fault's presence never shifts another's sequence.
+        reset, overload, broken_stream, malformed = (faults.random() for _ in range(4))
+        stream_cut = faults.uniform(0.25, 0.75)
+        timing = self.latency.sample(spec, now)
+        outage = scenario.outage
+        if outage is not None and outage.provider == provider and outage.start <= now < outage.end:
+            return self._server_error(provider, record, rid, timing, overloaded=False)
+        if reset < scenario.reset_rate:
+            record.error, record.latency = "connection reset", timing.head
+            return Outcome(record, delay=timing.head, failure="reset")
+        admission = self._limiter(spec, now).admit(parsed.input_tokens + parsed.output_estimate, now)
+        if admission.limited_by is not None:
+            return self._rate_limited(provider, spec, record, rid, timing, admission, now)
+        if overload < scenario.overload_rate:
+            return self._server_error(provider, record, rid, timing, overloaded=True)
+
+        answer = self._answer(spec, parsed, corrupt=malformed < scenario.malformed_output_rate)
+        record.output_tokens = answer.output_tokens
+        record.stop_reason = _stop_reason(provider, answer)
+        record.cost_usd = spec.cost_usd(parsed.input_tokens, answer.output_tokens)
+        headers = self._limit_headers(provider, spec, admission, now) | _id_header(provider, rid)
+        read_timeout = _read_timeout(request)
+        created = EPOCH + int(now)
+        cite = any(d.citations for d in parsed.prompt.documents)
+        if not parsed.stream:
+            delay = timing.total(answer.output_tokens)
+            if delay > read_timeout:
+                record.error, record.latency = "timeout", read_timeout
+                return Outcome(record, delay=read_timeout, failure="timeout")
+            if endpoint == "chat.completions":
+                data = openai_wire.chat_completion(rid, created, spec.name, answer, parsed.input_tokens)
+            elif endpoint == "responses":
+                data = openai_wire.response(rid, created, spec.name, answer, parsed.input_tokens, body)
+            else:
+                data = anthropic_wire.message(rid, spec.name, answer, parsed.input_tokens, cite)
+            record.status, record.latency = 200, delay
+            return Outcome(record, delay=delay, headers=headers | _JSON, body=dumps(data))
+
+        if provider == "openai":
+            tagged = openai_wire.chat_chunks(rid, created, spec.name, answer, parsed.input_tokens, parsed.include_usage)
+            error_event = openai_wire.stream_error(_STREAM_ERROR_MESSAGE[provider])
+        else:
+            tagged = anthropic_wire.stream_events(rid, spec.name, answer, parsed.input_tokens, cite)
+            error_event = anthropic_wire.stream_error("overloaded_error", _STREAM_ERROR_MESSAGE[provider], rid)
+        events = [StreamEvent(timing.head if i == 0 else timing.first_token + n * timing.per_token, n, data)
+                  for i, (n, data) in enumerate(tagged)]
+        if broken_stream < scenario.stream_error_rate:
+            cut = max(1, int(len(events) * stream_cut))
+            events = events[:cut] + [StreamEvent(events[cut].offset, events[cut].tokens, error_event)]
+            record.error = "stream error"
+        return self._timed_stream(record, spec, parsed, events, read_timeout, headers)
+
+    # -- pieces of the decision ---------------------------------------------------------------------------
+
+    def _parse(self, endpoint: str, body: dict[str, Any], spec: ModelSpec) -> ParsedRequest:
+        if endpoint == "chat.completions":
+            return parse_openai_chat(body, spec)
+        if endpoint == "responses":
+            return parse_openai_responses(body, spec)
+        return parse_anthropic_messages(body, spec, counting=endpoint == "messages.count_tokens")
+
+    @staticmethod
+    def _check_limits(provider: str, spec: ModelSpec, parsed: ParsedRequest) -> None:
+        """Refuse what the real APIs refuse with 400: too much output asked, or too long a request."""
+        wanted, prompt = parsed.max_tokens, parsed.input_tokens
+        if wanted is not None and wanted > spec.max_output_tokens:
+            if provider == "openai":
+                raise InvalidRequest(
+                    f"max_tokens is too large: {wanted}. This model supports at most {spec.max_output_tokens} "
+                    f"completion tokens, whereas you provided {wanted}.", "max_tokens")
+            raise InvalidRequest(f"max_tokens: {wanted} > {spec.max_output_tokens}, which is the maximum allowed "
+                                 f"number of output tokens for {spec.name}")
+        limit = spec.context_window
+        if provider == "openai" and prompt + (wanted or 0) > limit:
+            asked = (f"you requested {prompt + wanted} tokens ({prompt} in the messages, {wanted} in the completion)"
+                     if wanted else f"your messages resulted in {prompt} tokens")
+            raise InvalidRequest(f"This model's maximum context length is {limit} tokens. However, {asked}. "
+                                 "Please reduce the length of the messages or completion.", "messages")
+        if provider == "anthropic":
+            if prompt > limit:
+                raise InvalidRequest(f"prompt is too long: {prompt} tokens > {limit} maximum")
+            if wanted is not None and prompt + wanted > limit:
+                raise InvalidRequest(f"input length and `max_tokens` exceed context limit: {prompt} + {wanted} > "
+                                     f"{limit}, decrease input length or `max_tokens` and try again")
+
+    def _answer(self, spec: ModelSpec, parsed: ParsedRequest, *, corrupt: bool) -> Answer:
+        prompt = parsed.prompt
+        reply: Reply = respond(prompt, self._sampling, fixtures=self._fixtures)
+        blocks = reply.blocks
+        if corrupt and prompt.schema is not None:
+            blocks = (Block(corrupt_json(reply.text, self._faults, schema=prompt.schema)),)
+        limit = parsed.max_tokens or spec.max_output_tokens
+        kept: list[Block] = []
+        used = 0
+        for block in blocks:
+            n = count_tokens(block.text, spec.encoding)
+            if used + n > limit:
+                kept.append(Block(truncate_to_tokens(block.text, limit - used, spec.encoding)))
+                return Answer(tuple(kept), limit, truncated=True, tool=parsed.forced_tool)
+            kept.append(block)
+            used += n
+        return Answer(tuple(kept), used, truncated=False, tool=parsed.forced_tool)
+
+    def _timed_stream(self, record: RequestRecord, spec: ModelSpec, parsed: ParsedRequest,
+                      events: list[StreamEvent], read_timeout: float, headers: dict[str, str]) -> Outcome:
+        """Cut the stream where the client's read timeout fires, and fill in the record's final state."""
+        if events[0].offset > read_timeout:
+            record.error, record.latency = "timeout", read_timeout
+            return Outcome(record, delay=read_timeout, failure="timeout")
+        outcome = Outcome(record, delay=events[0].offset, headers=headers | _SSE, events=events)
+        for previous, event in zip(events, events[1:]):
+            if event.offset - previous.offset > read_timeout:
+                outcome.events = events[: events.index(event)]
+                outcome.stream_failure, outcome.stream_failure_at = "timeout", previous.offset + read_timeout
+                record.error = "timeout"
+                break
+        last = outcome.events[-1]
+        record.status = 200
+        record.latency = outcome.stream_failure_at or last.offset
+        record.output_tokens = last.tokens
+        record.cost_usd = spec.cost_usd(parsed.input_tokens, last.tokens)
+        return outcome
+
+    def _limiter(self, spec: ModelSpec, now: float) -> ModelLimiter:
+        limiter = self._limiters.get(spec.name)
+        if limiter is None:
+            limits = self.scenario.rate_limits
+            limiter = self._limiters[spec.name] = ModelLimiter(limits.requests_per_minute, limits.tokens_per_minute, now)
+        return limiter
+
+    def _quick(self, spec: ModelSpec, now: float) -> float:
+        """How long a reply that involves no generation takes: the profile's overhead, drift included."""
+        return spec.latency.overhead * self.latency.multiplier(now)
+
+    # -- answers that are errors ------------------------------------------------------------------------
+
+    def _answer_json(self, record: RequestRecord, data: dict[str, Any], rid: str, delay: float,
+                     status: int = 200, headers: dict[str, str] | None = None) -> Outcome:
+        record.status, record.latency = status, delay
+        if status >= 400:
+            record.error = _error_name(data)
+        all_headers = _JSON | _id_header(record.provider, rid) | (headers or {})
+        return Outcome(record, delay=delay, status=status, headers=all_headers, body=dumps(data))
+
+    def _not_found(self, provider: str, request: httpx2.Request, record: RequestRecord, rid: str) -> Outcome:
+        if provider == "openai":
+            data = openai_wire.error(f"Invalid URL ({request.method} {request.url.path})", "invalid_request_error")
+        else:
+            data = anthropic_wire.error("not_found_error", "Not Found", rid)
+        return self._answer_json(record, data, rid, 0.05, status=404)
+
+    def _unknown_model(self, provider: str, record: RequestRecord, rid: str, model: object) -> Outcome:
+        valid = ", ".join(m.name for m in self.catalog.for_provider(provider))  # type: ignore[arg-type]
+        hint = f" The simulated {provider} models are: {valid}."
+        if not model:
+            return self._invalid(provider, record, rid, InvalidRequest("model: Field required", "model"))
+        if provider == "openai":
+            data = openai_wire.error(f"The model `{model}` does not exist or you do not have access to it.{hint}",
+                                     "invalid_request_error", code="model_not_found")
+        else:
+            data = anthropic_wire.error("not_found_error", f"model: {model}.{hint}", rid)
+        return self._answer_json(record, data, rid, 0.05, status=404)
+
+    def _invalid(self, provider: str, record: RequestRecord, rid: str, err: InvalidRequest) -> Outcome:
+        if provider == "openai":
+            code = "context_length_exceeded" if "context length" in err.message else (
+                "invalid_value" if err.param else None)
+            data = openai_wire.error(err.message, "invalid_request_error", param=err.param, code=code)
+        else:
+            data = anthropic_wire.error("invalid_request_error", err.message, rid)
+        return self._answer_json(record, data, rid, 0.05, status=400)
+
+    def _server_error(self, provider: str, record: RequestRecord, rid: str, timing: Timing, *, overloaded: bool) -> Outcome:
+        if provider == "openai":
+            message = ("The engine is currently overloaded, please try again later." if overloaded
+                       else "The server is temporarily unavailable. Please try again later.")
+            return self._answer_json(record, openai_wire.error(message, "server_error"), rid, timing.head, status=503)
+        if overloaded:
+            return self._answer_json(record, anthropic_wire.error("overloaded_error", "Overloaded", rid), rid,
+                                     timing.head, status=529)
+        return self._answer_json(record, anthropic_wire.error("api_error", "Internal server error", rid), rid,
+                                 timing.head, status=500)
+
+    def _rate_limited(self, provider: str, spec: ModelSpec, record: RequestRecord, rid: str, timing: Timing,
+                      admission: Admission, now: float) -> Outcome:
+        kind = admission.limited_by
+        bucket = admission.requests if kind == "requests" else admission.tokens
+        headers = self._limit_headers(provider, spec, admission, now)
+        never = math.isinf(admission.retry_after)
+        if not never:
+            headers["retry-after"] = str(max(1, math.ceil(admission.retry_after)))
+        if provider == "openai":
+            unit = "requests per min (RPM)" if kind == "requests" else "tokens per min (TPM)"
+            asked = 1 if kind == "requests" else admission.tokens_requested
+            if never:
+                message = (f"Request too large for {spec.name} on {unit}: Limit {bucket.capacity}, "
+                           f"Requested {asked}. The input or output tokens must be reduced in order to run successfully.")
+            else:
+                message = (f"Rate limit reached for {spec.name} on {unit}: Limit {bucket.capacity}, "
+                           f"Used {bucket.capacity - int(bucket.level)}, Requested {asked}. "
+                           f"Please try again in {admission.retry_after:.3g}s.")
+            data = openai_wire.error(message, kind, code="rate_limit_exceeded")
+        else:
+            unit = "requests" if kind == "requests" else "tokens"
+            data = anthropic_wire.error(
+                "rate_limit_error",
+                f"This request would exceed your organization's rate limit of {bucket.capacity} {unit} per minute "
+                f"for {spec.name}. Please reduce the prompt length or the maximum tokens requested, or try again later.",
+                rid)
+        return self._answer_json(record, data, rid, timing.head, status=429, headers=headers)
+
+    @staticmethod
+    def _limit_headers(provider: str, spec: ModelSpec, admission: Admission, now: float) -> dict[str, str]:
+        requests, tokens = admission.requests, admission.tokens
+        if provider == "openai":
+            return {
+                "x-ratelimit-limit-requests": str(requests.capacity),
+                "x-ratelimit-remaining-requests": str(max(0, int(requests.level))),
+                "x-ratelimit-reset-requests": openai_wire.duration(requests.reset_after(now)),
+                "x-ratelimit-limit-tokens": str(tokens.capacity),
+                "x-ratelimit-remaining-tokens": str(max(0, int(tokens.level))),
+                "x-ratelimit-reset-tokens": openai_wire.duration(tokens.reset_after(now)),
+            }
+        return {
+            "anthropic-ratelimit-requests-limit": str(requests.capacity),
+            "anthropic-ratelimit-requests-remaining": str(max(0, int(requests.level))),
+            "anthropic-ratelimit-requests-reset": _rfc3339(now + requests.reset_after(now)),
+            "anthropic-ratelimit-tokens-limit": str(tokens.capacity),
+            "anthropic-ratelimit-tokens-remaining": str(max(0, int(tokens.level))),
+            "anthropic-ratelimit-tokens-reset": _rfc3339(now + tokens.reset_after(now)),
+        }
+
+
+_JSON = {"content-type": "application/json"}
+_SSE = {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache"}
+
+
+def _id_header(provider: str, rid: str) -> dict[str, str]:
+    return {"x-request-id": f"req_{rid}"} if provider == "openai" else {"request-id": f"req_{rid}"}
+
+
+def _read_timeout(request: httpx2.Request) -> float:
+    timeout = request.extensions.get("timeout") or {}
+    read = timeout.get("read")
+    return math.inf if read is None else float(read)
+
+
+def _rfc3339(t: float) -> str:
+    return _rfc3339_second(int(t))
+
+
+@lru_cache(maxsize=1024)
+def _rfc3339_second(second: int) -> str:
+    return datetime.fromtimestamp(EPOCH + second, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _stop_reason(provider: str, answer: Answer) -> str:
+    if provider == "openai":
+        return "length" if answer.truncated else "stop"
+    return anthropic_wire.stop_reason(answer)
+
+
+def _error_name(data: dict[str, Any]) -> str:
+    error = data.get("error") or {}
+    return str(error.get("code") or error.get("type") or "error")

@@ -1,0 +1,159 @@
+"""Scripted replies ("fixtures") that take precedence over the behaviour engine.
+
+Lessons sometimes need the simulated model to say one exact thing - a known
+wrong answer to catch, a reply to snapshot.  Fixtures give them that without
+changing the engine.  A fixture file is JSON of this shape::
+
+    {
+      "fixtures": [
+        {
+          "match": {
+            "provider": "openai",              # optional: "openai" or "anthropic"
+            "model": "gpt-4o-mini",            # optional: exact model name
+            "contains": "refund policy",       # optional: substring of the user text
+            "equals": "ping",                  # optional: the whole user text
+            "system_contains": "pirate"        # optional: substring of the system prompt
+          },
+          "reply": "The scripted reply text."
+        }
+      ]
+    }
+
+Every entry needs at least one of ``contains``, ``equals`` or
+``system_contains`` so that no entry silently matches every prompt.  Text
+matching is case-sensitive, every condition given must hold, and the first
+matching entry wins - in file order, files taken in the order they were
+loaded.  The package's own fixtures live in the ``fixtures/`` folder next to
+this module and are loaded in file-name order.
+
+A malformed file raises :class:`FixtureError` naming the file and the
+1-based entry number, because a fixture typo should fail loudly at load time
+rather than as a puzzling unscripted reply in the middle of a lesson.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import pathlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from faultfirst._behaviour import Prompt
+
+_PACKAGE_FIXTURES = pathlib.Path(__file__).parent / "fixtures"
+_PROVIDERS = ("openai", "anthropic")
+_TEXT_CONDITIONS = ("contains", "equals", "system_contains")
+_MATCH_KEYS = ("provider", "model", *_TEXT_CONDITIONS)
+_ENTRY_KEYS = ("match", "reply")
+
+
+class FixtureError(ValueError):
+    """A fixture file cannot be read or does not follow the documented format."""
+
+
+@dataclass(frozen=True)
+class _Fixture:
+    """One scripted reply and the conditions under which it is given."""
+
+    reply: str
+    provider: str | None = None
+    model: str | None = None
+    contains: str | None = None
+    equals: str | None = None
+    system_contains: str | None = None
+
+    def matches(self, prompt: Prompt) -> bool:
+        """Whether every condition this entry sets holds for ``prompt``."""
+        return (
+            (self.provider is None or self.provider == prompt.provider)
+            and (self.model is None or self.model == prompt.model)
+            and (self.contains is None or self.contains in prompt.user)
+            and (self.equals is None or self.equals == prompt.user)
+            and (self.system_contains is None or self.system_contains in prompt.system)
+        )
+
+
+@dataclass(frozen=True)
+class FixtureSet:
+    """An ordered collection of scripted replies; the first match wins."""
+
+    entries: tuple[_Fixture, ...] = ()
+
+    def match(self, prompt: Prompt) -> str | None:
+        """Return the reply of the first entry matching ``prompt``, or None."""
+        for entry in self.entries:
+            if entry.matches(prompt):
+                return entry.reply
+        return None
+
+
+def load_fixtures(*paths: pathlib.Path) -> FixtureSet:
+    """Load fixture files (or folders of ``*.json`` files) in the order given.
+
+    Without arguments, loads the package's ``fixtures/`` folder.
+    """
+    files: list[pathlib.Path] = []
+    for path in paths or (_PACKAGE_FIXTURES,):
+        path = pathlib.Path(path)
+        files.extend(sorted(path.glob("*.json")) if path.is_dir() else [path])
+    return FixtureSet(tuple(entry for file in files for entry in _load_file(file)))
+
+
+@functools.cache
+def default_fixtures() -> FixtureSet:
+    """The package's own fixtures, loaded once per process."""
+    return load_fixtures()
+
+
+def _load_file(path: pathlib.Path) -> list[_Fixture]:
+    """Parse and validate one fixture file."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise FixtureError(f"{path}: cannot read file ({exc.strerror or exc})") from exc
+    except UnicodeDecodeError as exc:
+        raise FixtureError(f"{path}: file is not UTF-8 text") from exc
+    except json.JSONDecodeError as exc:
+        raise FixtureError(
+            f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from exc
+    if not isinstance(document, dict) or set(document) != {"fixtures"}:
+        raise FixtureError(f'{path}: expected an object with a single key "fixtures"')
+    entries = document["fixtures"]
+    if not isinstance(entries, list):
+        raise FixtureError(f"{path}: 'fixtures' must be a list")
+    return [_parse_entry(entry, f"{path}: entry {number}") for number, entry in enumerate(entries, 1)]
+
+
+def _parse_entry(entry: Any, where: str) -> _Fixture:
+    """Validate one ``{"match": ..., "reply": ...}`` entry; ``where`` prefixes errors."""
+    _check_keys(entry, _ENTRY_KEYS, where, "entry")
+    for key in _ENTRY_KEYS:
+        if key not in entry:
+            raise FixtureError(f"{where}: missing {key!r}")
+    if not isinstance(entry["reply"], str):
+        raise FixtureError(f"{where}: 'reply' must be a string")
+    match = entry["match"]
+    _check_keys(match, _MATCH_KEYS, where, "'match'")
+    for key, value in match.items():
+        if not isinstance(value, str):
+            raise FixtureError(f"{where}: 'match.{key}' must be a string")
+        if key in ("contains", "system_contains") and not value:
+            raise FixtureError(f"{where}: 'match.{key}' must not be empty")
+    if "provider" in match and match["provider"] not in _PROVIDERS:
+        raise FixtureError(f"{where}: 'match.provider' must be one of {', '.join(_PROVIDERS)}")
+    if not any(key in match for key in _TEXT_CONDITIONS):
+        raise FixtureError(f"{where}: 'match' needs at least one of {', '.join(_TEXT_CONDITIONS)}")
+    return _Fixture(reply=entry["reply"], **match)
+
+
+def _check_keys(value: Any, allowed: tuple[str, ...], where: str, what: str) -> None:
+    """Require ``value`` to be a JSON object using only ``allowed`` keys."""
+    if not isinstance(value, Mapping):
+        raise FixtureError(f"{where}: {what} must be an object")
+    unknown = [key for key in value if key not in allowed]
+    if unknown:
+        raise FixtureError(f"{where}: unknown key {unknown[0]!r} in {what}")

@@ -1,0 +1,134 @@
+"""The OpenAI API's JSON, as `openai` 3.x parses it: Chat Completions and Responses.
+
+Shapes follow the SDK's own models (`openai.types.chat.ChatCompletion`,
+`ChatCompletionChunk`, `openai.types.responses.Response`); tests validate every
+body built here against those models.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._wire import Answer, pieces, sse
+
+FINGERPRINT = "fp_faultfirst"
+
+
+def chat_usage(input_tokens: int, output_tokens: int) -> dict[str, Any]:
+    return {
+        "prompt_tokens": input_tokens,
+        "completion_tokens": output_tokens,
+        "total_tokens": input_tokens + output_tokens,
+        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "completion_tokens_details": {
+            "reasoning_tokens": 0, "audio_tokens": 0,
+            "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0,
+        },
+    }
+
+
+def chat_completion(rid: str, created: int, model: str, answer: Answer, input_tokens: int) -> dict[str, Any]:
+    return {
+        "id": f"chatcmpl-{rid}",
+        "object": "chat.completion",
+        "created": created,
+        "model": model,
+        "choices": [{
+            "index": 0,
+            "message": {"role": "assistant", "content": answer.text, "refusal": None, "annotations": []},
+            "logprobs": None,
+            "finish_reason": "length" if answer.truncated else "stop",
+        }],
+        "usage": chat_usage(input_tokens, answer.output_tokens),
+        "service_tier": "default",
+        "system_fingerprint": FINGERPRINT,
+    }
+
+
+def chat_chunks(rid: str, created: int, model: str, answer: Answer,
+                input_tokens: int, include_usage: bool) -> list[tuple[int, bytes]]:
+    """The SSE events of a streamed completion, each tagged with how many output tokens precede it.
+
+    A role chunk, one chunk per piece of text, a finish chunk, a usage chunk
+    when `stream_options.include_usage` asked for one, then `[DONE]`.
+    """
+    base: dict[str, Any] = {"id": f"chatcmpl-{rid}", "object": "chat.completion.chunk", "created": created,
+                            "model": model, "service_tier": "default", "system_fingerprint": FINGERPRINT}
+    if include_usage:
+        base["usage"] = None
+
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+        return sse({**base, "choices": [choice]})
+
+    text, total = answer.text, answer.output_tokens
+    events = [(0, chunk({"role": "assistant", "content": "", "refusal": None}))]
+    sent = 0
+    for part in pieces(text):
+        sent += len(part)
+        events.append((round(total * sent / max(1, len(text))), chunk({"content": part})))
+    events.append((total, chunk({}, "length" if answer.truncated else "stop")))
+    if include_usage:
+        events.append((total, sse({**base, "choices": [], "usage": chat_usage(input_tokens, total)})))
+    events.append((total, sse("[DONE]")))
+    return events
+
+
+def stream_error(message: str) -> bytes:
+    """The event OpenAI sends when a stream fails after it started."""
+    return sse({"error": {"message": message, "type": "server_error", "param": None, "code": None}})
+
+
+def response(rid: str, created: int, model: str, answer: Answer, input_tokens: int, body: dict[str, Any]) -> dict[str, Any]:
+    status = "incomplete" if answer.truncated else "completed"
+    fmt = (body.get("text") or {}).get("format") or {"type": "text"}
+    return {
+        "id": f"resp_{rid}",
+        "object": "response",
+        "created_at": created,
+        "status": status,
+        "background": False,
+        "error": None,
+        "incomplete_details": {"reason": "max_output_tokens"} if answer.truncated else None,
+        "instructions": body.get("instructions"),
+        "max_output_tokens": body.get("max_output_tokens"),
+        "model": model,
+        "output": [{
+            "type": "message",
+            "id": f"msg_{rid}",
+            "status": status,
+            "role": "assistant",
+            "content": [{"type": "output_text", "text": answer.text, "annotations": [], "logprobs": []}],
+        }],
+        "parallel_tool_calls": True,
+        "previous_response_id": None,
+        "reasoning": {"effort": None, "summary": None},
+        "store": True,
+        "temperature": body.get("temperature", 1.0),
+        "text": {"format": fmt},
+        "tool_choice": "auto",
+        "tools": [],
+        "top_p": 1.0,
+        "truncation": "disabled",
+        "usage": {
+            "input_tokens": input_tokens,
+            "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+            "output_tokens": answer.output_tokens,
+            "output_tokens_details": {"reasoning_tokens": 0},
+            "total_tokens": input_tokens + answer.output_tokens,
+        },
+        "user": None,
+        "metadata": {},
+    }
+
+
+def error(message: str, type_: str, *, param: str | None = None, code: str | None = None) -> dict[str, Any]:
+    return {"error": {"message": message, "type": type_, "param": param, "code": code}}
+
+
+def duration(seconds: float) -> str:
+    """OpenAI's reset-header format: '1s', '6m0s', '120ms'."""
+    if seconds < 1:
+        return f"{max(1, round(seconds * 1000))}ms"
+    minutes, rest = divmod(seconds, 60)
+    return f"{int(minutes)}m{rest:.0f}s" if minutes else f"{rest:.3g}s"

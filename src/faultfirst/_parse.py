@@ -1,0 +1,210 @@
+"""Turn a provider's request body into a neutral `Prompt` and a token count.
+
+The simulator reads the same JSON the real APIs receive, so whatever a lesson
+passes through the SDKs (plain strings, content blocks, Anthropic document
+blocks, a pydantic `response_format`) lands here. Token counts add a few
+tokens of per-message framing, as the real chat formats do; the exact framing
+of the real APIs is not published, so the overheads are the simulator's.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from ._behaviour import Document, Prompt
+from ._catalog import ModelSpec
+from ._tokens import count_tokens
+
+_PER_MESSAGE = 3  # role and separators around each message
+_PER_REPLY = 3  # the assistant's turn header the model is primed with
+_DEFAULT_OUTPUT_ESTIMATE = 1024  # what rate limiting charges when max_tokens is not given
+
+
+class InvalidRequest(Exception):
+    """A request the real API would refuse with 400; `param` names the field."""
+
+    def __init__(self, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+
+
+@dataclass(frozen=True)
+class ParsedRequest:
+    """What the engine needs from one request body."""
+
+    prompt: Prompt
+    input_tokens: int
+    max_tokens: int | None  # what the caller asked for; None if not given
+    stream: bool
+    include_usage: bool  # OpenAI stream_options.include_usage
+    forced_tool: str | None = None  # Anthropic tool_choice that names a tool: answer with its input
+
+    @property
+    def output_estimate(self) -> int:
+        return self.max_tokens if self.max_tokens is not None else _DEFAULT_OUTPUT_ESTIMATE
+
+
+def _require(body: dict[str, Any], key: str) -> Any:
+    if key not in body:
+        raise InvalidRequest(f"{key}: Field required", key)
+    return body[key]
+
+
+def _text_of(content: Any, *, text_types: tuple[str, ...], documents: list[Document] | None = None) -> str:
+    """The text of a message's content: a string, or the text parts of a list of blocks."""
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        raise InvalidRequest("content: must be a string or a list of content blocks", "messages")
+    parts: list[str] = []
+    for block in content:
+        if not isinstance(block, dict):
+            raise InvalidRequest("content: each block must be an object", "messages")
+        kind = block.get("type")
+        if kind in text_types:
+            parts.append(str(block.get("text", "")))
+        elif kind == "document" and documents is not None:
+            documents.append(_document(block))
+    return "\n".join(parts)
+
+
+def _document(block: dict[str, Any]) -> Document:
+    source = block.get("source") or {}
+    if source.get("type") != "text":
+        raise InvalidRequest("the simulator supports document blocks with a plain-text source only", "messages")
+    citations = bool((block.get("citations") or {}).get("enabled"))
+    return Document(text=str(source.get("data", "")), title=block.get("title"), citations=citations)
+
+
+def _temperature(body: dict[str, Any], default: float = 1.0) -> float:
+    value = body.get("temperature", default)
+    if value is None:
+        return default
+    if not isinstance(value, (int, float)) or not 0 <= value <= 2:
+        raise InvalidRequest("temperature: must be a number between 0 and 2", "temperature")
+    return float(value)
+
+
+def _max_tokens(body: dict[str, Any], *keys: str) -> int | None:
+    for key in keys:
+        value = body.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise InvalidRequest(f"{key}: must be a positive integer", key)
+        return value
+    return None
+
+
+def _schema_tokens(schema: dict[str, Any] | None, encoding: str) -> int:
+    return count_tokens(json.dumps(schema, sort_keys=True), encoding) if schema else 0
+
+
+def parse_openai_chat(body: dict[str, Any], spec: ModelSpec) -> ParsedRequest:
+    messages = _require(body, "messages")
+    if not isinstance(messages, list) or not messages:
+        raise InvalidRequest("messages: must be a non-empty array", "messages")
+    system, user, tokens = [], "", _PER_REPLY
+    for message in messages:
+        role = message.get("role") if isinstance(message, dict) else None
+        if role not in ("system", "developer", "user", "assistant", "tool"):
+            raise InvalidRequest(f"messages: invalid role {role!r}", "messages")
+        text = _text_of(message.get("content") or "", text_types=("text",))
+        tokens += _PER_MESSAGE + count_tokens(text, spec.encoding)
+        if role in ("system", "developer"):
+            system.append(text)
+        elif role == "user":
+            user = text
+    schema, name = None, None
+    response_format = body.get("response_format") or {}
+    if response_format.get("type") == "json_schema":
+        json_schema = response_format.get("json_schema") or {}
+        schema, name = json_schema.get("schema") or {"type": "object"}, json_schema.get("name")
+    elif response_format.get("type") == "json_object":
+        schema = {"type": "object"}
+    tokens += _schema_tokens(schema, spec.encoding)
+    stream = bool(body.get("stream"))
+    prompt = Prompt(
+        system="\n".join(system), user=user, schema=schema, schema_name=name,
+        temperature=_temperature(body), provider="openai", model=spec.name,
+    )
+    return ParsedRequest(
+        prompt, tokens, _max_tokens(body, "max_completion_tokens", "max_tokens"), stream,
+        include_usage=stream and bool((body.get("stream_options") or {}).get("include_usage")),
+    )
+
+
+def parse_openai_responses(body: dict[str, Any], spec: ModelSpec) -> ParsedRequest:
+    raw = _require(body, "input")
+    items = [{"role": "user", "content": raw}] if isinstance(raw, str) else raw
+    if not isinstance(items, list) or not items:
+        raise InvalidRequest("input: must be a string or a non-empty array of messages", "input")
+    system = [str(body.get("instructions") or "")]
+    user, tokens = "", _PER_REPLY + count_tokens(system[0], spec.encoding)
+    for item in items:
+        role = item.get("role") if isinstance(item, dict) else None
+        if role not in ("system", "developer", "user", "assistant"):
+            raise InvalidRequest(f"input: invalid role {role!r}", "input")
+        text = _text_of(item.get("content") or "", text_types=("input_text", "output_text", "text"))
+        tokens += _PER_MESSAGE + count_tokens(text, spec.encoding)
+        if role in ("system", "developer"):
+            system.append(text)
+        elif role == "user":
+            user = text
+    schema, name = None, None
+    fmt = (body.get("text") or {}).get("format") or {}
+    if fmt.get("type") == "json_schema":
+        schema, name = fmt.get("schema") or {"type": "object"}, fmt.get("name")
+    tokens += _schema_tokens(schema, spec.encoding)
+    prompt = Prompt(
+        system="\n".join(s for s in system if s), user=user, schema=schema, schema_name=name,
+        temperature=_temperature(body), provider="openai", model=spec.name,
+    )
+    return ParsedRequest(prompt, tokens, _max_tokens(body, "max_output_tokens"), bool(body.get("stream")), False)
+
+
+def parse_anthropic_messages(body: dict[str, Any], spec: ModelSpec, *, counting: bool = False) -> ParsedRequest:
+    messages = _require(body, "messages")
+    max_tokens = None if counting else _max_tokens(body, "max_tokens")
+    if max_tokens is None and not counting:
+        raise InvalidRequest("max_tokens: Field required", "max_tokens")
+    if not isinstance(messages, list) or not messages:
+        raise InvalidRequest("messages: at least one message is required", "messages")
+    system = _text_of(body.get("system") or "", text_types=("text",))
+    tokens = _PER_REPLY + count_tokens(system, spec.encoding)
+    documents: list[Document] = []
+    user = ""
+    for message in messages:
+        role = message.get("role") if isinstance(message, dict) else None
+        if role not in ("user", "assistant"):
+            raise InvalidRequest(f"messages: Unexpected role {role!r}. Allowed roles are 'user' or 'assistant'.", "messages")
+        before = len(documents)
+        text = _text_of(message.get("content", ""), text_types=("text",), documents=documents)
+        tokens += _PER_MESSAGE + count_tokens(text, spec.encoding)
+        for doc in documents[before:]:
+            tokens += _PER_MESSAGE + count_tokens(doc.text, spec.encoding) + count_tokens(doc.title or "", spec.encoding)
+        if role == "user":
+            user = text
+    schema, forced_tool = None, None
+    fmt = (body.get("output_config") or {}).get("format") or {}
+    if fmt.get("type") == "json_schema":
+        schema = fmt.get("schema") or {"type": "object"}
+    tools = body.get("tools") or []
+    choice = body.get("tool_choice") or {}
+    if tools and choice.get("type") in ("tool", "any"):
+        wanted = choice.get("name") if choice.get("type") == "tool" else tools[0].get("name")
+        tool = next((t for t in tools if t.get("name") == wanted), None)
+        if tool is None:
+            raise InvalidRequest(f"tool_choice: tool {wanted!r} is not in tools", "tool_choice")
+        schema, forced_tool = tool.get("input_schema") or {"type": "object"}, wanted
+    for tool in tools:
+        tokens += count_tokens(json.dumps(tool, sort_keys=True), spec.encoding)
+    tokens += _schema_tokens(schema if forced_tool is None else None, spec.encoding)
+    prompt = Prompt(
+        system=system, user=user, documents=tuple(documents), schema=schema, schema_name=forced_tool,
+        temperature=_temperature(body), provider="anthropic", model=spec.name,
+    )
+    return ParsedRequest(prompt, tokens, max_tokens, bool(body.get("stream")), False, forced_tool)

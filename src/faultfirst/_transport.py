@@ -1,0 +1,145 @@
+"""httpx2 transports that carry the real SDKs' requests into the simulated API.
+
+The SDKs build real `httpx2.Request`s and parse real `httpx2.Response`s; only
+the network is replaced. The engine says what happens and after how long; a
+transport spends that time on the world's clock (directly in sync code, with
+`asyncio.sleep` on the world's virtual-time loop in async code) and then
+answers, or raises the httpx2 exception a real network failure raises, which
+the SDKs turn into their own `APITimeoutError` / `APIConnectionError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING
+
+import httpx2
+
+from ._engine import Outcome, StreamEvent
+
+if TYPE_CHECKING:
+    from ._world import World
+
+
+def _failure(kind: str, request: httpx2.Request) -> httpx2.TransportError:
+    if kind == "timeout":
+        return httpx2.ReadTimeout("The read operation timed out (simulated)", request=request)
+    return httpx2.RemoteProtocolError("Server disconnected without sending a response. (simulated)", request=request)
+
+
+def _response(outcome: Outcome, request: httpx2.Request, stream: httpx2.SyncByteStream | httpx2.AsyncByteStream | None) -> httpx2.Response:
+    if stream is None:
+        return httpx2.Response(outcome.status, headers=outcome.headers, content=outcome.body, request=request)
+    return httpx2.Response(outcome.status, headers=outcome.headers, stream=stream, request=request)
+
+
+class _StreamProgress:
+    """Tracks how far a client read a stream, so an early close is recorded honestly."""
+
+    def __init__(self, world: World, outcome: Outcome, arrival: float) -> None:
+        self.world, self.outcome, self.arrival = world, outcome, arrival
+        self.delivered = 0
+
+    def deliver(self, event: StreamEvent) -> bytes:
+        self.delivered += 1
+        return event.data
+
+    def close(self) -> None:
+        events = self.outcome.events or []
+        if self.delivered < len(events):
+            record = self.outcome.record
+            read = events[self.delivered - 1] if self.delivered else events[0]
+            record.error = record.error or "closed by client"
+            record.latency = max(0.0, self.world.clock.now() - self.arrival)
+            record.output_tokens = read.tokens
+            spec = self.world.catalog[record.model]
+            record.cost_usd = spec.cost_usd(record.input_tokens, read.tokens)
+            self.delivered = len(events)
+
+
+class _SyncEvents(httpx2.SyncByteStream):
+    def __init__(self, progress: _StreamProgress, request: httpx2.Request) -> None:
+        self._progress, self._request = progress, request
+
+    def __iter__(self) -> Iterator[bytes]:
+        progress, clock = self._progress, self._progress.world.clock
+        for event in progress.outcome.events or []:
+            clock.advance_to(progress.arrival + event.offset)
+            yield progress.deliver(event)
+        if progress.outcome.stream_failure:
+            clock.advance_to(progress.arrival + progress.outcome.stream_failure_at)
+            raise _failure(progress.outcome.stream_failure, self._request)
+
+    def close(self) -> None:
+        self._progress.close()
+
+
+class _AsyncEvents(httpx2.AsyncByteStream):
+    def __init__(self, progress: _StreamProgress, request: httpx2.Request) -> None:
+        self._progress, self._request = progress, request
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        progress, clock = self._progress, self._progress.world.clock
+        for event in progress.outcome.events or []:
+            await asyncio.sleep(progress.arrival + event.offset - clock.now())
+            yield progress.deliver(event)
+        if progress.outcome.stream_failure:
+            await asyncio.sleep(progress.arrival + progress.outcome.stream_failure_at - clock.now())
+            raise _failure(progress.outcome.stream_failure, self._request)
+
+    async def aclose(self) -> None:
+        self._progress.close()
+
+
+class WorldTransport(httpx2.BaseTransport):
+    """Sync transport: the clock jumps forward by each answer's latency."""
+
+    def __init__(self, world: World, provider: str) -> None:
+        self.world, self.provider = world, provider
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        request.read()
+        clock = self.world.clock
+        arrival = clock.now()
+        outcome = self.world._api.plan(self.provider, request, arrival)
+        clock.advance_to(arrival + outcome.delay)
+        if outcome.failure:
+            raise _failure(outcome.failure, request)
+        stream = None if outcome.events is None else _SyncEvents(_StreamProgress(self.world, outcome, arrival), request)
+        return _response(outcome, request, stream)
+
+
+class AsyncWorldTransport(httpx2.AsyncBaseTransport):
+    """Async transport: waits with `asyncio.sleep` on the world's virtual-time loop.
+
+    Concurrent requests therefore overlap in virtual time exactly as they
+    would in real time, and cancelling a task (a hedged request's loser, an
+    `asyncio.timeout`) cancels its wait and is recorded as cancelled.
+    """
+
+    def __init__(self, world: World, provider: str) -> None:
+        self.world, self.provider = world, provider
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        if asyncio.get_running_loop() is not self.world._runner.loop:
+            raise RuntimeError(
+                "This async client belongs to a simulated world: run your coroutine with world.run(main()), "
+                "which executes it on the world's virtual-time event loop. Awaiting it on another loop "
+                "(for example directly in a Jupyter cell) would wait in real time."
+            )
+        await request.aread()
+        clock = self.world.clock
+        arrival = clock.now()
+        outcome = self.world._api.plan(self.provider, request, arrival)
+        try:
+            await asyncio.sleep(outcome.delay)
+        except asyncio.CancelledError:
+            record = outcome.record
+            record.status, record.error = None, "cancelled"
+            record.latency = clock.now() - arrival
+            raise
+        if outcome.failure:
+            raise _failure(outcome.failure, request)
+        stream = None if outcome.events is None else _AsyncEvents(_StreamProgress(self.world, outcome, arrival), request)
+        return _response(outcome, request, stream)

@@ -1,0 +1,45 @@
+"""Shared pieces of the simulated wire: the answer being sent and SSE framing."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ._behaviour import Block
+
+_PIECE = re.compile(r"\s*\S+|\s+")
+
+# The world's calendar: virtual time 0 is this Unix time (2026-01-01T00:00:00Z).
+EPOCH = 1_767_225_600
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the simulated model says to one request, after limits are applied."""
+
+    blocks: tuple[Block, ...]
+    output_tokens: int
+    truncated: bool  # cut at max_tokens
+    tool: str | None = None  # an Anthropic forced tool whose input is the (JSON) text
+
+    @property
+    def text(self) -> str:
+        return "".join(b.text for b in self.blocks)
+
+
+def dumps(data: Any) -> bytes:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def sse(data: Any, event: str | None = None) -> bytes:
+    """One server-sent event, framed as the providers frame them."""
+    payload = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    head = f"event: {event}\n" if event else ""
+    return f"{head}data: {payload}\n\n".encode()
+
+
+def pieces(text: str) -> list[str]:
+    """The chunks a stream delivers: a word with its leading space, as token streams look."""
+    return _PIECE.findall(text) or [""]

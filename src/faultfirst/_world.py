@@ -1,0 +1,103 @@
+"""`World`: one simulated model API, with its clock, its faults and its log."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Awaitable
+from typing import Any, TypeVar
+
+import anthropic
+import httpx2
+import openai
+
+from . import _sdk_clock
+from ._catalog import CATALOG, Catalog
+from ._clock import Clock
+from ._engine import SimulatedAPI
+from ._fixtures import default_fixtures
+from ._loop import LoopRunner
+from ._records import RequestRecord
+from ._scenarios import Scenario, scenario_named
+from ._transport import AsyncWorldTransport, WorldTransport
+
+T = TypeVar("T")
+
+# Not a key: the SDKs insist on one, and this makes it plain that nothing real is used.
+_SIMULATED_KEY = "faultfirst-simulated-no-key-needed"
+
+
+class World:
+    """A simulated model API that the real `openai` and `anthropic` SDKs talk to.
+
+    Everything is deterministic for a given `seed` and sequence of calls, and
+    nothing waits in real time: latency, retries and `asyncio.sleep` move the
+    world's virtual `clock`. Every attempt lands in `world.requests`.
+    """
+
+    def __init__(self, *, seed: int = 0, scenario: str = "calm") -> None:
+        if not isinstance(seed, int) or isinstance(seed, bool):
+            raise TypeError(f"seed must be an int, such as World(seed=7); got {type(seed).__name__} {seed!r}")
+        self.seed = seed
+        self.scenario: Scenario = scenario_named(scenario)
+        self.clock = Clock()
+        self.catalog: Catalog = CATALOG
+        self.requests: list[RequestRecord] = []
+        self._api = SimulatedAPI(seed=seed, scenario=self.scenario, catalog=self.catalog, log=self.requests,
+                                 fixtures=default_fixtures())
+        self._runner = LoopRunner(self.clock)
+        self._sdk_jitter = random.Random(f"{seed}:sdk-jitter")
+        _sdk_clock.install()
+
+    def __repr__(self) -> str:
+        return (f"World(seed={self.seed}, scenario={self.scenario.name!r}, "
+                f"t={self.clock.now():.3f}s, requests={len(self.requests)})")
+
+    # -- clients --------------------------------------------------------------------------------------
+
+    def openai(self, **client_kwargs: Any) -> openai.OpenAI:
+        """A real `openai.OpenAI` client wired to this world (`max_retries=0` unless given)."""
+        return openai.OpenAI(**self._client_kwargs(client_kwargs, httpx2.Client(transport=WorldTransport(self, "openai"))))
+
+    def anthropic(self, **client_kwargs: Any) -> anthropic.Anthropic:
+        """A real `anthropic.Anthropic` client wired to this world (`max_retries=0` unless given)."""
+        http = httpx2.Client(transport=WorldTransport(self, "anthropic"))
+        return anthropic.Anthropic(**self._client_kwargs(client_kwargs, http))
+
+    def async_openai(self, **client_kwargs: Any) -> openai.AsyncOpenAI:
+        """A real `openai.AsyncOpenAI` client; use it inside `world.run(...)`."""
+        http = httpx2.AsyncClient(transport=AsyncWorldTransport(self, "openai"))
+        return _without_platform_thread(openai.AsyncOpenAI(**self._client_kwargs(client_kwargs, http)))
+
+    def async_anthropic(self, **client_kwargs: Any) -> anthropic.AsyncAnthropic:
+        """A real `anthropic.AsyncAnthropic` client; use it inside `world.run(...)`."""
+        http = httpx2.AsyncClient(transport=AsyncWorldTransport(self, "anthropic"))
+        return _without_platform_thread(anthropic.AsyncAnthropic(**self._client_kwargs(client_kwargs, http)))
+
+    @staticmethod
+    def _client_kwargs(given: dict[str, Any], http_client: Any) -> dict[str, Any]:
+        if "http_client" in given:
+            raise TypeError("a simulated world supplies its own http_client; pass other client options only")
+        return {"api_key": _SIMULATED_KEY, "max_retries": 0, **given, "http_client": http_client}
+
+    # -- time ---------------------------------------------------------------------------------------------
+
+    def run(self, awaitable: Awaitable[T]) -> T:
+        """Run a coroutine on the world's virtual-time event loop and return its result.
+
+        Works in scripts and inside Jupyter (where a loop is already running):
+        the world's loop runs in a thread of its own while this call waits.
+        """
+        return self._runner.run(awaitable)
+
+
+def _without_platform_thread(client: T) -> T:
+    """Fill in the platform headers the async SDKs would otherwise look up in a worker thread.
+
+    Both async clients call `asyncify(get_platform)` on their first request
+    (openai/_base_client.py, anthropic/_base_client.py). A thread hop inside
+    the virtual-time loop would let timers fire while the thread runs, which
+    makes runs differ; computing it here, synchronously, avoids the hop.
+    """
+    module = __import__(type(client).__module__.split(".")[0])._base_client
+    client._platform = module.get_platform()  # type: ignore[attr-defined]
+    return client

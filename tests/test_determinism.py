@@ -1,0 +1,51 @@
+"""Same seed, same calls: the same results, byte for byte."""
+
+from __future__ import annotations
+
+import asyncio
+
+import anthropic
+import openai
+
+from faultfirst import World
+from tests.conftest import ask
+
+
+def _session(seed: int, scenario: str) -> tuple[list[bytes], list[object]]:
+    """A mixed session: sync and async calls on both SDKs, streams, retries and failures."""
+    world = World(seed=seed, scenario=scenario)
+    gpt, claude = world.openai(max_retries=2), world.anthropic(max_retries=2)
+    bodies: list[bytes] = []
+    for i in range(15):
+        for call in (
+            lambda: gpt.chat.completions.with_raw_response.create(model="gpt-fast", messages=ask(f"Q{i}: why jitter?")),
+            lambda: claude.messages.with_raw_response.create(model="claude-strong", max_tokens=80, messages=ask(f"Q{i}")),
+        ):
+            try:
+                bodies.append(call().http_response.content)
+            except (openai.APIError, anthropic.APIError) as err:
+                bodies.append(repr(err).encode())
+    async_gpt = world.async_openai(max_retries=1)
+
+    async def burst():
+        async def one(i):
+            try:
+                stream = await async_gpt.chat.completions.create(model="gpt-strong", messages=ask(f"s{i}"), stream=True)
+                return "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+            except openai.APIError as err:
+                return repr(err)
+        return await asyncio.gather(*(one(i) for i in range(20)))
+
+    bodies += [text.encode() for text in world.run(burst())]
+    return bodies, [tuple(vars(r).values()) for r in world.requests]
+
+
+def test_same_seed_same_bytes_and_same_log():
+    """Two worlds with one seed give identical response bodies and identical request logs."""
+    for scenario in ("calm", "bad-day"):
+        assert _session(11, scenario) == _session(11, scenario)
+
+
+def test_another_seed_gives_another_run():
+    """The seed matters: a different seed changes latencies."""
+    assert _session(11, "calm")[1] != _session(12, "calm")[1]

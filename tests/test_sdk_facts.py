@@ -1,0 +1,110 @@
+"""Pins the SDK facts the world and the lessons rely on (docs/sdk-facts.md).
+
+If an SDK upgrade changes one of these, this file fails and names the fact.
+"""
+
+from __future__ import annotations
+
+import anthropic
+import anthropic._base_client
+import anthropic._constants
+import httpx2
+import openai
+import openai._base_client
+import openai._constants
+import pytest
+
+from faultfirst import World
+
+SDKS = [pytest.param(openai, openai.OpenAI, id="openai"), pytest.param(anthropic, anthropic.Anthropic, id="anthropic")]
+
+
+def _client(cls):
+    return cls(api_key="test", http_client=httpx2.Client(transport=httpx2.MockTransport(lambda r: httpx2.Response(200))))
+
+
+def _response(status: int, **headers: str) -> httpx2.Response:
+    return httpx2.Response(status, headers=headers, request=httpx2.Request("POST", "https://example.invalid"))
+
+
+@pytest.mark.parametrize("sdk, cls", SDKS)
+def test_default_timeout_and_retries(sdk, cls):
+    """Both SDKs default to 600 s (connect 5 s) and two retries."""
+    constants = sdk._constants
+    assert constants.DEFAULT_TIMEOUT == httpx2.Timeout(timeout=600, connect=5.0)
+    assert constants.DEFAULT_MAX_RETRIES == 2
+    assert (constants.INITIAL_RETRY_DELAY, constants.MAX_RETRY_DELAY) == (0.5, 8.0)
+
+
+@pytest.mark.parametrize("sdk, cls", SDKS)
+def test_backoff_formula(sdk, cls, monkeypatch):
+    """Back-off is min(0.5 * 2**n, 8) s times (1 - 0.25 * random())."""
+    client = _client(cls)
+    options = sdk._models.FinalRequestOptions(method="post", url="/x", max_retries=6)
+    for jitter_draw, factor in ((0.0, 1.0), (1.0, 0.75)):
+        monkeypatch.setattr(sdk._base_client, "random", lambda: jitter_draw)
+        delays = [client._calculate_retry_timeout(remaining, options, None) for remaining in range(6, 0, -1)]
+        assert delays == pytest.approx([min(0.5 * 2**n, 8.0) * factor for n in range(6)])
+
+
+@pytest.mark.parametrize("sdk, cls", SDKS)
+def test_retried_statuses(sdk, cls):
+    """408, 409, 429 and 5xx are retried; other 4xx are not; x-should-retry overrides."""
+    client = _client(cls)
+    retried = {s for s in (400, 401, 403, 404, 408, 409, 422, 429, 500, 503, 529) if client._should_retry(_response(s))}
+    assert retried == {408, 409, 429, 500, 503, 529}
+    assert client._should_retry(_response(400, **{"x-should-retry": "true"}))
+    assert not client._should_retry(_response(503, **{"x-should-retry": "false"}))
+
+
+def test_long_retry_after():
+    """OpenAI will not retry when retry-after exceeds 120 s; Anthropic waits as long as it is told."""
+    assert openai._constants.MAX_RETRY_AFTER_DELAY == 120
+    gpt, claude = _client(openai.OpenAI), _client(anthropic.Anthropic)
+    assert gpt._should_retry(_response(429, **{"retry-after": "120"}))
+    assert not gpt._should_retry(_response(429, **{"retry-after": "121"}))
+    assert claude._should_retry(_response(429, **{"retry-after": "3600"}))
+    options = anthropic._models.FinalRequestOptions(method="post", url="/x", max_retries=2)
+    assert claude._calculate_retry_timeout(2, options, _response(429, **{"retry-after": "3600"}).headers) == 3600
+    options = openai._models.FinalRequestOptions(method="post", url="/x", max_retries=2)
+    assert gpt._calculate_retry_timeout(2, options, _response(429, **{"retry-after-ms": "1500"}).headers) == 1.5
+
+
+@pytest.mark.parametrize("sdk, cls", SDKS)
+def test_sleep_and_jitter_are_module_globals(sdk, cls):
+    """The sync retry sleep and the jitter are `time` and `random` globals of _base_client, which the world routes."""
+    World()  # installs the routing
+    module = sdk._base_client
+    assert "time.sleep(timeout)" in _source(module.SyncAPIClient._sleep_for_retry)
+    assert "random()" in _source(module.BaseClient._calculate_retry_timeout)
+    assert "anyio.sleep(timeout)" in _source(module.AsyncAPIClient._sleep_for_retry)
+    assert type(module.time).__name__ == "_TimeForSDK" and module.random.__module__ == "faultfirst._sdk_clock"
+
+
+@pytest.mark.parametrize("sdk, cls", SDKS)
+def test_async_platform_lookup(sdk, cls):
+    """Async clients look up the platform in a worker thread unless _platform is already set."""
+    assert "asyncify(get_platform)" in _source(sdk._base_client.AsyncAPIClient)
+
+
+def _source(obj) -> str:
+    import inspect
+
+    return inspect.getsource(obj)
+
+
+def test_anthropic_messages_take_no_sampling_parameters():
+    """anthropic 2.x Messages.create has no temperature/top_p/top_k; openai 3.x chat still takes temperature."""
+    import inspect
+
+    anthropic_params = inspect.signature(anthropic.resources.messages.Messages.create).parameters
+    assert not {"temperature", "top_p", "top_k"} & set(anthropic_params)
+    assert "temperature" in inspect.signature(openai.resources.chat.Completions.create).parameters
+
+
+def test_anthropic_refuses_long_non_streaming_requests():
+    """anthropic 2.x raises ValueError before sending a non-streaming request whose max_tokens implies > 10 minutes."""
+    client = _client(anthropic.Anthropic)
+    assert client._calculate_nonstreaming_timeout(21_333, None) == httpx2.Timeout(600, connect=5.0)
+    with pytest.raises(ValueError, match="Streaming is required"):
+        client._calculate_nonstreaming_timeout(21_334, None)

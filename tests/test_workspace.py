@@ -1,0 +1,70 @@
+"""The learner's workspace: copies new lessons in, never overwrites a learner's file; `faultfirst lab` starts."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from faultfirst._workspace import find_repo_root, sync_workspace
+
+
+def _curriculum(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    (root / "notebooks" / "tier1").mkdir(parents=True)
+    (root / "exercises").mkdir()
+    (root / "notebooks" / "tier1" / "first-calls.ipynb").write_text("lesson v1")
+    (root / "exercises" / "first-calls.ipynb").write_text("exercise v1")
+    return root
+
+
+def test_new_files_are_copied_and_learner_edits_are_kept(tmp_path):
+    """A second sync adds new lessons, leaves edited ones alone and reports them."""
+    root, workspace = _curriculum(tmp_path), tmp_path / "ws"
+    first = sync_workspace(root, workspace)
+    assert sorted(map(str, first.added)) == ["exercises/first-calls.ipynb", "notebooks/tier1/first-calls.ipynb"]
+    (workspace / "notebooks" / "tier1" / "first-calls.ipynb").write_text("my work")
+    (root / "notebooks" / "tier1" / "first-calls.ipynb").write_text("lesson v2")
+    (root / "notebooks" / "tier1" / "tokens.ipynb").write_text("new lesson")
+    second = sync_workspace(root, workspace)
+    assert [str(p) for p in second.added] == ["notebooks/tier1/tokens.ipynb"]
+    assert [str(p) for p in second.changed_upstream] == ["notebooks/tier1/first-calls.ipynb"]
+    assert (workspace / "notebooks" / "tier1" / "first-calls.ipynb").read_text() == "my work"
+    assert second.unchanged == 1 and any("never overwritten" in line for line in second.lines())
+
+
+def test_repo_root_is_found_from_the_package():
+    """The command finds the checkout from the installed package, wherever it is run."""
+    root = find_repo_root(Path("/"))
+    assert (root / "pyproject.toml").is_file() and (root / "src" / "faultfirst").is_dir()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="process groups")
+def test_faultfirst_lab_starts_jupyterlab_headless(tmp_path):
+    """`faultfirst lab --no-browser` prepares workspace/ and starts a JupyterLab server that reports its URL."""
+    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg"), "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "faultfirst.cli", "lab", "--no-browser", "--port", "18765",
+         "--workspace", str(tmp_path / "ws")],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True,
+    )
+    output: list[str] = []
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            output.append(line)
+            if "http://127.0.0.1:18765/lab" in line or "http://localhost:18765/lab" in line:
+                break
+    finally:
+        os.killpg(process.pid, 15)
+        process.wait(timeout=30)
+    text = "".join(output)
+    assert "workspace:" in text and "18765/lab" in text, text
+    assert (tmp_path / "ws").is_dir()
