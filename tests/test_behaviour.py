@@ -8,6 +8,7 @@ import random
 import re
 import subprocess
 import sys
+import time
 from typing import Literal, Optional
 
 import pytest
@@ -370,7 +371,12 @@ def test_guarded_summary_and_json_leave_the_injection_out() -> None:
 
 @pytest.mark.parametrize(
     ("instruction", "limit"),
-    [("Summarize in 8 words:", 8), ("TL;DR in five words:", 5), ("Summarise this in 3 words.\n\n", 3), ("Summary:", 60)],
+    [
+        ("Summarize in 8 words:", 8),
+        ("TL;DR in five words:", 5),
+        ("Summarise this in 3 words.\n\n", 3),
+        ("Summary:", 60),
+    ],
 )
 def test_summary_respects_word_limits(instruction: str, limit: int) -> None:
     """Summaries start from the material's first sentence and never exceed the asked word count."""
@@ -394,7 +400,7 @@ def test_summary_uses_longest_document_and_one_sentence() -> None:
         ("", "Classify the sentiment. Labels: positive, negative, neutral\n\nI absolutely loved it!", "positive"),
         ("", "Classify this review as positive or negative: it is not good and it broke.", "negative"),
         ("", "Categorize the ticket into one of billing, technical or shipping: I was charged twice.", "billing"),
-        ("Classify support tickets. Categories: Billing, Technical, Shipping.", "The app crashes on login.", "Technical"),
+        ("Classify tickets. Categories: Billing, Technical, Shipping.", "The app crashes on login.", "Technical"),
         ("Reply with one of: spam, ham.", "Click here to win a free prize!", "spam"),
         ("", "Label the text. Labels: positive, negative, neutral\n\nThe parcel arrived on Tuesday.", "neutral"),
         ("", "Labels: 悪い, 良い\n\nとても良い 😀", "良い"),
@@ -427,6 +433,20 @@ def test_multibyte_text_does_not_break_any_skill(fields: dict) -> None:
             assert fields["documents"][citation.document_index].text[citation.start : citation.end] == block.text
     if "schema" in fields:
         Ticket.model_validate_json(reply.text)
+
+
+def test_long_documents_are_handled_in_linear_time() -> None:
+    """A 250 kB document is answered, summarised and classified quickly (no quadratic scans)."""
+    document = Document(
+        " ".join(f"Sentence {i} covers topic {i % 50} and the policy of store {i % 7}." for i in range(3000)),
+        citations=True,
+    )
+    started = time.perf_counter()
+    answer = ask("What does store 3 say about topic 12?", documents=(document,))
+    ask("Summarise the document.", documents=(document,))
+    ask("Classify it as positive or negative.", documents=(document,))
+    assert time.perf_counter() - started < 3
+    assert answer.blocks[1].text == "Sentence 262 covers topic 12 and the policy of store 3."
 
 
 def test_multibyte_answer_picks_the_matching_sentence() -> None:

@@ -38,7 +38,9 @@ def test_package_fixtures_load_and_match() -> None:
 
 def test_first_matching_entry_wins_within_and_across_files(tmp_path: pathlib.Path) -> None:
     """Entries are tried in file order, files in the order given."""
-    first = write(tmp_path, "b.json", {"fixtures": [entry("specific", equals="refund?"), entry("broad", contains="refund")]})
+    first = write(
+        tmp_path, "b.json", {"fixtures": [entry("specific", equals="refund?"), entry("broad", contains="refund")]}
+    )
     second = write(tmp_path, "a.json", {"fixtures": [entry("from a", contains="refund")]})
     fixtures = load_fixtures(first, second)
     assert fixtures.match(prompt("refund?")) == "specific"

@@ -20,8 +20,9 @@ rules tried in order, the first that applies wins:
 Everything is deterministic.  At ``temperature == 0`` a reply is a pure
 function of the prompt and the ``rng`` passed in is never touched; above zero,
 wording may be sampled from ``rng`` (the default reply always is), so seeding
-the generator reproduces a run.  Stable choices come from ``hashlib``, never
-from ``hash()``, which is salted per process.
+the generator reproduces a run.  Where the default reply needs choices at
+temperature 0 it draws them from a private ``random.Random`` seeded with a
+SHA-256 of the prompt - never from ``hash()``, which is salted per process.
 """
 
 from __future__ import annotations
@@ -100,16 +101,58 @@ def respond(prompt: Prompt, rng: random.Random, *, fixtures: FixtureSet | None =
     """Decide what the simulated model replies to ``prompt`` (see the module docstring)."""
     if fixtures is not None and (scripted := fixtures.match(prompt)) is not None:
         return _plain(scripted, "fixture")
+    decision = _decide(prompt)
+    if isinstance(decision, Reply):
+        return decision
+    # Only prompts above temperature 0 leave a sampled part; it draws from `rng`.
+    if decision.facts is not None:
+        return _plain(_dump(_fake_json(prompt.schema, decision.facts, rng)), "json")
+    return _plain(_default_text(decision.topic, rng), "default")
+
+
+@dataclass(frozen=True)
+class _Sampled:
+    """What the sampled part of a reply needs from the prompt: facts for JSON, or the topic to talk about."""
+
+    facts: _Facts | None = None
+    topic: str = ""
+
+
+# Lessons and benchmarks repeat prompts heavily, and reading a prompt (splitting
+# sentences, finding injections, ranking) costs more than sampling a reply from
+# it, so the prompt-only part of `respond` is cached. Bounded: cleared when full.
+_DECISIONS: dict[tuple[Any, ...], Reply | _Sampled] = {}
+_DECISIONS_MAX = 4096
+
+
+def _decide(prompt: Prompt) -> Reply | _Sampled:
+    """Everything about the reply that depends on the prompt alone (cached)."""
+    schema = json.dumps(prompt.schema, sort_keys=True) if prompt.schema is not None else None
+    key = (prompt.system, prompt.user, prompt.documents, schema, prompt.temperature > 0, prompt.provider, prompt.model)
+    decision = _DECISIONS.get(key)
+    if decision is None:
+        if len(_DECISIONS) >= _DECISIONS_MAX:
+            _DECISIONS.clear()
+        decision = _DECISIONS[key] = _decide_uncached(prompt)
+    return decision
+
+
+def _decide_uncached(prompt: Prompt) -> Reply | _Sampled:
     view = _View.of(prompt)
     if view.injection is not None and not view.guarded:
         return _plain(_obey(view.injection, prompt), "injected")
-    sampler = rng if prompt.temperature > 0 else None
     if prompt.schema is not None:
-        return _plain(_dump(_fake_json(prompt.schema, _Facts.of(view), sampler)), "json")
+        facts = _Facts.of(view)
+        if prompt.temperature > 0:
+            return _Sampled(facts=facts)
+        return _plain(_dump(_fake_json(prompt.schema, facts, None)), "json")
     for skill in (_answer, _summary, _classify):
         if (reply := skill(view)) is not None:
             return reply
-    return _plain(_default_text(view, sampler or random.Random(_stable_seed(prompt))), "default")
+    topic = _topic(view.request)
+    if prompt.temperature > 0:
+        return _Sampled(topic=topic)
+    return _plain(_default_text(topic, random.Random(_stable_seed(prompt))), "default")
 
 
 def corrupt_json(text: str, rng: random.Random, *, schema: dict | None) -> str:
@@ -208,6 +251,7 @@ _BOUNDARY_RE = re.compile(
     r"""[.!?]+["'”’)\]]*(?=\s|$)|[。！？]+[」』）]*|\n(?![ \t]*(?:[a-z]|\d+(?![.)]\s)))"""
 )
 _ABBREVIATIONS = frozenset({"e.g", "i.e", "vs", "mr", "mrs", "ms", "dr", "prof", "inc", "cf"})
+_LOOKBEHIND = 12  # characters inspected before a full stop or a name; keeps long texts linear
 _LEADING_JUNK = frozenset(" \t\r\n-*•#>")
 
 
@@ -231,7 +275,7 @@ def _sentence_spans(text: str) -> list[tuple[int, int]]:
 
 def _ends_with_abbreviation(text: str, position: int) -> bool:
     """Whether the full stop at ``position`` closes an abbreviation such as "e.g"."""
-    word = re.search(r"[\w.]+$", text[:position])
+    word = re.search(r"[\w.]+$", text[max(0, position - _LOOKBEHIND) : position])
     return word is not None and word.group().lower() in _ABBREVIATIONS
 
 
@@ -278,6 +322,7 @@ def _as_sentence(text: str) -> str:
 
 
 def _plain(text: str, skill: str) -> Reply:
+    """A reply of one uncited block."""
     return Reply((Block(text),), skill)
 
 
@@ -353,10 +398,12 @@ def _obey(injection: _Injection, prompt: Prompt) -> str:
     if said := _SAY_RE.match(demand):
         claim = said.group("claim").strip()
         quoted = _QUOTED_RE.match(claim)
-        return _unquote(quoted) if quoted else _as_sentence(claim)
-    if quoted := _QUOTED_RE.search(demand):
-        return _unquote(quoted)
-    return demand or injection.sentence
+        obeyed = _unquote(quoted) if quoted else _as_sentence(claim)
+    elif quoted := _QUOTED_RE.search(demand):
+        obeyed = _unquote(quoted)
+    else:
+        obeyed = demand
+    return obeyed or injection.sentence
 
 
 def _unquote(quoted: re.Match[str]) -> str:
@@ -600,6 +647,7 @@ class _Facts:
         )
 
     def sentence(self, index: int) -> str:
+        """The key sentence for index 0, then the material's other sentences in turn."""
         return self.sentences[index % len(self.sentences)]
 
     def keyword(self, index: int) -> str:
@@ -609,6 +657,7 @@ class _Facts:
         return pool[position] if cycle == 0 else f"{pool[position]} {cycle + 1}"
 
     def title(self, index: int) -> str:
+        """A short phrase: the key sentence's first keywords, then single keywords."""
         if index == 0:
             phrase = " ".join(_keywords([self.sentences[0]])[:4])
             if phrase:
@@ -616,9 +665,11 @@ class _Facts:
         return self.keyword(index)
 
     def name(self, index: int) -> str:
+        """A proper name from the text, falling back to a title-like phrase."""
         return self.names[index] if index < len(self.names) else self.title(index)
 
     def place(self, index: int) -> str:
+        """A capitalised name after in/from/at/near/to, falling back to any name."""
         return self.places[index] if index < len(self.places) else self.name(index)
 
 
@@ -655,8 +706,9 @@ def _proper_names(text: str) -> tuple[str, ...]:
         if len(words) > 1:
             multi.append(" ".join(words))
         elif words:
-            before = text[: run.end() - len(words[0])].rstrip()
-            if before and before[-1] not in ".!?:":
+            start = run.end() - len(words[0])
+            before = text[max(0, start - _LOOKBEHIND) : start].rstrip(" \t")
+            if before and before[-1] not in ".!?:\n":
                 single.append(words[0])
     return tuple(dict.fromkeys([*multi, *single]))
 
@@ -689,11 +741,13 @@ def _pointer(root: Any, ref: str) -> Any:
 
 
 def _options(schema: dict) -> list[Any] | None:
+    """The alternatives of an ``anyOf``/``oneOf`` schema, or None."""
     options = schema.get("anyOf") or schema.get("oneOf")
     return options if isinstance(options, list) and options else None
 
 
 def _is_null(schema: Any, root: dict) -> bool:
+    """Whether a schema only admits null (the ``None`` half of ``Optional[...]``)."""
     return _resolve(schema, root).get("type") == "null"
 
 
@@ -833,6 +887,7 @@ def _bound(schema: dict, key: str) -> float | None:
 
 
 def _dump(value: Any) -> str:
+    """JSON as the simulated model writes it: one line, non-ASCII kept readable."""
     return json.dumps(value, ensure_ascii=False)
 
 
@@ -873,6 +928,7 @@ def _allowed_types(schema: Any, root: dict) -> set[str] | None:
 
 
 def _json_type(value: Any) -> str:
+    """The JSON type name of a Python value (integers count as "number")."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -1082,6 +1138,7 @@ def _keyword_score(label: str, terms: list[str]) -> int:
 
 
 def _polarity(label: str) -> int:
+    """+1 for a positive-sounding label, -1 for a negative one, else 0."""
     return next((_POLARITY_LABELS[word] for word in _words(label) if word in _POLARITY_LABELS), 0)
 
 
@@ -1162,14 +1219,15 @@ def _topic(request: str) -> str:
 
 
 def _clip_topic(phrase: str) -> str:
+    """Keep a restated topic short enough to sit inside an opener sentence."""
     phrase = _clip_words(phrase, _TOPIC_WORDS)
     return phrase if len(phrase) <= _TOPIC_CHARS else phrase[:_TOPIC_CHARS].rstrip() + "…"
 
 
-def _default_text(view: _View, chooser: random.Random) -> str:
+def _default_text(topic: str, chooser: random.Random) -> str:
     """Two to six sentences: an opener restating the topic, a few points, maybe a closer."""
     length = chooser.randint(2, 6)
-    opener = chooser.choice(_OPENERS).format(topic=_topic(view.request))
+    opener = chooser.choice(_OPENERS).format(topic=topic)
     points = chooser.sample(_POINTS, length - 1 if length < 4 else length - 2)
     closer = [chooser.choice(_CLOSERS)] if length >= 4 else []
     return " ".join([opener, *points, *closer])

@@ -19,8 +19,8 @@ from __future__ import annotations
 import json
 import math
 import random
+import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any
 
@@ -96,19 +96,16 @@ class SimulatedAPI:
         self._log.append(record)
         if endpoint is None:
             return self._not_found(provider, request, record, rid)
-        try:
-            body = json.loads(request.content or b"{}")
-            if not isinstance(body, dict):
-                raise ValueError
-        except ValueError:
-            return self._invalid(provider, record, rid, InvalidRequest("The request body is not valid JSON.", None))
+        body = _decode(request.content or b"{}")
+        if body is None:
+            return self._invalid(provider, record, rid, InvalidRequest("The request body is not a JSON object.", None))
         record.model = model = str(body.get("model", ""))
         record.stream = bool(body.get("stream"))
         spec = self.catalog.get(model) if isinstance(body.get("model"), str) else None
         if spec is None or spec.provider != provider:
             return self._unknown_model(provider, record, rid, body.get("model"))
         try:
-            parsed = self._parse(endpoint, body, spec)
+            parsed = _parse(endpoint, spec, request.content or b"{}")
             record.input_tokens = parsed.input_tokens
             if endpoint == "messages.count_tokens":
                 return self._answer_json(record, {"input_tokens": parsed.input_tokens}, rid, self._quick(spec, now))
@@ -177,13 +174,6 @@ class SimulatedAPI:
         return self._timed_stream(record, spec, parsed, events, read_timeout, headers)
 
     # -- pieces of the decision ---------------------------------------------------------------------------
-
-    def _parse(self, endpoint: str, body: dict[str, Any], spec: ModelSpec) -> ParsedRequest:
-        if endpoint == "chat.completions":
-            return parse_openai_chat(body, spec)
-        if endpoint == "responses":
-            return parse_openai_responses(body, spec)
-        return parse_anthropic_messages(body, spec, counting=endpoint == "messages.count_tokens")
 
     @staticmethod
     def _check_limits(provider: str, spec: ModelSpec, parsed: ParsedRequest) -> None:
@@ -357,6 +347,27 @@ class SimulatedAPI:
         }
 
 
+# Retries, loops and lessons send the same bytes again and again; reading them once is enough.
+# Callers only read the cached values. Failures (InvalidRequest) are not cached.
+@lru_cache(maxsize=2048)
+def _decode(content: bytes) -> dict[str, Any] | None:
+    try:
+        body = json.loads(content)
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+@lru_cache(maxsize=2048)
+def _parse(endpoint: str, spec: ModelSpec, content: bytes) -> ParsedRequest:
+    body = _decode(content)
+    if endpoint == "chat.completions":
+        return parse_openai_chat(body, spec)
+    if endpoint == "responses":
+        return parse_openai_responses(body, spec)
+    return parse_anthropic_messages(body, spec, counting=endpoint == "messages.count_tokens")
+
+
 _JSON = {"content-type": "application/json"}
 _SSE = {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache"}
 
@@ -377,7 +388,7 @@ def _rfc3339(t: float) -> str:
 
 @lru_cache(maxsize=1024)
 def _rfc3339_second(second: int) -> str:
-    return datetime.fromtimestamp(EPOCH + second, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(EPOCH + second))
 
 
 def _stop_reason(provider: str, answer: Answer) -> str:

@@ -2,7 +2,8 @@
 
 Lessons sometimes need the simulated model to say one exact thing - a known
 wrong answer to catch, a reply to snapshot.  Fixtures give them that without
-changing the engine.  A fixture file is JSON of this shape::
+changing the engine.  A fixture file is JSON of this shape (the ``#``
+comments explain the keys and are not part of the format)::
 
     {
       "fixtures": [
