@@ -49,3 +49,30 @@ def test_same_seed_same_bytes_and_same_log():
 def test_another_seed_gives_another_run():
     """The seed matters: a different seed changes latencies."""
     assert _session(11, "calm")[1] != _session(12, "calm")[1]
+
+
+def test_same_output_in_fresh_processes_with_different_hash_seeds():
+    """A fresh interpreter gives the same bytes whatever PYTHONHASHSEED is (nbval re-runs lessons in new kernels)."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "from faultfirst import World\n"
+        "w = World(seed=3, scenario='bad-day')\n"
+        "c, a = w.openai(max_retries=2), w.anthropic(max_retries=2)\n"
+        "for i in range(30):\n"
+        "    for f in (lambda: c.chat.completions.with_raw_response.create(model='gpt-fast', messages=[{'role': 'user', 'content': f'q{i}'}]),\n"
+        "              lambda: a.messages.with_raw_response.create(model='claude-fast', max_tokens=60, messages=[{'role': 'user', 'content': f'q{i}'}])):\n"
+        "        try:\n"
+        "            print(f().http_response.text)\n"
+        "        except Exception as e:\n"
+        "            print(repr(e))\n"
+        "print(w.requests)\n"
+    )
+    outputs = {
+        subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                       env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+        for seed in ("1", "2")
+    }
+    assert len(outputs) == 1 and "RequestRecord" in outputs.pop()

@@ -131,3 +131,32 @@ def test_citations_are_char_locations_into_the_document(world):
         assert citation.type == "char_location" and citation.document_title == "Handbook"
         assert document[citation.start_char_index:citation.end_char_index] == citation.cited_text
     assert "five business days" in cited[0].cited_text
+
+
+def test_chat_stream_chunks_validate_against_the_sdk_model(world):
+    """Every streamed chunk carries the fields ChatCompletionChunk requires."""
+    chunks = world.openai().chat.completions.create(model="gpt-strong", messages=ask("stream me"), stream=True,
+                                                    stream_options={"include_usage": True})
+    for chunk in chunks:
+        ChatCompletionChunk.model_validate(chunk.model_dump())
+
+
+def test_anthropic_structured_output_with_messages_parse(world):
+    """messages.parse(output_format=Model) gets JSON that fits the model (output_config.format)."""
+    message = world.anthropic().messages.parse(
+        model="claude-strong", max_tokens=400, output_format=Ticket,
+        messages=ask("File a ticket: the export button does nothing."),
+    )
+    assert isinstance(message.parsed_output, Ticket)
+
+
+def test_anthropic_forced_tool_use_returns_its_input_as_json(world):
+    """tool_choice naming a tool gets a tool_use block whose input fits the tool's schema."""
+    message = world.anthropic().messages.create(
+        model="claude-fast", max_tokens=400, messages=ask("File a ticket: login fails on Safari."),
+        tools=[{"name": "file_ticket", "description": "File a ticket.", "input_schema": Ticket.model_json_schema()}],
+        tool_choice={"type": "tool", "name": "file_ticket"},
+    )
+    [block] = message.content
+    assert message.stop_reason == "tool_use" and block.type == "tool_use" and block.name == "file_ticket"
+    Ticket.model_validate(block.input)

@@ -194,3 +194,43 @@ def test_cancelled_request_is_recorded():
         world.run(main())
     [record] = world.requests
     assert record.status is None and record.error == "cancelled" and record.latency == pytest.approx(0.01)
+
+
+def test_nested_world_run_is_a_clear_error(world):
+    """Calling world.run inside a coroutine it runs says to await instead (rather than deadlocking)."""
+    async def inner():
+        return 1
+
+    async def outer():
+        return world.run(inner())
+
+    with pytest.raises(RuntimeError, match="use `await` instead"):
+        world.run(outer())
+    assert world.run(inner()) == 1  # the world is still usable
+
+
+def test_async_streams_leave_no_pending_tasks_behind():
+    """Consuming async streams under world.run prints nothing on stderr, even when the world is collected."""
+    import subprocess
+    import sys
+
+    script = (
+        "import gc\n"
+        "from faultfirst import World\n"
+        "w = World(seed=0, scenario='overloaded')\n"
+        "c = w.async_openai()\n"
+        "async def main():\n"
+        "    out = []\n"
+        "    for i in range(20):\n"
+        "        try:\n"
+        "            s = await c.chat.completions.create(model='gpt-fast', messages=[{'role': 'user', 'content': str(i)}], stream=True)\n"
+        "            out.append(''.join([x.choices[0].delta.content or '' async for x in s if x.choices]))\n"
+        "        except Exception as e:\n"
+        "            out.append(type(e).__name__)\n"
+        "    return out\n"
+        "print(len(w.run(main())))\n"
+        "del w, c\n"
+        "gc.collect()\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "20" and result.stderr == ""

@@ -72,6 +72,32 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         return self._virtual_clock.now()
 
 
+async def _finish_generator_finalizers() -> None:
+    """Let the `aclose()` tasks of async generators a run dropped finish (they take no virtual time).
+
+    When a stream's async generators are dropped, asyncio schedules their
+    `aclose()` as new tasks, which take several turns of the loop. If the loop
+    stopped first, they would later print "Task was destroyed but it is
+    pending!" into the notebook.
+    """
+    quiet_turns = 0
+    for _ in range(_MAX_SETTLE_TURNS):
+        await asyncio.sleep(0)
+        busy = any(_is_generator_finalizer(task) for task in asyncio.all_tasks())
+        quiet_turns = 0 if busy else quiet_turns + 1
+        if quiet_turns == _QUIET_TURNS:  # a finalizer can schedule another: wait for two quiet turns in a row
+            return
+
+
+_MAX_SETTLE_TURNS = 1000
+_QUIET_TURNS = 2
+
+
+def _is_generator_finalizer(task: asyncio.Task[Any]) -> bool:
+    """A task asyncio created to run `aclose()` on a dropped async generator."""
+    return type(task.get_coro()).__name__ == "async_generator_athrow" and not task.done()
+
+
 class LoopRunner:
     """Owns a world's virtual-time loop and the one thread that runs it."""
 
@@ -92,7 +118,21 @@ class LoopRunner:
                 f"world.run() takes a coroutine, such as world.run(main()), got {type(awaitable).__name__}; "
                 "did you pass the function instead of calling it?"
             )
+        loop = self.loop
+        if loop.is_running():
+            awaitable.close() if asyncio.iscoroutine(awaitable) else None
+            raise RuntimeError("world.run() was called from code that world.run() is already running; "
+                               "inside a coroutine, use `await` instead")
         if self._thread is None:
             self._thread = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="faultfirst-world")
+        return self._thread.submit(self._run_in_thread, awaitable).result()
+
+    def _run_in_thread(self, awaitable: Awaitable[T]) -> T:
         loop = self.loop
-        return self._thread.submit(loop.run_until_complete, awaitable).result()
+        try:
+            return loop.run_until_complete(awaitable)
+        finally:
+            # The SDKs' async streams hold their own generator (`self._iterator = self.__stream__()`),
+            # a reference cycle that only the cyclic GC frees, at some arbitrary later moment. Free such
+            # generators now, while this loop can still run their `aclose()`, and let that finish.
+            loop.run_until_complete(_finish_generator_finalizers())
