@@ -108,3 +108,13 @@ def test_anthropic_refuses_long_non_streaming_requests():
     assert client._calculate_nonstreaming_timeout(21_333, None) == httpx2.Timeout(600, connect=5.0)
     with pytest.raises(ValueError, match="Streaming is required"):
         client._calculate_nonstreaming_timeout(21_334, None)
+
+
+def test_max_tokens_is_required_by_anthropic_and_optional_for_openai():
+    """anthropic 2.x Messages.create requires max_tokens; openai 3.x Chat Completions does not."""
+    import inspect
+
+    anthropic_max = inspect.signature(anthropic.resources.messages.Messages.create).parameters["max_tokens"]
+    openai_max = inspect.signature(openai.resources.chat.Completions.create).parameters["max_tokens"]
+    assert anthropic_max.default is inspect.Parameter.empty
+    assert openai_max.default is not inspect.Parameter.empty

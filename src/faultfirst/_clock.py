@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import math
 
+from ._guard import Limits
+
 
 class Clock:
     """Seconds since the world began; advanced by waiting, never by the wall clock."""
 
-    __slots__ = ("_now",)
+    __slots__ = ("_now", "limits")
 
     def __init__(self) -> None:
         self._now = 0.0
+        self.limits: Limits | None = None  # set by checks to stop runaway learner code
 
     def now(self) -> float:
         """Virtual seconds since the world began."""
@@ -32,12 +35,14 @@ class Clock:
             raise TypeError(f"sleep() takes a number of seconds, got {seconds!r}")
         if seconds < 0:
             raise ValueError(f"sleep() takes a non-negative number of seconds, got {seconds!r}")
-        self._now += seconds
+        self.advance_to(self._now + seconds)
 
     def advance_to(self, when: float) -> None:
         """Move time forward to `when`; never backwards (the event loop uses this)."""
         if when > self._now:
             self._now = when
+            if self.limits is not None:
+                self.limits.check_time(when)
 
     def __repr__(self) -> str:
         return f"Clock(now={self._now:.3f})"

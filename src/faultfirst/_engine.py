@@ -31,6 +31,7 @@ from . import _openai_wire as openai_wire
 from ._behaviour import Block, Reply, corrupt_json, respond
 from ._catalog import Catalog, ModelSpec
 from ._fixtures import FixtureSet
+from ._guard import Limits
 from ._latency import LatencyModel, Timing
 from ._parse import InvalidRequest, ParsedRequest, parse_anthropic_messages, parse_openai_chat, parse_openai_responses
 from ._ratelimit import Admission, ModelLimiter
@@ -85,6 +86,7 @@ class SimulatedAPI:
         self._sampling = random.Random(f"{seed}:sampling")
         self._limiters: dict[str, ModelLimiter] = {}
         self._serial = 0
+        self.limits: Limits | None = None  # set by checks to stop runaway learner code
 
     # -- the decision -------------------------------------------------------------------------------
 
@@ -94,6 +96,8 @@ class SimulatedAPI:
         endpoint = ROUTES[provider].get((request.method, request.url.path))
         record = RequestRecord(provider, "", endpoint or request.url.path, now)
         self._log.append(record)
+        if self.limits is not None:
+            self.limits.check_attempts(len(self._log))
         if endpoint is None:
             return self._not_found(provider, request, record, rid)
         body = _decode(request.content or b"{}")

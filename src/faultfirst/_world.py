@@ -15,6 +15,7 @@ from ._catalog import CATALOG, Catalog
 from ._clock import Clock
 from ._engine import SimulatedAPI
 from ._fixtures import default_fixtures
+from ._guard import Limits
 from ._loop import LoopRunner
 from ._records import RequestRecord
 from ._scenarios import Scenario, scenario_named
@@ -78,6 +79,11 @@ class World:
         if "http_client" in given:
             raise TypeError("a simulated world supplies its own http_client; pass other client options only")
         return {"api_key": _SIMULATED_KEY, "max_retries": 0, **given, "http_client": http_client}
+
+    def _limit(self, *, max_attempts: int, max_seconds: float) -> World:
+        """Bound this world for a check: past either limit, learner code gets `Runaway`."""
+        self.clock.limits = self._api.limits = Limits(max_attempts, max_seconds)
+        return self
 
     # -- time ---------------------------------------------------------------------------------------------
 

@@ -1,4 +1,8 @@
-"""The `faultfirst` command: `faultfirst lab` opens the curriculum in JupyterLab."""
+"""The `faultfirst` command.
+
+`faultfirst lab` copies the lessons into workspace/ and opens JupyterLab there;
+`faultfirst progress` runs the exercise checks in workspace/ and shows a table per tier.
+"""
 
 from __future__ import annotations
 
@@ -28,6 +32,21 @@ def _lab(args: argparse.Namespace) -> int:
     return subprocess.call(command, cwd=workspace, env=os.environ.copy())
 
 
+def _progress(args: argparse.Namespace) -> int:
+    from ._progress import Exercise, table, workspace_statuses
+    from .build.generate import iter_exercise_labels
+
+    root = find_repo_root()
+    workspace = args.workspace or root / "workspace"
+    if not workspace.is_dir():
+        print(f"faultfirst: no workspace at {workspace}; run `uv run faultfirst lab` first", file=sys.stderr)
+        return 2
+    exercises = [Exercise(lesson.name.parts[0], lesson.name.name, label) for lesson, label in iter_exercise_labels(root)]
+    print(f"running the checks in {workspace} (your files are read, never changed)...", flush=True)
+    print(table(exercises, workspace_statuses(workspace)))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="faultfirst", description="Fault-First AI Engineering")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -36,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     lab.add_argument("--port", type=int, default=None, help="the port JupyterLab listens on")
     lab.add_argument("--workspace", type=Path, default=None, help="where your copies live (default: workspace/ in the checkout)")
     lab.set_defaults(handler=_lab)
+    progress = commands.add_parser("progress", help="run the exercise checks in workspace/ and show a table per tier")
+    progress.add_argument("--workspace", type=Path, default=None, help="the workspace to check (default: workspace/)")
+    progress.set_defaults(handler=_progress)
     args = parser.parse_args(argv)
     try:
         return args.handler(args)

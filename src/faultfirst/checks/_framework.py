@@ -1,0 +1,152 @@
+"""The machinery every exercise check shares.
+
+A check is a function registered under an exercise label. It receives the
+learner's function and a `Report`, and runs cases: the happy path first, then
+the faults the lesson taught, each against a fresh seeded world. Learner code
+runs only through `Report.call`, which turns every way it can go wrong (a stub,
+an exception, a runaway loop) into a readable line instead of a crash, so a
+check cell never breaks the notebook.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from .._guard import Runaway
+from .._world import World
+
+NOT_ATTEMPTED, PASSED, FAILED = "not attempted", "passed", "failed"
+
+
+class _NotAttempted(Exception):
+    """The learner's function is still the stub."""
+
+
+class _CaseFailed(Exception):
+    """One case did not hold; the message says why."""
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    passed: bool
+    reason: str = ""
+    hint: str | None = None
+
+
+@dataclass
+class CheckResult:
+    """The outcome of one check; its repr is the report a notebook shows."""
+
+    label: str
+    status: str
+    cases: list[Case] = field(default_factory=list)
+    function: str = "your function"
+
+    @property
+    def passed(self) -> bool:
+        return self.status == PASSED
+
+    def report(self) -> str:
+        if self.status == NOT_ATTEMPTED:
+            return (f"{self.label}: {NOT_ATTEMPTED}\n"
+                    f"  Replace the `raise NotImplementedError(...)` line in {self.function} with your code, "
+                    "then run this cell again.")
+        good = sum(c.passed for c in self.cases)
+        lines = [f"{self.label}: {self.status} ({good} of {len(self.cases)} cases pass)"]
+        for case in self.cases:
+            lines.append(f"  {'✓' if case.passed else '✗'} {case.name}")
+            if not case.passed:
+                lines += _indent(case.reason, 6)
+                if case.hint:
+                    lines += _indent(f"hint: {case.hint}", 6)
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return self.report()
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(self.report())
+
+
+def _indent(text: str, spaces: int) -> list[str]:
+    return textwrap.indent(textwrap.fill(text, 100, break_long_words=False, break_on_hyphens=False),
+                           " " * spaces).splitlines()
+
+
+class Report:
+    """Collects the cases of one check run."""
+
+    def __init__(self) -> None:
+        self.cases: list[Case] = []
+
+    @contextmanager
+    def case(self, name: str, *, hint: str | None = None) -> Iterator[None]:
+        """One case: passes unless `expect` fails or the learner's code goes wrong inside it."""
+        try:
+            yield
+        except _CaseFailed as failure:
+            self.cases.append(Case(name, False, str(failure), hint))
+        else:
+            self.cases.append(Case(name, True))
+
+    @staticmethod
+    def expect(condition: bool, reason: str) -> None:
+        """Fail the current case with `reason` unless `condition` holds."""
+        if not condition:
+            raise _CaseFailed(reason)
+
+    @staticmethod
+    def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Call learner code; a stub, an exception or a runaway loop becomes a failed case."""
+        try:
+            return fn(*args, **kwargs)
+        except NotImplementedError as err:
+            raise _NotAttempted from err
+        except Runaway as err:
+            raise _CaseFailed(f"did not finish: it {err} (a loop with no limit?)") from None
+        except Exception as err:  # noqa: BLE001 - any learner exception becomes a readable line
+            raise _CaseFailed(f"raised {type(err).__name__}: {err}") from None
+
+
+def checked_world(*, seed: int, scenario: str = "calm", max_attempts: int = 200, max_seconds: float = 3600.0) -> World:
+    """A fresh world for one case, bounded so that runaway learner code stops."""
+    return World(seed=seed, scenario=scenario)._limit(max_attempts=max_attempts, max_seconds=max_seconds)
+
+
+CheckBody = Callable[[Callable[..., Any], Report], None]
+CHECKS: dict[str, CheckBody] = {}
+
+
+def register(label: str) -> Callable[[CheckBody], CheckBody]:
+    """Register the check for the exercise labelled `label`."""
+    def add(body: CheckBody) -> CheckBody:
+        if label in CHECKS:
+            raise ValueError(f"two checks for exercise {label!r}")
+        CHECKS[label] = body
+        return body
+    return add
+
+
+def check(label: str, fn: Callable[..., Any]) -> CheckResult:
+    """Run the check for exercise `label` against the learner's `fn`, and return its report."""
+    body = CHECKS.get(label)
+    if body is None:
+        raise KeyError(f"no check for exercise {label!r}; the checks are: {', '.join(sorted(CHECKS))}")
+    name = f"`{getattr(fn, '__name__', 'your function')}`"
+    if not callable(fn):
+        return CheckResult(label, FAILED, [Case("it is a function", False, f"expected a function, got {type(fn).__name__}")], name)
+    report = Report()
+    try:
+        body(fn, report)
+    except _NotAttempted:
+        return CheckResult(label, NOT_ATTEMPTED, function=name)
+    except Exception as err:  # noqa: BLE001 - a bug in a check must not look like the learner's
+        report.cases.append(Case("the check itself", False, f"the check crashed ({type(err).__name__}: {err}); "
+                                                           "please report this as a bug"))
+    status = PASSED if report.cases and all(c.passed for c in report.cases) else FAILED
+    return CheckResult(label, status, report.cases, name)

@@ -1,0 +1,63 @@
+"""Every exercise has a check; stubs report "not attempted"; solutions pass.
+
+The outputs read here are the committed ones; nbval re-executes those notebooks and
+fails if a re-run gives anything else, so reading them is reading a fresh run.
+"""
+
+from __future__ import annotations
+
+import nbformat
+import pytest
+
+from faultfirst.build.generate import iter_exercise_labels
+from faultfirst.checks import CHECKS, check
+from faultfirst._workspace import find_repo_root
+
+ROOT = find_repo_root()
+LABELED = list(iter_exercise_labels(ROOT))
+
+
+def test_every_exercise_has_a_check_and_every_check_an_exercise():
+    """Labels in book/ and checks in faultfirst.checks are the same set, and labels are unique."""
+    labels = [label for _, label in LABELED]
+    assert len(labels) == len(set(labels))
+    assert set(labels) == set(CHECKS)
+
+
+def _check_output(variant: str, lesson, label: str) -> str:
+    notebook = nbformat.read(lesson.target(ROOT, variant), as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type == "code" and f'check("{label}"' in cell.source:
+            return "".join(o.get("data", {}).get("text/plain", "") + o.get("text", "") for o in cell.outputs)
+    raise AssertionError(f"no check cell for {label} in {variant}")
+
+
+@pytest.mark.parametrize("lesson, label", LABELED, ids=[label for _, label in LABELED])
+def test_stub_reports_not_attempted_and_solution_passes(lesson, label):
+    """In notebooks/ the check says 'not attempted'; in solutions/ it passes."""
+    assert _check_output("notebooks", lesson, label).startswith(f"{label}: not attempted")
+    assert _check_output("solutions", lesson, label).startswith(f"{label}: passed")
+
+
+@pytest.mark.parametrize("label", sorted(CHECKS))
+def test_no_learner_mistake_escapes_a_check(label):
+    """Wrong return types, exceptions, runaway loops and non-functions all become report lines."""
+    def wrong_type(*args, **kwargs):
+        return 42
+
+    def explodes(*args, **kwargs):
+        raise KeyError("boom")
+
+    def runaway(world, *args, **kwargs):
+        while True:
+            world.clock.sleep(60)
+
+    for learner in (wrong_type, explodes, runaway, "not a function"):
+        result = check(label, learner)
+        assert result.status == "failed" and "the check itself" not in result.report()
+
+
+def test_unknown_label_lists_the_checks():
+    """A typo in a label names the labels that exist."""
+    with pytest.raises(KeyError, match="first-calls-reply"):
+        check("first-calls-replies", print)

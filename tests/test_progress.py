@@ -1,0 +1,45 @@
+"""`faultfirst progress`: reports per tier from the learner's own code, and never changes a file."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import subprocess
+import sys
+
+import nbformat
+
+from faultfirst._progress import Exercise, table
+from faultfirst._workspace import find_repo_root
+
+ROOT = find_repo_root()
+
+
+def test_table_counts_per_tier():
+    """The table lists each exercise and counts attempted, passing and failing per tier."""
+    exercises = [Exercise("tier1", "a", "a-one"), Exercise("tier1", "a", "a-two"), Exercise("tier2", "b", "b-one")]
+    out = table(exercises, {"a-one": "passed", "b-one": "failed"})
+    assert "tier1\n  a-one  passed\n  a-two  not attempted\n  attempted 1 of 2, passing 1, failing 0" in out
+    assert "tier2\n  b-one  failed\n  attempted 1 of 1, passing 0, failing 1" in out
+
+
+def test_progress_runs_the_learners_code_and_changes_nothing(tmp_path):
+    """A workspace with one solved and one untouched exercise shows exactly that; its files keep their bytes."""
+    workspace = tmp_path / "workspace"
+    target = workspace / "exercises" / "tier1" / "first-calls.ipynb"
+    target.parent.mkdir(parents=True)
+    shutil.copy(ROOT / "exercises" / "tier1" / "first-calls.ipynb", target)
+    notebook = nbformat.read(target, as_version=4)
+    solved = nbformat.read(ROOT / "solutions" / "tier1" / "first-calls.ipynb", as_version=4)
+    solution = next(c.source for c in solved.cells if c.source.startswith("def reply("))
+    stub_cell = next(c for c in notebook.cells if c.source.startswith("def reply("))
+    stub_cell.source = solution  # the learner solved the first exercise
+    nbformat.write(notebook, target)
+    before = hashlib.sha256(target.read_bytes()).hexdigest()
+    result = subprocess.run([sys.executable, "-m", "faultfirst.cli", "progress", "--workspace", str(workspace)],
+                            capture_output=True, text=True, check=True)
+    assert re.search(r"first-calls-reply\s+passed", result.stdout), result.stdout
+    assert re.search(r"first-calls-complete\s+not attempted", result.stdout)
+    assert "attempted 1 of 2, passing 1, failing 0" in result.stdout
+    assert hashlib.sha256(target.read_bytes()).hexdigest() == before
