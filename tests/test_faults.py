@@ -260,3 +260,29 @@ def test_latency_drift_moves_the_median_5_to_10x_within_an_hour():
     peak = max(range(12), key=windows.__getitem__)
     assert 30 * 60 <= (peak + 0.5) * 300 <= 60 * 60
     assert 5 <= windows[peak] / windows[0] <= 10
+
+
+def test_daily_quota_gives_a_long_retry_after_that_openai_will_not_wait_for():
+    """A spent daily quota answers 429 with a retry-after of minutes; the OpenAI SDK refuses to retry past 120 s."""
+    from dataclasses import replace
+
+    from faultfirst import SCENARIOS, RateLimits
+
+    scenario = replace(SCENARIOS["calm"], name="daily-quota", rate_limits=RateLimits(1000, 1_000_000, requests_per_day=400))
+    world = World(seed=0, scenario=scenario)
+    client = world.openai(max_retries=3)
+    with pytest.raises(openai.RateLimitError) as err:
+        for i in range(500):  # the quota refills by about one request per 216 s, so the 400-odd-th call fails
+            client.chat.completions.create(model="gpt-fast", messages=ask(f"q{i}"), max_tokens=5)
+    assert 400 <= len(world.requests) < 500
+    assert int(err.value.response.headers["retry-after"]) > 120 and "requests per day (RPD)" in err.value.message
+    assert world.requests[-1].status == 429 and world.requests[-2].status == 200  # one attempt: no SDK retry
+
+
+def test_retired_model_is_a_404_that_says_so(world):
+    """A retired alias is not in the catalogue and its requests fail with NotFoundError naming the retirement."""
+    assert "gpt-legacy" not in world.catalog
+    with pytest.raises(openai.NotFoundError, match="has been deprecated"):
+        world.openai().chat.completions.create(model="gpt-legacy", messages=ask("hi"))
+    with pytest.raises(anthropic.NotFoundError, match="has been retired"):
+        world.anthropic().messages.create(model="claude-legacy", max_tokens=10, messages=ask("hi"))

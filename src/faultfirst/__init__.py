@@ -8,7 +8,7 @@
 
 from ._catalog import Catalog, ModelSpec
 from ._records import RequestRecord
-from ._scenarios import SCENARIOS, Scenario
+from ._scenarios import SCENARIOS, Outage, RateLimits, Scenario
 from ._world import World
 
-__all__ = ["World", "Catalog", "ModelSpec", "RequestRecord", "Scenario", "SCENARIOS"]
+__all__ = ["World", "Catalog", "ModelSpec", "RequestRecord", "Scenario", "SCENARIOS", "RateLimits", "Outage"]

@@ -86,3 +86,8 @@ def unknown_model_message(name: object, valid: Mapping[str, ModelSpec] | list[st
 
 
 CATALOG = Catalog()
+
+# Aliases that once served and have been retired upstream: the API answers 404 saying so. They are
+# not in the catalogue, just as a retired model is gone from a provider's list; a fallback chain
+# that still names one fails only on the day it is first needed.
+RETIRED: dict[str, Provider] = {"gpt-legacy": "openai", "claude-legacy": "anthropic"}

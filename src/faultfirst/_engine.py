@@ -20,7 +20,6 @@ import json
 import math
 import random
 import time
-from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -28,11 +27,13 @@ import httpx2
 
 from . import _anthropic_wire as anthropic_wire
 from . import _openai_wire as openai_wire
+from ._batches import BATCH_DISCOUNT, BatchService
 from ._behaviour import Block, Reply, corrupt_json, respond
-from ._catalog import Catalog, ModelSpec
+from ._catalog import RETIRED, Catalog, ModelSpec
 from ._fixtures import FixtureSet
 from ._guard import Limits
 from ._latency import LatencyModel, Timing
+from ._outcome import Outcome, StreamEvent
 from ._parse import InvalidRequest, ParsedRequest, parse_anthropic_messages, parse_openai_chat, parse_openai_responses
 from ._ratelimit import Admission, ModelLimiter
 from ._records import RequestRecord
@@ -50,28 +51,6 @@ _STREAM_ERROR_MESSAGE = {
 }
 
 
-@dataclass
-class StreamEvent:
-    offset: float  # seconds after the request arrived
-    tokens: int  # output tokens generated before this event
-    data: bytes
-
-
-@dataclass
-class Outcome:
-    """What one attempt receives, and after how long (virtual seconds from arrival)."""
-
-    record: RequestRecord
-    delay: float
-    status: int = 200
-    headers: dict[str, str] = field(default_factory=dict)
-    body: bytes = b""
-    events: list[StreamEvent] | None = None  # a streamed body, in order
-    failure: str | None = None  # 'timeout' or 'reset': raise instead of answering, after `delay`
-    stream_failure: str | None = None  # 'timeout' after the last event (the stream stalls)
-    stream_failure_at: float = 0.0
-
-
 class SimulatedAPI:
     """One world's API: its scenario, limits, random streams and request log."""
 
@@ -87,6 +66,7 @@ class SimulatedAPI:
         self._limiters: dict[str, ModelLimiter] = {}
         self._serial = 0
         self.limits: Limits | None = None  # set by checks to stop runaway learner code
+        self.batches = BatchService(self, seed)
 
     # -- the decision -------------------------------------------------------------------------------
 
@@ -98,6 +78,8 @@ class SimulatedAPI:
         self._log.append(record)
         if self.limits is not None:
             self.limits.check_attempts(len(self._log))
+        if endpoint is None and self.batches.handles(provider, request.url.path):
+            return self.batches.serve(provider, request, record, rid, now)
         if endpoint is None:
             return self._not_found(provider, request, record, rid)
         body = _decode(request.content or b"{}")
@@ -177,6 +159,52 @@ class SimulatedAPI:
             record.error = "stream error"
         return self._timed_stream(record, spec, parsed, events, read_timeout, headers)
 
+    def answer_batch_item(self, provider: str, endpoint: str, body: dict[str, Any], start: float,
+                          end: float) -> tuple[int, dict[str, Any]]:
+        """One item of a finished batch: its status and body (a result or an error), logged and billed."""
+        self._serial += 1
+        rid = f"sim{self._serial:08x}"
+        model = body.get("model")
+        record = RequestRecord(provider, str(model or ""), f"batch:{endpoint}", start, latency=end - start)
+        self._log.append(record)
+        spec = self.catalog.get(model) if isinstance(model, str) else None
+        overload, malformed = self._faults.random(), self._faults.random()
+        if spec is None or spec.provider != provider:
+            return self._item_error(provider, record, self._unknown_model(provider, record, rid, model), end - start)
+        try:
+            parsed = _parse(endpoint, spec, json.dumps(body, sort_keys=True).encode())
+            self._check_limits(provider, spec, parsed)
+        except InvalidRequest as err:
+            return self._item_error(provider, record, self._invalid(provider, record, rid, err), end - start)
+        if parsed.stream:
+            return self._item_error(provider, record, self._invalid(
+                provider, record, rid, InvalidRequest("stream: batch requests cannot stream", "stream")), end - start)
+        if overload < self.scenario.overload_rate:
+            timing = self.latency.sample(spec, start)
+            return self._item_error(provider, record, self._server_error(provider, record, rid, timing, overloaded=False),
+                                    end - start)
+        answer = self._answer(spec, parsed, corrupt=malformed < self.scenario.malformed_output_rate)
+        record.status, record.input_tokens, record.output_tokens = 200, parsed.input_tokens, answer.output_tokens
+        record.cost_usd = spec.cost_usd(parsed.input_tokens, answer.output_tokens) * BATCH_DISCOUNT
+        record.stop_reason = _stop_reason(provider, answer)
+        created = EPOCH + int(end)
+        if endpoint == "chat.completions":
+            return 200, openai_wire.chat_completion(rid, created, spec.name, answer, parsed.input_tokens)
+        if endpoint == "responses":
+            return 200, openai_wire.response(rid, created, spec.name, answer, parsed.input_tokens, body)
+        cite = any(d.citations for d in parsed.prompt.documents)
+        message = anthropic_wire.message(rid, spec.name, answer, parsed.input_tokens, cite)
+        return 200, {"type": "succeeded", "message": message}
+
+    @staticmethod
+    def _item_error(provider: str, record: RequestRecord, outcome: Outcome, batch_latency: float) -> tuple[int, dict[str, Any]]:
+        """A batch item's error: the error body the direct call would have got (the Outcome is not sent)."""
+        record.latency = batch_latency  # the error helpers timed it as a direct call; it took the batch's time
+        body = json.loads(outcome.body)
+        if provider == "openai":
+            return outcome.status, body
+        return outcome.status, {"type": "errored", "error": body}
+
     # -- pieces of the decision ---------------------------------------------------------------------------
 
     @staticmethod
@@ -245,7 +273,8 @@ class SimulatedAPI:
         limiter = self._limiters.get(spec.name)
         if limiter is None:
             limits = self.scenario.rate_limits
-            limiter = self._limiters[spec.name] = ModelLimiter(limits.requests_per_minute, limits.tokens_per_minute, now)
+            limiter = self._limiters[spec.name] = ModelLimiter(
+                limits.requests_per_minute, limits.tokens_per_minute, now, limits.requests_per_day)
         return limiter
 
     def _quick(self, spec: ModelSpec, now: float) -> float:
@@ -274,11 +303,14 @@ class SimulatedAPI:
         hint = f" The simulated {provider} models are: {valid}."
         if not model:
             return self._invalid(provider, record, rid, InvalidRequest("model: Field required", "model"))
+        retired = RETIRED.get(model) == provider  # type: ignore[call-overload]
         if provider == "openai":
-            data = openai_wire.error(f"The model `{model}` does not exist or you do not have access to it.{hint}",
-                                     "invalid_request_error", code="model_not_found")
+            reason = "has been deprecated" if retired else "does not exist or you do not have access to it"
+            data = openai_wire.error(f"The model `{model}` {reason}.{hint}", "invalid_request_error",
+                                     code="model_not_found")
         else:
-            data = anthropic_wire.error("not_found_error", f"model: {model}.{hint}", rid)
+            reason = " has been retired" if retired else ""
+            data = anthropic_wire.error("not_found_error", f"model: {model}{reason}.{hint}", rid)
         return self._answer_json(record, data, rid, 0.05, status=404)
 
     def _invalid(self, provider: str, record: RequestRecord, rid: str, err: InvalidRequest) -> Outcome:
@@ -304,28 +336,28 @@ class SimulatedAPI:
     def _rate_limited(self, provider: str, spec: ModelSpec, record: RequestRecord, rid: str, timing: Timing,
                       admission: Admission, now: float) -> Outcome:
         kind = admission.limited_by
-        bucket = admission.requests if kind == "requests" else admission.tokens
+        bucket = admission.limiting
         headers = self._limit_headers(provider, spec, admission, now)
         never = math.isinf(admission.retry_after)
         if not never:
             headers["retry-after"] = str(max(1, math.ceil(admission.retry_after)))
+        asked = admission.tokens_requested if kind == "tokens" else 1
         if provider == "openai":
-            unit = "requests per min (RPM)" if kind == "requests" else "tokens per min (TPM)"
-            asked = 1 if kind == "requests" else admission.tokens_requested
+            unit = _OPENAI_LIMIT_UNITS[kind]
             if never:
                 message = (f"Request too large for {spec.name} on {unit}: Limit {bucket.capacity}, "
                            f"Requested {asked}. The input or output tokens must be reduced in order to run successfully.")
             else:
                 message = (f"Rate limit reached for {spec.name} on {unit}: Limit {bucket.capacity}, "
                            f"Used {bucket.capacity - int(bucket.level)}, Requested {asked}. "
-                           f"Please try again in {admission.retry_after:.3g}s.")
-            data = openai_wire.error(message, kind, code="rate_limit_exceeded")
+                           f"Please try again in {openai_wire.duration(admission.retry_after)}.")
+            data = openai_wire.error(message, "tokens" if kind == "tokens" else "requests", code="rate_limit_exceeded")
         else:
-            unit = "requests" if kind == "requests" else "tokens"
             data = anthropic_wire.error(
                 "rate_limit_error",
-                f"This request would exceed your organization's rate limit of {bucket.capacity} {unit} per minute "
-                f"for {spec.name}. Please reduce the prompt length or the maximum tokens requested, or try again later.",
+                f"This request would exceed your organization's rate limit of {bucket.capacity} "
+                f"{_ANTHROPIC_LIMIT_UNITS[kind]} for {spec.name}. Please reduce the prompt length or the maximum "
+                "tokens requested, or try again later.",
                 rid)
         return self._answer_json(record, data, rid, timing.head, status=429, headers=headers)
 
@@ -372,6 +404,10 @@ def _parse(endpoint: str, spec: ModelSpec, content: bytes) -> ParsedRequest:
     return parse_anthropic_messages(body, spec, counting=endpoint == "messages.count_tokens")
 
 
+_OPENAI_LIMIT_UNITS = {"requests": "requests per min (RPM)", "tokens": "tokens per min (TPM)",
+                       "requests-per-day": "requests per day (RPD)"}
+_ANTHROPIC_LIMIT_UNITS = {"requests": "requests per minute", "tokens": "tokens per minute",
+                          "requests-per-day": "requests per day"}
 _JSON = {"content-type": "application/json"}
 _SSE = {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache"}
 

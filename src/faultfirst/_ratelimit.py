@@ -7,13 +7,13 @@ from dataclasses import dataclass
 
 
 class TokenBucket:
-    """Holds up to `capacity`; refills at `capacity` per minute of virtual time."""
+    """Holds up to `capacity`; refills at `capacity` per `period` seconds of virtual time (a minute by default)."""
 
     __slots__ = ("capacity", "rate", "level", "updated")
 
-    def __init__(self, capacity: int, now: float) -> None:
+    def __init__(self, capacity: int, now: float, period: float = 60.0) -> None:
         self.capacity = capacity
-        self.rate = capacity / 60.0
+        self.rate = capacity / period
         self.level = float(capacity)
         self.updated = now
 
@@ -41,26 +41,36 @@ class TokenBucket:
 class Admission:
     """The outcome of asking the buckets to admit one request."""
 
-    limited_by: str | None  # None if admitted, else 'requests' or 'tokens'
+    limited_by: str | None  # None if admitted, else 'requests', 'tokens' or 'requests-per-day'
     retry_after: float  # seconds; inf when the request can never fit
     requests: TokenBucket
     tokens: TokenBucket
     tokens_requested: int
+    limiting: TokenBucket | None = None  # the bucket that refused, when one did
+
+
+_DAY = 24 * 3600.0
 
 
 class ModelLimiter:
-    """The request and token buckets of one model."""
+    """The request and token buckets of one model, and its daily request quota if it has one."""
 
-    def __init__(self, requests_per_minute: int, tokens_per_minute: int, now: float) -> None:
+    def __init__(self, requests_per_minute: int, tokens_per_minute: int, now: float,
+                 requests_per_day: int | None = None) -> None:
         self.requests = TokenBucket(requests_per_minute, now)
         self.tokens = TokenBucket(tokens_per_minute, now)
+        self.daily = TokenBucket(requests_per_day, now, _DAY) if requests_per_day else None
 
     def admit(self, tokens: int, now: float) -> Admission:
-        wait_requests = self.requests.wait_for(1, now)
-        wait_tokens = self.tokens.wait_for(tokens, now)
-        if wait_requests == 0 and wait_tokens == 0:
+        waits = {"requests": self.requests.wait_for(1, now), "tokens": self.tokens.wait_for(tokens, now)}
+        if self.daily is not None:
+            waits["requests-per-day"] = self.daily.wait_for(1, now)
+        if not any(waits.values()):
             self.requests.take(1)
             self.tokens.take(tokens)
+            if self.daily is not None:
+                self.daily.take(1)
             return Admission(None, 0.0, self.requests, self.tokens, tokens)
-        limited_by = "tokens" if wait_tokens > wait_requests else "requests"
-        return Admission(limited_by, max(wait_requests, wait_tokens), self.requests, self.tokens, tokens)
+        limited_by = max(waits, key=waits.__getitem__)
+        limiting = {"requests": self.requests, "tokens": self.tokens, "requests-per-day": self.daily}[limited_by]
+        return Admission(limited_by, waits[limited_by], self.requests, self.tokens, tokens, limiting)

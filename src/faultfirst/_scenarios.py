@@ -18,10 +18,14 @@ class RateLimits:
     Requests and tokens are separate buckets, as the providers have them. A
     request is charged its input tokens plus the output it asked for
     (`max_tokens`, or 1,024 when not given), the estimate providers admit on.
+    An optional daily request quota is a third bucket holding a day's worth:
+    once it is spent, `retry-after` runs to minutes, which is where the SDKs'
+    retry policies part ways (see docs/sdk-facts.md).
     """
 
     requests_per_minute: int
     tokens_per_minute: int
+    requests_per_day: int | None = None
 
 
 @dataclass(frozen=True)

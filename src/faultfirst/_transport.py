@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import httpx2
 
-from ._engine import Outcome, StreamEvent
+from ._outcome import Outcome, StreamEvent
 
 if TYPE_CHECKING:
     from ._world import World

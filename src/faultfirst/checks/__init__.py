@@ -3,9 +3,18 @@
 Each check runs your function on the happy path and then against the faults
 the lesson taught, in fresh seeded worlds, and reports what passed, what
 failed and why. It never lets a mistake in your code crash the notebook.
+
+Every public module in this package holds the checks of one lesson (named
+after the lesson's file) and registers them on import.
 """
 
-from . import first_calls  # noqa: F401  (registers the lesson's checks)
+import importlib
+import pkgutil
+
 from ._framework import CHECKS, FAILED, NOT_ATTEMPTED, PASSED, CheckResult, check
+
+for _module in pkgutil.iter_modules(__path__):
+    if not _module.name.startswith("_"):
+        importlib.import_module(f"{__name__}.{_module.name}")
 
 __all__ = ["check", "CheckResult", "CHECKS", "PASSED", "FAILED", "NOT_ATTEMPTED"]
