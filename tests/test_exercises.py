@@ -61,3 +61,26 @@ def test_unknown_label_lists_the_checks():
     """A typo in a label names the labels that exist."""
     with pytest.raises(KeyError, match="first-calls-reply"):
         check("first-calls-replies", print)
+
+
+def test_a_case_can_report_what_it_measured():
+    """A case's detail line (attempts, virtual time, cost) shows under it, passed or failed."""
+    from faultfirst import World
+    from faultfirst.checks._framework import CHECKS, Report, register, usage
+
+    @register("demo-usage")
+    def _demo(fn, report: Report) -> None:
+        world = World(seed=0)
+        with report.case("calls the model") as notes:
+            report.call(fn, world)
+            notes.detail = usage(world, lost=0)
+            report.expect(len(world.requests) == 1, "should make one request")
+
+    try:
+        def one_call(world):
+            world.openai().chat.completions.create(model="gpt-fast", messages=[{"role": "user", "content": "hi"}])
+
+        text = check("demo-usage", one_call).report()
+        assert "✓ calls the model\n      1 attempts, " in text and ", 0 lost" in text
+    finally:
+        del CHECKS["demo-usage"]

@@ -234,3 +234,42 @@ def test_async_streams_leave_no_pending_tasks_behind():
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "20" and result.stderr == ""
+
+
+def test_tenacity_stop_after_delay_counts_virtual_time():
+    """With sleep=world.clock.sleep, tenacity's stop_after_delay measures the world's clock, not the wall clock."""
+    world = World(seed=0, scenario="outage")
+    client = world.openai()
+    retrying = tenacity.Retrying(wait=tenacity.wait_fixed(10), stop=tenacity.stop_after_delay(60),
+                                 sleep=world.clock.sleep, reraise=True,
+                                 retry=tenacity.retry_if_exception_type(openai.InternalServerError))
+    with pytest.raises(openai.InternalServerError):
+        retrying(client.chat.completions.create, model="gpt-fast", messages=ask("hi"))
+    assert 60 <= world.clock.now() < 75 and 6 <= len(world.requests) <= 8
+
+
+def test_async_tenacity_stop_after_delay_counts_virtual_time():
+    """AsyncRetrying under world.run sleeps with asyncio and measures with the world's loop clock."""
+    world = World(seed=0, scenario="outage")
+    client = world.async_openai()
+
+    async def main():
+        async for attempt in tenacity.AsyncRetrying(wait=tenacity.wait_fixed(10), stop=tenacity.stop_after_delay(60),
+                                                    reraise=True):
+            with attempt:
+                await client.chat.completions.create(model="gpt-fast", messages=ask("hi"))
+
+    started = time.perf_counter()
+    with pytest.raises(openai.InternalServerError):
+        world.run(main())
+    assert 60 <= world.clock.now() < 75 and time.perf_counter() - started < 2
+
+
+def test_tenacity_without_a_world_uses_real_time():
+    """A tenacity policy that does not sleep on a world clock keeps the real monotonic clock."""
+    World()  # installs the routing
+    retrying = tenacity.Retrying(stop=tenacity.stop_after_attempt(2), sleep=lambda s: None, reraise=True)
+    before = time.monotonic()
+    with pytest.raises(ValueError):
+        retrying(lambda: (_ for _ in ()).throw(ValueError("x")))
+    assert retrying.statistics["start_time"] >= before

@@ -10,7 +10,7 @@ import anthropic
 import httpx2
 import openai
 
-from . import _sdk_clock
+from . import _clock_routing
 from ._catalog import CATALOG, Catalog
 from ._clock import Clock
 from ._engine import SimulatedAPI
@@ -47,7 +47,7 @@ class World:
                                  fixtures=default_fixtures())
         self._runner = LoopRunner(self.clock)
         self._sdk_jitter = random.Random(f"{seed}:sdk-jitter")
-        _sdk_clock.install()
+        _clock_routing.install()
 
     def __repr__(self) -> str:
         return (f"World(seed={self.seed}, scenario={self.scenario.name!r}, "

