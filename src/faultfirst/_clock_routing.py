@@ -44,14 +44,18 @@ def _world_of_caller(frame: FrameType | None) -> Any:
     return getattr(transport, "world", None)
 
 
-class _TimeForSDK(ModuleType):
-    """Stands in for `time` inside an SDK's `_base_client`; only `sleep` differs."""
+class _TimeStandIn(ModuleType):
+    """A `time` module look-alike: everything not overridden is the real `time`'s."""
 
     def __init__(self) -> None:
         super().__init__("time")
 
     def __getattr__(self, name: str) -> Any:
         return getattr(_time, name)
+
+
+class _TimeForSDK(_TimeStandIn):
+    """Stands in for `time` inside an SDK's `_base_client`; only `sleep` differs."""
 
     @staticmethod
     def sleep(seconds: float) -> None:
@@ -67,14 +71,8 @@ def _random_for_sdk() -> float:
     return _random.random() if world is None else world._sdk_jitter.random()
 
 
-class _TimeForTenacity(ModuleType):
+class _TimeForTenacity(_TimeStandIn):
     """Stands in for `time` inside tenacity; only `monotonic` differs."""
-
-    def __init__(self) -> None:
-        super().__init__("time")
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(_time, name)
 
     @staticmethod
     def monotonic() -> float:

@@ -103,21 +103,31 @@ def _schema_tokens(schema: dict[str, Any] | None, encoding: str) -> int:
     return count_tokens(json.dumps(schema, sort_keys=True), encoding) if schema else 0
 
 
-def parse_openai_chat(body: dict[str, Any], spec: ModelSpec) -> ParsedRequest:
-    messages = _require(body, "messages")
-    if not isinstance(messages, list) or not messages:
-        raise InvalidRequest("messages: must be a non-empty array", "messages")
-    system, user, tokens = [], "", _PER_REPLY
-    for message in messages:
-        role = message.get("role") if isinstance(message, dict) else None
-        if role not in ("system", "developer", "user", "assistant", "tool"):
-            raise InvalidRequest(f"messages: invalid role {role!r}", "messages")
-        text = _text_of(message.get("content") or "", text_types=("text",))
+def _read_openai_messages(items: list[Any], spec: ModelSpec, *, param: str, text_types: tuple[str, ...],
+                          roles: tuple[str, ...]) -> tuple[list[str], str, int]:
+    """System texts, the last user text, and the tokens of an OpenAI message list (chat or Responses input)."""
+    system: list[str] = []
+    user, tokens = "", 0
+    for item in items:
+        role = item.get("role") if isinstance(item, dict) else None
+        if role not in roles:
+            raise InvalidRequest(f"{param}: invalid role {role!r}", param)
+        text = _text_of(item.get("content") or "", text_types=text_types)
         tokens += _PER_MESSAGE + count_tokens(text, spec.encoding)
         if role in ("system", "developer"):
             system.append(text)
         elif role == "user":
             user = text
+    return system, user, tokens
+
+
+def parse_openai_chat(body: dict[str, Any], spec: ModelSpec) -> ParsedRequest:
+    messages = _require(body, "messages")
+    if not isinstance(messages, list) or not messages:
+        raise InvalidRequest("messages: must be a non-empty array", "messages")
+    system, user, tokens = _read_openai_messages(messages, spec, param="messages", text_types=("text",),
+                                                 roles=("system", "developer", "user", "assistant", "tool"))
+    tokens += _PER_REPLY
     schema, name = None, None
     response_format = body.get("response_format") or {}
     if response_format.get("type") == "json_schema":
@@ -142,25 +152,18 @@ def parse_openai_responses(body: dict[str, Any], spec: ModelSpec) -> ParsedReque
     items = [{"role": "user", "content": raw}] if isinstance(raw, str) else raw
     if not isinstance(items, list) or not items:
         raise InvalidRequest("input: must be a string or a non-empty array of messages", "input")
-    system = [str(body.get("instructions") or "")]
-    user, tokens = "", _PER_REPLY + count_tokens(system[0], spec.encoding)
-    for item in items:
-        role = item.get("role") if isinstance(item, dict) else None
-        if role not in ("system", "developer", "user", "assistant"):
-            raise InvalidRequest(f"input: invalid role {role!r}", "input")
-        text = _text_of(item.get("content") or "", text_types=("input_text", "output_text", "text"))
-        tokens += _PER_MESSAGE + count_tokens(text, spec.encoding)
-        if role in ("system", "developer"):
-            system.append(text)
-        elif role == "user":
-            user = text
+    instructions = str(body.get("instructions") or "")
+    system, user, tokens = _read_openai_messages(items, spec, param="input",
+                                                 text_types=("input_text", "output_text", "text"),
+                                                 roles=("system", "developer", "user", "assistant"))
+    tokens += _PER_REPLY + count_tokens(instructions, spec.encoding)
     schema, name = None, None
     fmt = (body.get("text") or {}).get("format") or {}
     if fmt.get("type") == "json_schema":
         schema, name = fmt.get("schema") or {"type": "object"}, fmt.get("name")
     tokens += _schema_tokens(schema, spec.encoding)
     prompt = Prompt(
-        system="\n".join(s for s in system if s), user=user, schema=schema, schema_name=name,
+        system="\n".join(s for s in (instructions, *system) if s), user=user, schema=schema, schema_name=name,
         temperature=_temperature(body), provider="openai", model=spec.name,
     )
     return ParsedRequest(prompt, tokens, _max_tokens(body, "max_output_tokens"), bool(body.get("stream")), False)
