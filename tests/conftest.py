@@ -9,11 +9,18 @@ from faultfirst import World
 
 
 @pytest.fixture(autouse=True)
-def _network_off():
-    """No test may reach the network: everything runs against the simulated world (Unix sockets stay on for asyncio)."""
-    pytest_socket.disable_socket(allow_unix_socket=True)
+def _network_off(request: pytest.FixtureRequest):
+    """No test may reach the network (Unix sockets stay on for asyncio); `loopback` tests may reach 127.0.0.1 only."""
+    if request.node.get_closest_marker("loopback"):
+        pytest_socket.socket_allow_hosts(["127.0.0.1"], allow_unix_socket=True)
+    else:
+        pytest_socket.disable_socket(allow_unix_socket=True)
     yield
     pytest_socket.enable_socket()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "loopback: the test talks to a server on 127.0.0.1 (and nowhere else)")
 
 
 @pytest.fixture

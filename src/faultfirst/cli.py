@@ -1,7 +1,8 @@
 """The `faultfirst` command.
 
 `faultfirst lab` copies the lessons into workspace/ and opens JupyterLab there;
-`faultfirst progress` runs the exercise checks in workspace/ and shows a table per tier.
+`faultfirst progress` runs the exercise checks in workspace/ and shows a table per tier;
+`faultfirst serve` serves the simulated world over HTTP on loopback.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ._scenarios import SCENARIOS as SCENARIO_NAMES
 from ._workspace import find_repo_root, sync_workspace
 
 
@@ -47,6 +49,32 @@ def _progress(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    from ._server import serve_world
+
+    try:
+        server = serve_world(seed=args.seed, scenario=args.scenario, host=args.host, port=args.port,
+                             speed=args.speed, quiet=args.quiet)
+    except (OSError, ValueError) as err:
+        print(f"faultfirst serve: {err}", file=sys.stderr)
+        return 2
+    url = server.base_url
+    print(f"simulated world, scenario {args.scenario!r} ({SCENARIO_NAMES[args.scenario].description}), seed {args.seed}, "
+          f"{args.speed:g}x real time, on {url}")
+    print(f'  openai.OpenAI(base_url="{url}/v1", api_key="any")')
+    print(f'  anthropic.Anthropic(base_url="{url}", api_key="any")')
+    print(f"  curl {url}/v1/chat/completions -H 'content-type: application/json' "
+          """-d '{"model": "gpt-fast", "messages": [{"role": "user", "content": "ping"}]}'""")
+    print("Ctrl-C stops it.", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="faultfirst", description="Fault-First AI Engineering")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -58,6 +86,14 @@ def main(argv: list[str] | None = None) -> int:
     progress = commands.add_parser("progress", help="run the exercise checks in workspace/ and show a table per tier")
     progress.add_argument("--workspace", type=Path, default=None, help="the workspace to check (default: workspace/)")
     progress.set_defaults(handler=_progress)
+    serve = commands.add_parser("serve", help="serve the simulated world over HTTP on loopback, for other tools")
+    serve.add_argument("--scenario", default="calm", choices=sorted(SCENARIO_NAMES), help="which faults to inject")
+    serve.add_argument("--seed", type=int, default=0)
+    serve.add_argument("--host", default="127.0.0.1", help="a loopback address (127.0.0.1 or ::1)")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second (10 = ten times faster)")
+    serve.add_argument("--quiet", action="store_true", help="do not log each request")
+    serve.set_defaults(handler=_serve)
     args = parser.parse_args(argv)
     try:
         return args.handler(args)

@@ -1,0 +1,138 @@
+"""`faultfirst serve`: the simulated world as an HTTP server on loopback.
+
+Other tools (curl, another language's SDK, an app under development) can talk
+to the simulated OpenAI and Anthropic routes over real HTTP. Time here is real
+time, optionally sped up: a 2-second simulated reply takes 2 s, or 20 ms at
+`speed=100`. The same engine decides every answer, so the scenarios, limits and
+faults are the ones the lessons use. The server binds to loopback only: it is a
+test double, not a service.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx2
+
+from ._clock import Clock
+from ._outcome import Outcome
+from ._world import World
+
+
+class RealTimeClock(Clock):
+    """World time that follows the wall clock, `speed` times faster."""
+
+    __slots__ = ("_started", "speed")
+
+    def __init__(self, speed: float = 1.0) -> None:
+        super().__init__()
+        if not speed > 0:
+            raise ValueError(f"speed must be positive, got {speed!r}")
+        self._started = time.monotonic()
+        self.speed = speed
+
+    def now(self) -> float:
+        return (time.monotonic() - self._started) * self.speed
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(max(0.0, seconds) / self.speed)
+
+    def advance_to(self, when: float) -> None:
+        self.sleep(when - self.now())
+
+
+def provider_of(path: str) -> str:
+    """Which API a path belongs to: Anthropic's live under /v1/messages, everything else is OpenAI's."""
+    return "anthropic" if path.startswith("/v1/messages") else "openai"
+
+
+class WorldServer(ThreadingHTTPServer):
+    """A threading HTTP server around one world; the engine decides under a lock, the waiting happens outside it."""
+
+    daemon_threads = True
+
+    def __init__(self, world: World, host: str, port: int, *, quiet: bool = True) -> None:
+        if not ipaddress.ip_address(socket.gethostbyname(host)).is_loopback:
+            raise ValueError(f"faultfirst serve binds to loopback only (127.0.0.1 or ::1), not {host!r}")
+        if not isinstance(world.clock, RealTimeClock):
+            raise ValueError("a served world needs a RealTimeClock; use serve_world()")
+        self.world, self.quiet, self.lock = world, quiet, threading.Lock()
+        try:
+            super().__init__((host, port), _Handler)
+        except OSError as err:
+            raise OSError(err.errno, f"cannot listen on {host}:{port} ({err.strerror}); "
+                                     "is another server using that port? Choose another with --port") from None
+
+    @property
+    def base_url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}"
+
+
+def serve_world(*, seed: int = 0, scenario: str = "calm", host: str = "127.0.0.1", port: int = 8000,
+                speed: float = 1.0, quiet: bool = True) -> WorldServer:
+    """A server (not yet serving: call serve_forever) around a fresh world running in real time x speed."""
+    world = World(seed=seed, scenario=scenario)
+    world.clock = RealTimeClock(speed)
+    return WorldServer(world, host, port, quiet=quiet)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: WorldServer
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        self._answer()
+
+    def do_POST(self) -> None:
+        self._answer()
+
+    def do_DELETE(self) -> None:
+        self._answer()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if not self.server.quiet:
+            super().log_message(format, *args)
+
+    def _answer(self) -> None:
+        body = self.rfile.read(int(self.headers.get("content-length") or 0))
+        request = httpx2.Request(self.command, f"{self.server.base_url}{self.path}",
+                                 headers=list(self.headers.items()), content=body)
+        world = self.server.world
+        with self.server.lock:
+            arrival = world.clock.now()
+            outcome = world._api.plan(provider_of(request.url.path), request, arrival)
+        world.clock.advance_to(arrival + outcome.delay)
+        if outcome.failure is not None:  # a reset: hang up without a response
+            self.close_connection = True
+            return
+        try:
+            if outcome.events is None:
+                self._send_head(outcome, {"content-length": str(len(outcome.body))})
+                self.wfile.write(outcome.body)
+            else:
+                self._stream(outcome, arrival)
+        except (BrokenPipeError, ConnectionResetError):
+            outcome.record.error = outcome.record.error or "closed by client"
+            self.close_connection = True
+
+    def _send_head(self, outcome: Outcome, extra: dict[str, str]) -> None:
+        self.send_response(outcome.status)
+        for name, value in (outcome.headers | extra).items():
+            self.send_header(name, value)
+        self.end_headers()
+
+    def _stream(self, outcome: Outcome, arrival: float) -> None:
+        """Server-sent events, each written when its simulated time comes, with chunked transfer encoding."""
+        self._send_head(outcome, {"transfer-encoding": "chunked"})
+        clock = self.server.world.clock
+        for event in outcome.events or []:
+            clock.advance_to(arrival + event.offset)
+            self.wfile.write(f"{len(event.data):x}\r\n".encode() + event.data + b"\r\n")
+            self.wfile.flush()
+        self.wfile.write(b"0\r\n\r\n")

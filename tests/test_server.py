@@ -1,0 +1,139 @@
+"""`faultfirst serve`: the simulated world over real HTTP on loopback, for the real SDKs and for curl."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+
+import anthropic
+import openai
+import pytest
+
+from faultfirst._server import WorldServer, serve_world
+
+pytestmark = pytest.mark.loopback
+ASK = [{"role": "user", "content": "Say this is a test"}]
+
+
+@pytest.fixture
+def server(request: pytest.FixtureRequest) -> Iterator[WorldServer]:
+    scenario, speed = getattr(request, "param", ("calm", 1000))
+    running = serve_world(seed=0, scenario=scenario, port=0, speed=speed)
+    thread = threading.Thread(target=running.serve_forever, daemon=True)
+    thread.start()
+    yield running
+    running.shutdown()
+    running.server_close()
+
+
+def test_openai_sdk_over_http(server):
+    """The real OpenAI client with base_url at the server: create, stream with usage, and the Responses API."""
+    client = openai.OpenAI(base_url=f"{server.base_url}/v1", api_key="any", max_retries=0)
+    completion = client.chat.completions.create(model="gpt-fast", messages=ASK)
+    assert completion.choices[0].message.content == "This is a test."
+    chunks = list(client.chat.completions.create(model="gpt-fast", messages=ASK, stream=True,
+                                                 stream_options={"include_usage": True}))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "This is a test."
+    assert chunks[-1].usage.completion_tokens == completion.usage.completion_tokens
+    assert client.responses.create(model="gpt-strong", input="Say this is a test").output_text == "This is a test."
+    assert [r.endpoint for r in server.world.requests] == ["chat.completions", "chat.completions", "responses"]
+
+
+def test_anthropic_sdk_over_http(server):
+    """The real Anthropic client with base_url at the server: create, the stream helper and count_tokens."""
+    client = anthropic.Anthropic(base_url=server.base_url, api_key="any", max_retries=0)
+    message = client.messages.create(model="claude-fast", max_tokens=50, messages=ASK)
+    with client.messages.stream(model="claude-fast", max_tokens=50, messages=ASK) as stream:
+        assert "".join(stream.text_stream) == message.content[0].text == "This is a test."
+    assert client.messages.count_tokens(model="claude-fast", messages=ASK).input_tokens == message.usage.input_tokens
+
+
+def test_errors_keep_their_shape_over_http(server):
+    """Unknown models and routes get the APIs' 404s, raised by each SDK as NotFoundError."""
+    with pytest.raises(openai.NotFoundError, match="gpt-fast, gpt-strong"):
+        openai.OpenAI(base_url=f"{server.base_url}/v1", api_key="any", max_retries=0).chat.completions.create(
+            model="gpt-huge", messages=ASK)
+    with pytest.raises(anthropic.NotFoundError):
+        anthropic.Anthropic(base_url=server.base_url, api_key="any", max_retries=0).post(
+            "/v1/complete", cast_to=object, body={})
+
+
+@pytest.mark.parametrize("server", [("rate-limited", 1)], indirect=True)
+def test_rate_limits_over_http(server):
+    """A concurrent burst of 80 against the rate-limited world (60 per minute) gets 429s with retry-after."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    client = openai.OpenAI(base_url=f"{server.base_url}/v1", api_key="any", max_retries=0)
+
+    def one(i):
+        try:
+            return client.chat.completions.create(model="gpt-fast", max_tokens=5,
+                                                  messages=[{"role": "user", "content": f"q{i}"}])
+        except openai.RateLimitError as err:
+            return err
+
+    with ThreadPoolExecutor(max_workers=80) as pool:
+        results = list(pool.map(one, range(80)))
+    limited = [r for r in results if isinstance(r, openai.RateLimitError)]
+    assert 10 <= len(limited) < 80 and int(limited[0].response.headers["retry-after"]) >= 1
+
+
+@pytest.mark.parametrize("server", [("overloaded", 1000)], indirect=True)
+def test_connection_reset_over_http(server):
+    """A reset closes the connection without a response; the SDK raises APIConnectionError."""
+    client = openai.OpenAI(base_url=f"{server.base_url}/v1", api_key="any", max_retries=0)
+    kinds = set()
+    for i in range(150):
+        try:
+            client.chat.completions.create(model="gpt-fast", messages=[{"role": "user", "content": f"{i}"}],
+                                           max_tokens=5)
+        except openai.APIConnectionError as err:
+            kinds.add(type(err))
+        except openai.InternalServerError:
+            pass
+    assert openai.APIConnectionError in kinds
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_plain_curl(server):
+    """curl gets the same JSON the SDK parses."""
+    body = json.dumps({"model": "gpt-fast", "messages": ASK})
+    out = subprocess.run(["curl", "-s", f"{server.base_url}/v1/chat/completions", "-H", "content-type: application/json",
+                          "-d", body], capture_output=True, text=True, check=True, timeout=30).stdout
+    assert json.loads(out)["choices"][0]["message"]["content"] == "This is a test."
+
+
+def test_port_in_use_is_a_clear_error():
+    """Starting on a port that is taken says so and suggests --port."""
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    try:
+        with pytest.raises(OSError, match="--port"):
+            serve_world(port=taken.getsockname()[1])
+    finally:
+        taken.close()
+
+
+def test_only_loopback():
+    """The server refuses to listen anywhere but loopback."""
+    with pytest.raises(ValueError, match="loopback only"):
+        serve_world(host="0.0.0.0", port=0)
+
+
+def test_cli_reports_a_port_in_use():
+    """`faultfirst serve` on a taken port exits with status 2 and a readable message (no traceback)."""
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    try:
+        result = subprocess.run([sys.executable, "-m", "faultfirst.cli", "serve", "--port", str(taken.getsockname()[1])],
+                                capture_output=True, text=True, timeout=60)
+    finally:
+        taken.close()
+    assert result.returncode == 2 and "--port" in result.stderr and "Traceback" not in result.stderr
