@@ -118,3 +118,31 @@ def test_max_tokens_is_required_by_anthropic_and_optional_for_openai():
     openai_max = inspect.signature(openai.resources.chat.Completions.create).parameters["max_tokens"]
     assert anthropic_max.default is inspect.Parameter.empty
     assert openai_max.default is not inspect.Parameter.empty
+
+
+def test_anthropic_wraps_foreign_transport_errors_and_openai_does_not():
+    """anthropic 2.x turns any non-Anthropic exception from the HTTP layer into APIConnectionError; openai 3.x lets it through."""
+    def broken(request):
+        raise LookupError("not a network problem")
+
+    transport = httpx2.MockTransport(broken)
+    claude = anthropic.Anthropic(api_key="t", max_retries=0, http_client=httpx2.Client(transport=transport))
+    gpt = openai.OpenAI(api_key="t", max_retries=0, http_client=httpx2.Client(transport=transport))
+    with pytest.raises(anthropic.APIConnectionError) as wrapped:
+        claude.messages.create(model="m", max_tokens=1, messages=[{"role": "user", "content": "x"}])
+    assert isinstance(wrapped.value.__cause__, LookupError)
+    with pytest.raises(LookupError):
+        gpt.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
+
+
+def test_world_refusals_reach_the_caller_unwrapped_from_both_sdks():
+    """The world's client-side errors subclass both SDKs' base errors, so neither SDK wraps or retries them."""
+    from faultfirst import SpendCapExceeded
+
+    world = World(seed=0, spend_cap_usd=0.0)
+    with pytest.raises(SpendCapExceeded):
+        world.anthropic(max_retries=2).messages.create(model="claude-fast", max_tokens=10,
+                                                       messages=[{"role": "user", "content": "x"}])
+    with pytest.raises(SpendCapExceeded):
+        world.openai(max_retries=2).chat.completions.create(model="gpt-fast", messages=[{"role": "user", "content": "x"}])
+    assert world.requests == []

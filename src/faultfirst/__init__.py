@@ -9,6 +9,8 @@
 from ._catalog import Catalog, ModelSpec
 from ._records import RequestRecord
 from ._scenarios import SCENARIOS, Outage, RateLimits, Scenario
+from ._errors import SpendCapExceeded
 from ._world import World
 
-__all__ = ["World", "Catalog", "ModelSpec", "RequestRecord", "Scenario", "SCENARIOS", "RateLimits", "Outage"]
+__all__ = ["World", "Catalog", "ModelSpec", "RequestRecord", "Scenario", "SCENARIOS", "RateLimits", "Outage",
+           "SpendCapExceeded"]

@@ -34,7 +34,7 @@ from ._fixtures import FixtureSet
 from ._guard import Limits
 from ._latency import LatencyModel, Timing
 from ._outcome import Outcome, StreamEvent
-from ._parse import InvalidRequest, ParsedRequest, parse_anthropic_messages, parse_openai_chat, parse_openai_responses
+from ._parse import InvalidRequest, ParsedRequest, decode_body, parse_request
 from ._ratelimit import Admission, ModelLimiter
 from ._records import RequestRecord
 from ._scenarios import Scenario
@@ -82,7 +82,7 @@ class SimulatedAPI:
             return self.batches.serve(provider, request, record, rid, now)
         if endpoint is None:
             return self._not_found(provider, request, record, rid)
-        body = _decode(request.content or b"{}")
+        body = decode_body(request.content or b"{}")
         if body is None:
             return self._invalid(provider, record, rid, InvalidRequest("The request body is not a JSON object.", None))
         record.model = model = str(body.get("model", ""))
@@ -91,7 +91,7 @@ class SimulatedAPI:
         if spec is None or spec.provider != provider:
             return self._unknown_model(provider, record, rid, body.get("model"))
         try:
-            parsed = _parse(endpoint, spec, request.content or b"{}")
+            parsed = parse_request(endpoint, spec, request.content or b"{}")
             record.input_tokens = parsed.input_tokens
             if endpoint == "messages.count_tokens":
                 return self._answer_json(record, {"input_tokens": parsed.input_tokens}, rid, self._quick(spec, now))
@@ -172,7 +172,7 @@ class SimulatedAPI:
         if spec is None or spec.provider != provider:
             return self._item_error(provider, record, self._unknown_model(provider, record, rid, model), end - start)
         try:
-            parsed = _parse(endpoint, spec, json.dumps(body, sort_keys=True).encode())
+            parsed = parse_request(endpoint, spec, json.dumps(body, sort_keys=True).encode())
             self._check_limits(provider, spec, parsed)
         except InvalidRequest as err:
             return self._item_error(provider, record, self._invalid(provider, record, rid, err), end - start)
@@ -381,27 +381,6 @@ class SimulatedAPI:
             "anthropic-ratelimit-tokens-remaining": str(max(0, int(tokens.level))),
             "anthropic-ratelimit-tokens-reset": _rfc3339(now + tokens.reset_after(now)),
         }
-
-
-# Retries, loops and lessons send the same bytes again and again; reading them once is enough.
-# Callers only read the cached values. Failures (InvalidRequest) are not cached.
-@lru_cache(maxsize=2048)
-def _decode(content: bytes) -> dict[str, Any] | None:
-    try:
-        body = json.loads(content)
-    except ValueError:
-        return None
-    return body if isinstance(body, dict) else None
-
-
-@lru_cache(maxsize=2048)
-def _parse(endpoint: str, spec: ModelSpec, content: bytes) -> ParsedRequest:
-    body = _decode(content)
-    if endpoint == "chat.completions":
-        return parse_openai_chat(body, spec)
-    if endpoint == "responses":
-        return parse_openai_responses(body, spec)
-    return parse_anthropic_messages(body, spec, counting=endpoint == "messages.count_tokens")
 
 
 _OPENAI_LIMIT_UNITS = {"requests": "requests per min (RPM)", "tokens": "tokens per min (TPM)",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from ._behaviour import Document, Prompt
@@ -211,3 +212,24 @@ def parse_anthropic_messages(body: dict[str, Any], spec: ModelSpec, *, counting:
         temperature=_temperature(body), provider="anthropic", model=spec.name,
     )
     return ParsedRequest(prompt, tokens, max_tokens, bool(body.get("stream")), False, forced_tool)
+
+
+# Retries, loops and lessons send the same bytes again and again; reading them once is enough.
+# Callers only read the cached values. Failures (InvalidRequest) are not cached.
+@lru_cache(maxsize=2048)
+def decode_body(content: bytes) -> dict[str, Any] | None:
+    try:
+        body = json.loads(content)
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+@lru_cache(maxsize=2048)
+def parse_request(endpoint: str, spec: ModelSpec, content: bytes) -> ParsedRequest:
+    body = decode_body(content)
+    if endpoint == "chat.completions":
+        return parse_openai_chat(body, spec)
+    if endpoint == "responses":
+        return parse_openai_responses(body, spec)
+    return parse_anthropic_messages(body, spec, counting=endpoint == "messages.count_tokens")

@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING
 
 import httpx2
 
+from ._errors import NotOnWorldLoop
 from ._outcome import Outcome, StreamEvent
+from ._spend import check_spend
 
 if TYPE_CHECKING:
     from ._world import World
@@ -100,6 +102,7 @@ class WorldTransport(httpx2.BaseTransport):
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         request.read()
+        check_spend(self.world.spend_cap_usd, self.world.requests, self.world.catalog, request)
         clock = self.world.clock
         arrival = clock.now()
         outcome = self.world._api.plan(self.provider, request, arrival)
@@ -123,12 +126,13 @@ class AsyncWorldTransport(httpx2.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         if asyncio.get_running_loop() is not self.world._runner.loop:
-            raise RuntimeError(
+            raise NotOnWorldLoop(
                 "This async client belongs to a simulated world: run your coroutine with world.run(main()), "
                 "which executes it on the world's virtual-time event loop. Awaiting it on another loop "
                 "(for example directly in a Jupyter cell) would wait in real time."
             )
         await request.aread()
+        check_spend(self.world.spend_cap_usd, self.world.requests, self.world.catalog, request)
         clock = self.world.clock
         arrival = clock.now()
         outcome = self.world._api.plan(self.provider, request, arrival)

@@ -32,13 +32,18 @@ class World:
 
     Everything is deterministic for a given `seed` and sequence of calls, and
     nothing waits in real time: latency, retries and `asyncio.sleep` move the
-    world's virtual `clock`. Every attempt lands in `world.requests`.
+    world's virtual `clock`. Every attempt lands in `world.requests`. With
+    `spend_cap_usd`, a call whose worst case would take spending past the cap
+    is refused before it is sent (`SpendCapExceeded`).
     """
 
-    def __init__(self, *, seed: int = 0, scenario: str = "calm") -> None:
+    def __init__(self, *, seed: int = 0, scenario: str = "calm", spend_cap_usd: float | None = None) -> None:
         if not isinstance(seed, int) or isinstance(seed, bool):
             raise TypeError(f"seed must be an int, such as World(seed=7); got {type(seed).__name__} {seed!r}")
+        if spend_cap_usd is not None and not (isinstance(spend_cap_usd, (int, float)) and spend_cap_usd >= 0):
+            raise ValueError(f"spend_cap_usd must be a non-negative number of dollars or None, got {spend_cap_usd!r}")
         self.seed = seed
+        self.spend_cap_usd = spend_cap_usd
         self.scenario: Scenario = scenario_named(scenario)
         self.clock = Clock()
         self.catalog: Catalog = CATALOG
