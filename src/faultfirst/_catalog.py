@@ -8,8 +8,10 @@ strong/slow tiers; live mode (a later issue) maps the aliases to real ids.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 Provider = Literal["openai", "anthropic"]
@@ -74,6 +76,13 @@ class Catalog(Mapping[str, ModelSpec]):
     def __len__(self) -> int:
         return len(self._models)
 
+    def resolve(self, name: object) -> ModelSpec | None:
+        """The spec for an alias, or for the real model id live mode sends for it; None if neither."""
+        if not isinstance(name, str):
+            return None
+        alias = name if name in self._models else _ALIAS_OF_LIVE_ID.get(name)
+        return self._models.get(alias) if alias else None
+
     def for_provider(self, provider: Provider) -> list[ModelSpec]:
         return [m for m in self._models.values() if m.provider == provider]
 
@@ -84,6 +93,14 @@ class Catalog(Mapping[str, ModelSpec]):
 def unknown_model_message(name: object, valid: Mapping[str, ModelSpec] | list[str]) -> str:
     return f"unknown model {name!r}; the simulated models are: {', '.join(sorted(valid))}"
 
+
+# Live mode sends each alias as a real model id, kept in one file (live_models.json).
+LIVE_MODELS: dict[str, dict[str, str]] = {
+    provider: ids
+    for provider, ids in json.loads((Path(__file__).parent / "live_models.json").read_text(encoding="utf-8")).items()
+    if not provider.startswith("_")
+}
+_ALIAS_OF_LIVE_ID = {real: alias for ids in LIVE_MODELS.values() for alias, real in ids.items()}
 
 CATALOG = Catalog()
 

@@ -1,6 +1,7 @@
 """Virtual time: the world's clock, which only moves when something waits on it.
 
-Nothing in a simulated world sleeps for real. Latency, retry back-off and
+Nothing in a simulated world sleeps for real. (`RealTimeClock` is the
+exception that proves it: live mode and `faultfirst serve` run on real time.) Latency, retry back-off and
 `asyncio.sleep` all advance this counter instead, so an hour of simulated
 traffic runs in milliseconds and gives the same timings on every run.
 """
@@ -8,6 +9,7 @@ traffic runs in milliseconds and gives the same timings on every run.
 from __future__ import annotations
 
 import math
+import time
 
 from ._guard import Limits
 
@@ -46,3 +48,25 @@ class Clock:
 
     def __repr__(self) -> str:
         return f"Clock(now={self._now:.3f})"
+
+
+class RealTimeClock(Clock):
+    """World time that follows the wall clock, `speed` times faster."""
+
+    __slots__ = ("_started", "speed")
+
+    def __init__(self, speed: float = 1.0) -> None:
+        super().__init__()
+        if not speed > 0:
+            raise ValueError(f"speed must be positive, got {speed!r}")
+        self._started = time.monotonic()
+        self.speed = speed
+
+    def now(self) -> float:
+        return (time.monotonic() - self._started) * self.speed
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(max(0.0, seconds) / self.speed)
+
+    def advance_to(self, when: float) -> None:
+        self.sleep(when - self.now())

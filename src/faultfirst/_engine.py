@@ -20,6 +20,7 @@ import json
 import math
 import random
 import time
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -49,6 +50,17 @@ _STREAM_ERROR_MESSAGE = {
     "openai": "The server had an error while processing your request. Sorry about that!",
     "anthropic": "Overloaded",
 }
+
+
+@dataclass(frozen=True)
+class _Dice:
+    """One attempt's fault draws."""
+
+    reset: float
+    overload: float
+    broken_stream: float
+    malformed: float
+    stream_cut: float  # where in the stream an injected error lands, as a share of its events
 
 
 class SimulatedAPI:
@@ -85,11 +97,12 @@ class SimulatedAPI:
         body = decode_body(request.content or b"{}")
         if body is None:
             return self._invalid(provider, record, rid, InvalidRequest("The request body is not a JSON object.", None))
-        record.model = model = str(body.get("model", ""))
+        record.model = str(body.get("model", ""))
         record.stream = bool(body.get("stream"))
-        spec = self.catalog.get(model) if isinstance(body.get("model"), str) else None
+        spec = self.catalog.resolve(body.get("model"))  # an alias, or the real id live mode would send for it
         if spec is None or spec.provider != provider:
             return self._unknown_model(provider, record, rid, body.get("model"))
+        record.model = spec.name
         try:
             parsed = parse_request(endpoint, spec, request.content or b"{}")
             record.input_tokens = parsed.input_tokens
@@ -106,24 +119,13 @@ class SimulatedAPI:
 
     def _serve(self, provider: str, endpoint: str, spec: ModelSpec, parsed: ParsedRequest, body: dict[str, Any],
                record: RequestRecord, rid: str, now: float, request: httpx2.Request) -> Outcome:
-        scenario, faults = self.scenario, self._faults
-        # Draw every fault die on every attempt, so one fault's presence never shifts another's sequence.
-        reset, overload, broken_stream, malformed = (faults.random() for _ in range(4))
-        stream_cut = faults.uniform(0.25, 0.75)
-        timing = self.latency.sample(spec, now)
-        outage = scenario.outage
-        if outage is not None and outage.provider == provider and outage.start <= now < outage.end:
-            return self._server_error(provider, record, rid, timing, overloaded=False)
-        if reset < scenario.reset_rate:
-            record.error, record.latency = "connection reset", timing.head
-            return Outcome(record, delay=timing.head, failure="reset")
-        admission = self._limiter(spec, now).admit(parsed.input_tokens + parsed.output_estimate, now)
-        if admission.limited_by is not None:
-            return self._rate_limited(provider, spec, record, rid, timing, admission, now)
-        if overload < scenario.overload_rate:
-            return self._server_error(provider, record, rid, timing, overloaded=True)
-
-        answer = self._answer(spec, parsed, corrupt=malformed < scenario.malformed_output_rate)
+        scenario = self.scenario
+        dice, timing = self._roll(), self.latency.sample(spec, now)
+        fault, admission = self._fault_before_generation(provider, spec, parsed, record, rid, now, dice, timing)
+        if fault is not None:
+            return fault
+        assert admission is not None
+        answer = self._answer(spec, parsed, corrupt=dice.malformed < scenario.malformed_output_rate)
         record.output_tokens = answer.output_tokens
         record.stop_reason = _stop_reason(provider, answer)
         record.cost_usd = spec.cost_usd(parsed.input_tokens, answer.output_tokens)
@@ -153,8 +155,8 @@ class SimulatedAPI:
             error_event = anthropic_wire.stream_error("overloaded_error", _STREAM_ERROR_MESSAGE[provider], rid)
         events = [StreamEvent(timing.head if i == 0 else timing.first_token + n * timing.per_token, n, data)
                   for i, (n, data) in enumerate(tagged)]
-        if broken_stream < scenario.stream_error_rate:
-            cut = max(1, int(len(events) * stream_cut))
+        if dice.broken_stream < scenario.stream_error_rate:
+            cut = max(1, int(len(events) * dice.stream_cut))
             events = events[:cut] + [StreamEvent(events[cut].offset, events[cut].tokens, error_event)]
             record.error = "stream error"
         return self._timed_stream(record, spec, parsed, events, read_timeout, headers)
@@ -205,7 +207,57 @@ class SimulatedAPI:
             return outcome.status, body
         return outcome.status, {"type": "errored", "error": body}
 
-    # -- pieces of the decision ---------------------------------------------------------------------------
+    def inject_fault(self, provider: str, request: httpx2.Request, now: float) -> Outcome | None:
+        """Live mode: the scenario's faults in front of the real API, or None to send the request on.
+
+        Only what happens before generation is injected (outage, reset, rate limit, overload): a fault
+        injected here costs nothing, and the attempt it fails is logged like any other.
+        """
+        endpoint = ROUTES[provider].get((request.method, request.url.path))
+        if endpoint not in ("chat.completions", "responses", "messages"):
+            return None
+        body = decode_body(request.content or b"{}")
+        spec = self.catalog.resolve(body.get("model")) if body else None
+        if spec is None:
+            return None
+        try:
+            parsed = parse_request(endpoint, spec, request.content or b"{}")
+        except InvalidRequest:
+            return None  # the real API will answer that
+        self._serial += 1
+        record = RequestRecord(provider, spec.name, endpoint, now, stream=parsed.stream)
+        dice, timing = self._roll(), self.latency.sample(spec, now)
+        fault, _ = self._fault_before_generation(provider, spec, parsed, record, f"sim{self._serial:08x}", now, dice,
+                                                 timing)
+        if fault is not None:
+            record.input_tokens = parsed.input_tokens
+            self._log.append(record)
+        return fault
+
+    # -- pieces of the decision ---
+
+    def _roll(self) -> _Dice:
+        """Draw every fault die on every attempt, so one fault's presence never shifts another's sequence."""
+        faults = self._faults
+        reset, overload, broken_stream, malformed = (faults.random() for _ in range(4))
+        return _Dice(reset, overload, broken_stream, malformed, faults.uniform(0.25, 0.75))
+
+    def _fault_before_generation(self, provider: str, spec: ModelSpec, parsed: ParsedRequest, record: RequestRecord,
+                                 rid: str, now: float, dice: _Dice, timing: Timing) -> tuple[Outcome | None, Admission | None]:
+        """Outage, reset, rate limit, overload, in the order a real API meets them; or the admission that let it by."""
+        scenario = self.scenario
+        outage = scenario.outage
+        if outage is not None and outage.provider == provider and outage.start <= now < outage.end:
+            return self._server_error(provider, record, rid, timing, overloaded=False), None
+        if dice.reset < scenario.reset_rate:
+            record.error, record.latency = "connection reset", timing.head
+            return Outcome(record, delay=timing.head, failure="reset"), None
+        admission = self._limiter(spec, now).admit(parsed.input_tokens + parsed.output_estimate, now)
+        if admission.limited_by is not None:
+            return self._rate_limited(provider, spec, record, rid, timing, admission, now), None
+        if dice.overload < scenario.overload_rate:
+            return self._server_error(provider, record, rid, timing, overloaded=True), None
+        return None, admission
 
     @staticmethod
     def _check_limits(provider: str, spec: ModelSpec, parsed: ParsedRequest) -> None:

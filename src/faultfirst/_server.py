@@ -19,31 +19,9 @@ from typing import Any
 
 import httpx2
 
-from ._clock import Clock
+from ._clock import RealTimeClock
 from ._outcome import Outcome
 from ._world import World
-
-
-class RealTimeClock(Clock):
-    """World time that follows the wall clock, `speed` times faster."""
-
-    __slots__ = ("_started", "speed")
-
-    def __init__(self, speed: float = 1.0) -> None:
-        super().__init__()
-        if not speed > 0:
-            raise ValueError(f"speed must be positive, got {speed!r}")
-        self._started = time.monotonic()
-        self.speed = speed
-
-    def now(self) -> float:
-        return (time.monotonic() - self._started) * self.speed
-
-    def sleep(self, seconds: float) -> None:
-        time.sleep(max(0.0, seconds) / self.speed)
-
-    def advance_to(self, when: float) -> None:
-        self.sleep(when - self.now())
 
 
 def provider_of(path: str) -> str:

@@ -30,7 +30,7 @@ def check_spend(cap_usd: float | None, log: list[RequestRecord], catalog: Catalo
     if endpoint is None or request.method != "POST":
         return  # counting tokens, polling a batch, listing: nothing generated, nothing billed
     body = decode_body(request.content or b"{}")
-    spec = catalog.get(body.get("model")) if body and isinstance(body.get("model"), str) else None
+    spec = catalog.resolve(body.get("model")) if body else None
     if spec is None:
         return  # the API will refuse it, for free
     try:

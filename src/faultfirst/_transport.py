@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from ._world import World
 
 
-def _failure(kind: str, request: httpx2.Request) -> httpx2.TransportError:
+def transport_failure(kind: str, request: httpx2.Request) -> httpx2.TransportError:
+    """The httpx2 error a real network raises for `kind` ('timeout' or 'reset'); the SDKs map it to their own."""
     if kind == "timeout":
         return httpx2.ReadTimeout("The read operation timed out (simulated)", request=request)
     return httpx2.RemoteProtocolError("Server disconnected without sending a response. (simulated)", request=request)
@@ -71,7 +72,7 @@ class _SyncEvents(httpx2.SyncByteStream):
             yield progress.deliver(event)
         if progress.outcome.stream_failure:
             clock.advance_to(progress.arrival + progress.outcome.stream_failure_at)
-            raise _failure(progress.outcome.stream_failure, self._request)
+            raise transport_failure(progress.outcome.stream_failure, self._request)
 
     def close(self) -> None:
         self._progress.close()
@@ -88,7 +89,7 @@ class _AsyncEvents(httpx2.AsyncByteStream):
             yield progress.deliver(event)
         if progress.outcome.stream_failure:
             await asyncio.sleep(progress.arrival + progress.outcome.stream_failure_at - clock.now())
-            raise _failure(progress.outcome.stream_failure, self._request)
+            raise transport_failure(progress.outcome.stream_failure, self._request)
 
     async def aclose(self) -> None:
         self._progress.close()
@@ -108,7 +109,7 @@ class WorldTransport(httpx2.BaseTransport):
         outcome = self.world._api.plan(self.provider, request, arrival)
         clock.advance_to(arrival + outcome.delay)
         if outcome.failure:
-            raise _failure(outcome.failure, request)
+            raise transport_failure(outcome.failure, request)
         stream = None if outcome.events is None else _SyncEvents(_StreamProgress(self.world, outcome, arrival), request)
         return _response(outcome, request, stream)
 
@@ -144,6 +145,6 @@ class AsyncWorldTransport(httpx2.AsyncBaseTransport):
             record.latency = clock.now() - arrival
             raise
         if outcome.failure:
-            raise _failure(outcome.failure, request)
+            raise transport_failure(outcome.failure, request)
         stream = None if outcome.events is None else _AsyncEvents(_StreamProgress(self.world, outcome, arrival), request)
         return _response(outcome, request, stream)

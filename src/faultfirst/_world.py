@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Awaitable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import anthropic
@@ -12,12 +14,15 @@ import openai
 
 from . import _clock_routing
 from ._catalog import CATALOG, Catalog
-from ._clock import Clock
+from ._clock import Clock, RealTimeClock
 from ._engine import SimulatedAPI
 from ._fixtures import default_fixtures
 from ._guard import Limits
+from ._keys import api_key
+from ._live import AsyncLiveTransport, LiveTransport
 from ._loop import LoopRunner
 from ._records import RequestRecord
+from ._recording import Recorder
 from ._scenarios import Scenario, scenario_named
 from ._transport import AsyncWorldTransport, WorldTransport
 
@@ -25,6 +30,17 @@ T = TypeVar("T")
 
 # Not a key: the SDKs insist on one, and this makes it plain that nothing real is used.
 _SIMULATED_KEY = "faultfirst-simulated-no-key-needed"
+DEFAULT_LIVE_CAP_USD = 2.00
+
+
+def _live_from_environment() -> bool:
+    """Live mode only when FAULTFIRST_LIVE says so explicitly; a key in the environment is not enough."""
+    value = os.environ.get("FAULTFIRST_LIVE", "").strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise ValueError(f"FAULTFIRST_LIVE={value!r}: use 1 to run against the real APIs, or unset it")
 
 
 class World:
@@ -35,55 +51,70 @@ class World:
     world's virtual `clock`. Every attempt lands in `world.requests`. With
     `spend_cap_usd`, a call whose worst case would take spending past the cap
     is refused before it is sent (`SpendCapExceeded`).
+
+    Live mode (`live=True`, or `FAULTFIRST_LIVE=1` in the environment; never
+    the mere presence of a key) keeps the same shape in front of the real APIs:
+    real time, real replies, keys from the environment or `.env`, a spend cap
+    of $2.00 unless given (DEFAULT_LIVE_CAP_USD), and the scenario's faults injected
+    locally. `record_to` (live only) saves replies as fixtures to replay.
     """
 
-    def __init__(self, *, seed: int = 0, scenario: str = "calm", spend_cap_usd: float | None = None) -> None:
+    def __init__(self, *, seed: int = 0, scenario: str = "calm", spend_cap_usd: float | None = None,
+                 live: bool | None = None, record_to: str | os.PathLike[str] | None = None) -> None:
         if not isinstance(seed, int) or isinstance(seed, bool):
             raise TypeError(f"seed must be an int, such as World(seed=7); got {type(seed).__name__} {seed!r}")
         if spend_cap_usd is not None and not (isinstance(spend_cap_usd, (int, float)) and spend_cap_usd >= 0):
             raise ValueError(f"spend_cap_usd must be a non-negative number of dollars or None, got {spend_cap_usd!r}")
+        self.live = _live_from_environment() if live is None else bool(live)
+        if record_to is not None and not self.live:
+            raise ValueError("record_to saves real replies, so it needs live mode: World(live=True, record_to=...)")
         self.seed = seed
-        self.spend_cap_usd = spend_cap_usd
+        self.spend_cap_usd = DEFAULT_LIVE_CAP_USD if self.live and spend_cap_usd is None else spend_cap_usd
         self.scenario: Scenario = scenario_named(scenario)
-        self.clock = Clock()
+        self.clock: Clock = RealTimeClock() if self.live else Clock()
         self.catalog: Catalog = CATALOG
         self.requests: list[RequestRecord] = []
         self._api = SimulatedAPI(seed=seed, scenario=self.scenario, catalog=self.catalog, log=self.requests,
                                  fixtures=default_fixtures())
+        self._recorder = Recorder(Path(record_to)) if record_to is not None else None
         self._runner = LoopRunner(self.clock)
         self._sdk_jitter = random.Random(f"{seed}:sdk-jitter")
         _clock_routing.install()
 
     def __repr__(self) -> str:
-        return (f"World(seed={self.seed}, scenario={self.scenario.name!r}, "
+        mode = ", live" if self.live else ""
+        return (f"World(seed={self.seed}, scenario={self.scenario.name!r}{mode}, "
                 f"t={self.clock.now():.3f}s, requests={len(self.requests)})")
 
     # -- clients --------------------------------------------------------------------------------------
 
     def openai(self, **client_kwargs: Any) -> openai.OpenAI:
         """A real `openai.OpenAI` client wired to this world (`max_retries=0` unless given)."""
-        return openai.OpenAI(**self._client_kwargs(client_kwargs, httpx2.Client(transport=WorldTransport(self, "openai"))))
+        transport = LiveTransport(self, "openai") if self.live else WorldTransport(self, "openai")
+        return openai.OpenAI(**self._client_kwargs("openai", client_kwargs, httpx2.Client(transport=transport)))
 
     def anthropic(self, **client_kwargs: Any) -> anthropic.Anthropic:
         """A real `anthropic.Anthropic` client wired to this world (`max_retries=0` unless given)."""
-        http = httpx2.Client(transport=WorldTransport(self, "anthropic"))
-        return anthropic.Anthropic(**self._client_kwargs(client_kwargs, http))
+        transport = LiveTransport(self, "anthropic") if self.live else WorldTransport(self, "anthropic")
+        return anthropic.Anthropic(**self._client_kwargs("anthropic", client_kwargs, httpx2.Client(transport=transport)))
 
     def async_openai(self, **client_kwargs: Any) -> openai.AsyncOpenAI:
         """A real `openai.AsyncOpenAI` client; use it inside `world.run(...)`."""
-        http = httpx2.AsyncClient(transport=AsyncWorldTransport(self, "openai"))
-        return _without_platform_thread(openai.AsyncOpenAI(**self._client_kwargs(client_kwargs, http)))
+        transport = AsyncLiveTransport(self, "openai") if self.live else AsyncWorldTransport(self, "openai")
+        http = httpx2.AsyncClient(transport=transport)
+        return _without_platform_thread(openai.AsyncOpenAI(**self._client_kwargs("openai", client_kwargs, http)))
 
     def async_anthropic(self, **client_kwargs: Any) -> anthropic.AsyncAnthropic:
         """A real `anthropic.AsyncAnthropic` client; use it inside `world.run(...)`."""
-        http = httpx2.AsyncClient(transport=AsyncWorldTransport(self, "anthropic"))
-        return _without_platform_thread(anthropic.AsyncAnthropic(**self._client_kwargs(client_kwargs, http)))
+        transport = AsyncLiveTransport(self, "anthropic") if self.live else AsyncWorldTransport(self, "anthropic")
+        http = httpx2.AsyncClient(transport=transport)
+        return _without_platform_thread(anthropic.AsyncAnthropic(**self._client_kwargs("anthropic", client_kwargs, http)))
 
-    @staticmethod
-    def _client_kwargs(given: dict[str, Any], http_client: Any) -> dict[str, Any]:
+    def _client_kwargs(self, provider: str, given: dict[str, Any], http_client: Any) -> dict[str, Any]:
         if "http_client" in given:
-            raise TypeError("a simulated world supplies its own http_client; pass other client options only")
-        return {"api_key": _SIMULATED_KEY, "max_retries": 0, **given, "http_client": http_client}
+            raise TypeError("a world supplies its own http_client; pass other client options only")
+        key = api_key(provider) if self.live and "api_key" not in given else _SIMULATED_KEY
+        return {"api_key": key, "max_retries": 0, **given, "http_client": http_client}
 
     def _limit(self, *, max_attempts: int, max_seconds: float) -> World:
         """Bound this world for a check: past either limit, learner code gets `Runaway`."""

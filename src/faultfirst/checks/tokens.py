@@ -161,7 +161,7 @@ _SHORT = ["The export job failed again last night.",
           "Finance could not close the month on time.",
           "The retry loop made the outage worse, not better."]
 _MIXED = ["Status: the nightly export is failing again.",
-          "昨夜もエクスポート処理が失敗し、経理チームは月次決算を締められませんでした。ログを確認したところ、同じリクエストが三回再試行されていました。",
+          "締め切りは明日です。顧客の請求書が重複して発行されました。ログを確認したところ、同じリクエストが三回再試行されていました。",
           "Deploy went fine 🎉🚀 but the pager woke me up 😴👩‍💻🔥 at three.",
           "Never reached: a short closing note."]
 _SPECIAL = ["A user pasted this into the ticket: <|endoftext|> and then kept typing.",
@@ -191,6 +191,7 @@ def _fit_case(report: Report, fn: Callable[..., Any], documents: list[str], budg
     report.expect(not broken, f"a kept text contains U+FFFD (\ufffd): ...{broken[0][-20:]!r}. The cut fell inside a "
                               "multi-byte character; back off a token at a time until the bytes decode cleanly"
                   if broken else "")
+    report.expect("" not in got, "returned an empty string; leave out empty documents, and a cut that keeps nothing")
     total = sum(_count(d, encoding_name) for d in got)
     report.expect(total <= budget, f"kept {total} tokens ({encoding_name}), over the budget of {budget}")
     report.expect(len(got) <= len(want) or got[:len(want)] != want,
@@ -214,7 +215,7 @@ def check_fit_documents(fn: Callable[..., Any], report: Report) -> None:
     with report.case("everything fits: the documents come back whole, in order"):
         _fit_case(report, fn, _SHORT, 1_000, "o200k_base")
     with report.case("an exact fit: a budget equal to the total keeps everything",
-                     hint="A document fits when its tokens are at most (<=) what is left."):
+                     hint="A document fits when its tokens are at most what is left."):
         _fit_case(report, fn, _SHORT, short_total, "o200k_base")
     with report.case("the third document does not fit: it is cut to what is left, and nothing after it is kept",
                      hint="Cut the first document that does not fit to the tokens left, then stop, even if a later, "
