@@ -454,3 +454,19 @@ def test_multibyte_answer_picks_the_matching_sentence() -> None:
     document = Document("東京タワーは1958年に完成した。東京タワーの高さは333メートルです。", citations=True)
     reply = ask("東京タワーの高さは？", documents=(document,))
     assert any(block.text == "東京タワーの高さは333メートルです。" for block in reply.blocks if block.citations)
+
+
+def test_summary_instruction_in_the_system_prompt():
+    """A "Summarise" instruction in the system prompt makes the user text the material to summarise."""
+    thread = "The export job fails every night at 2am. The team raised the timeout. It failed again on Tuesday."
+    reply = respond(Prompt(system="Summarise the user's text in one sentence.", user=thread, temperature=0),
+                    random.Random(0))
+    assert reply.skill == "summary" and reply.text.startswith("The export job fails every night")
+
+
+def test_a_colon_line_followed_by_material_is_all_instruction():
+    """'Summarise this thread: what to cover.' on its own line does not become the summary."""
+    user = ("Summarise this thread: the problem, what was tried, and the fix.\n\n"
+            "The export job fails every night at 2am. The team raised the timeout to ten minutes.")
+    reply = respond(Prompt(system="", user=user, temperature=0), random.Random(0))
+    assert reply.skill == "summary" and reply.text.startswith("The export job fails")

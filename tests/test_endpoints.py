@@ -160,3 +160,13 @@ def test_anthropic_forced_tool_use_returns_its_input_as_json(world):
     [block] = message.content
     assert message.stop_reason == "tool_use" and block.type == "tool_use" and block.name == "file_ticket"
     Ticket.model_validate(block.input)
+
+
+def test_responses_input_token_count_matches_usage(world):
+    """responses.input_tokens.count returns the input_tokens a responses.create() is billed for."""
+    from openai.types.responses.input_token_count_response import InputTokenCountResponse
+
+    client = world.openai()
+    counted = client.responses.input_tokens.count(model="gpt-fast", input="How long is this?", instructions="Be exact.")
+    created = client.responses.create(model="gpt-fast", input="How long is this?", instructions="Be exact.")
+    assert isinstance(counted, InputTokenCountResponse) and counted.input_tokens == created.usage.input_tokens

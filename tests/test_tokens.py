@@ -64,3 +64,12 @@ def test_anthropic_models_count_with_another_encoding(world):
     message = world.anthropic().messages.count_tokens(model="claude-fast", messages=ask(text))
     gpt = world.openai().chat.completions.create(model="gpt-fast", messages=ask(text), max_tokens=1)
     assert message.input_tokens - count_tokens(text, "cl100k_base") == gpt.usage.prompt_tokens - count_tokens(text)
+
+
+def test_a_cut_inside_a_character_keeps_whole_characters():
+    """Cutting Japanese or emoji on a token boundary never leaves a U+FFFD at the end of a reply."""
+    for name in ("o200k_base", "cl100k_base"):
+        for text in ("締め切りは金曜日です。", "🌧️🌧️ rain"):
+            for limit in range(1, count_tokens(text, name)):
+                cut = truncate_to_tokens(text, limit, name)
+                assert "\ufffd" not in cut and text.startswith(cut)

@@ -529,13 +529,20 @@ def _body(text: str) -> str:
     """What an instruction refers to: ``text`` minus instruction sentences.
 
     An instruction ending in a colon ("Summarise in 10 words: The report ...")
-    is cut only up to the colon, so the material after it stays.
+    is cut only up to the colon, so the material after it stays; unless more
+    lines follow, in which case the rest of the colon's line says what to cover
+    ("Summarise this thread: the problem and the fix.\n\n<the thread>").
     """
     cuts: list[tuple[int, int]] = []
     for start, end in _sentence_spans(text):
         if _is_instruction(text[start:end]):
             colon = text.find(":", start, end)
-            cuts.append((start, colon + 1 if colon != -1 else end))
+            if colon == -1:
+                cuts.append((start, end))
+                continue
+            line_end = text.find("\n", colon)
+            more_lines = line_end != -1 and text[line_end:].strip()
+            cuts.append((start, line_end if more_lines else colon + 1))
     return _remove_spans(text, cuts)
 
 
@@ -1039,16 +1046,17 @@ _ONE_SENTENCE_RE = re.compile(r"\b(?:one|a single|1) sentence\b|\btl;?dr\b", re.
 def _summary(view: _View) -> Reply | None:
     """The opening one or two sentences of the longest material, within the word limit."""
     material = [source for source in view.material if source.sentences]
-    if not _SUMMARY_RE.search(view.request) or not material:
+    instructions = f"{view.prompt.system}\n{view.request}"  # "Summarise ..." may sit in the system prompt
+    if not _SUMMARY_RE.search(instructions) or not material:
         return None
     limit = _SUMMARY_WORDS
-    for cue in _SUMMARY_RE.finditer(view.request):
+    for cue in _SUMMARY_RE.finditer(instructions):
         if cue.group("limit"):
             given = cue.group("limit").lower()
             limit = int(given) if given.isdigit() else _NUMBER_WORDS.get(given, limit)
     sentences = max(material, key=lambda source: len(source.text)).sentences
     chosen = sentences[:1]
-    if not _ONE_SENTENCE_RE.search(view.request) and len(sentences) > 1 and len(chosen[0].split()) < 15:
+    if not _ONE_SENTENCE_RE.search(instructions) and len(sentences) > 1 and len(chosen[0].split()) < 15:
         chosen = sentences[:2]
     return _plain(_clip_words(" ".join(chosen), max(1, limit)), "summary")
 

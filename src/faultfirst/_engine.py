@@ -43,7 +43,8 @@ from ._tokens import count_tokens, truncate_to_tokens
 from ._wire import EPOCH, Answer, dumps
 
 ROUTES: dict[str, dict[tuple[str, str], str]] = {
-    "openai": {("POST", "/v1/chat/completions"): "chat.completions", ("POST", "/v1/responses"): "responses"},
+    "openai": {("POST", "/v1/chat/completions"): "chat.completions", ("POST", "/v1/responses"): "responses",
+               ("POST", "/v1/responses/input_tokens"): "responses.input_tokens"},
     "anthropic": {("POST", "/v1/messages"): "messages", ("POST", "/v1/messages/count_tokens"): "messages.count_tokens"},
 }
 _STREAM_ERROR_MESSAGE = {
@@ -108,6 +109,9 @@ class SimulatedAPI:
             record.input_tokens = parsed.input_tokens
             if endpoint == "messages.count_tokens":
                 return self._answer_json(record, {"input_tokens": parsed.input_tokens}, rid, self._quick(spec, now))
+            if endpoint == "responses.input_tokens":
+                return self._answer_json(record, {"object": "response.input_tokens", "input_tokens": parsed.input_tokens},
+                                         rid, self._quick(spec, now))
             self._check_limits(provider, spec, parsed)
         except InvalidRequest as err:
             return self._invalid(provider, record, rid, err)

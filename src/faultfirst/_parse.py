@@ -230,6 +230,6 @@ def parse_request(endpoint: str, spec: ModelSpec, content: bytes) -> ParsedReque
     body = decode_body(content)
     if endpoint == "chat.completions":
         return parse_openai_chat(body, spec)
-    if endpoint == "responses":
+    if endpoint in ("responses", "responses.input_tokens"):
         return parse_openai_responses(body, spec)
     return parse_anthropic_messages(body, spec, counting=endpoint == "messages.count_tokens")

@@ -45,9 +45,14 @@ def count_tokens(text: str, encoding_name: str = "o200k_base") -> int:
 
 
 def truncate_to_tokens(text: str, limit: int, encoding_name: str) -> str:
-    """The longest prefix of `text` that is at most `limit` tokens, cut on a token boundary."""
+    """The text of the first `limit` tokens of `text`, without a broken character at the end.
+
+    A token boundary can fall inside a multi-byte character (one kanji can be
+    two tokens). The cut keeps whole characters only, as the providers' text
+    output does, rather than ending in a U+FFFD replacement character.
+    """
     enc = encoding(encoding_name)
     ids = enc.encode_ordinary(text)
     if len(ids) <= limit:
         return text
-    return enc.decode(ids[:limit])
+    return enc.decode_bytes(ids[:limit]).decode("utf-8", errors="ignore")

@@ -229,7 +229,11 @@ def check(root: Path, *, repository: str) -> list[str]:
             if not target.exists():
                 problems.append(f"{shown}: missing (run `uv run python -m faultfirst.build`)")
                 continue
-            expected = build(lesson, variant, repository=repository)
+            try:
+                expected = build(lesson, variant, repository=repository)
+            except ValueError as err:  # the source itself is wrong: say which, and keep checking the rest
+                problems.append(f"{lesson.source.relative_to(root)}: {err}")
+                break
             committed = nbformat.reads(target.read_text(encoding="utf-8"), as_version=4)
             if variant in EXECUTED and len(committed.cells) == len(expected.cells):
                 for want, got in zip(expected.cells, committed.cells):
