@@ -286,3 +286,18 @@ def test_retired_model_is_a_404_that_says_so(world):
         world.openai().chat.completions.create(model="gpt-legacy", messages=ask("hi"))
     with pytest.raises(anthropic.NotFoundError, match="has been retired"):
         world.anthropic().messages.create(model="claude-legacy", max_tokens=10, messages=ask("hi"))
+
+
+def test_a_broken_stream_records_no_stop_reason():
+    """A stream that failed midway never said why it would have ended: its record has no stop reason."""
+    world = World(seed=0, scenario="overloaded")
+    client = world.openai()
+    for i in range(100):
+        try:
+            for _ in client.chat.completions.create(model="gpt-fast", messages=ask(f"story {i}"), stream=True):
+                pass
+        except openai.APIError:
+            if world.requests[-1].error == "stream error":
+                break
+    record = world.requests[-1]
+    assert record.error == "stream error" and record.status == 200 and record.stop_reason is None

@@ -162,7 +162,7 @@ class SimulatedAPI:
         if dice.broken_stream < scenario.stream_error_rate:
             cut = max(1, int(len(events) * dice.stream_cut))
             events = events[:cut] + [StreamEvent(events[cut].offset, events[cut].tokens, error_event)]
-            record.error = "stream error"
+            record.error, record.stop_reason = "stream error", None  # it never said why it would have ended
         return self._timed_stream(record, spec, parsed, events, read_timeout, headers)
 
     def answer_batch_item(self, provider: str, endpoint: str, body: dict[str, Any], start: float,
@@ -316,7 +316,7 @@ class SimulatedAPI:
             if event.offset - previous.offset > read_timeout:
                 outcome.events = events[: events.index(event)]
                 outcome.stream_failure, outcome.stream_failure_at = "timeout", previous.offset + read_timeout
-                record.error = "timeout"
+                record.error, record.stop_reason = "timeout", None
                 break
         last = outcome.events[-1]
         record.status = 200
