@@ -301,3 +301,20 @@ def test_a_broken_stream_records_no_stop_reason():
                 break
     record = world.requests[-1]
     assert record.error == "stream error" and record.status == 200 and record.stop_reason is None
+
+
+def test_a_timed_out_call_records_no_stop_reason(world):
+    """The client got nothing, so the record of a timed-out call has no stop reason (but is still billed)."""
+    with pytest.raises(openai.APITimeoutError):
+        world.openai(timeout=0.01).chat.completions.create(model="gpt-strong", messages=ask("hi"))
+    [record] = world.requests
+    assert record.error == "timeout" and record.stop_reason is None and record.cost_usd > 0
+
+
+def test_simulated_claude_ignores_a_smuggled_temperature():
+    """anthropic 2.x has no temperature; one passed through extra_body does not make simulated Claude deterministic."""
+    world = World(seed=0)
+    client = world.anthropic()
+    replies = {client.messages.create(model="claude-fast", max_tokens=200, messages=ask("Explain retries."),
+                                      extra_body={"temperature": 0}).content[0].text for _ in range(4)}
+    assert len(replies) > 1

@@ -140,7 +140,7 @@ class SimulatedAPI:
         if not parsed.stream:
             delay = timing.total(answer.output_tokens)
             if delay > read_timeout:
-                record.error, record.latency = "timeout", read_timeout
+                record.error, record.latency, record.stop_reason = "timeout", read_timeout, None
                 return Outcome(record, delay=read_timeout, failure="timeout")
             if endpoint == "chat.completions":
                 data = openai_wire.chat_completion(rid, created, spec.name, answer, parsed.input_tokens)
@@ -309,7 +309,7 @@ class SimulatedAPI:
                       events: list[StreamEvent], read_timeout: float, headers: dict[str, str]) -> Outcome:
         """Cut the stream where the client's read timeout fires, and fill in the record's final state."""
         if events[0].offset > read_timeout:
-            record.error, record.latency = "timeout", read_timeout
+            record.error, record.latency, record.stop_reason = "timeout", read_timeout, None
             return Outcome(record, delay=read_timeout, failure="timeout")
         outcome = Outcome(record, delay=events[0].offset, headers=headers | _SSE, events=events)
         for previous, event in zip(events, events[1:]):

@@ -5,7 +5,7 @@ lognormal body (most calls land near the median) plus a rare slow path (3% of
 calls take 4-12x longer: a cold replica, a long queue). That gives a p99 of
 about 8x the median even on a calm day, the tail that timeouts and hedged
 requests exist to cut. Under drift the whole distribution is scaled by a slow
-multiplier that climbs 6-9x and back over 30-50 minutes, as real APIs do on a
+multiplier that climbs 6-9x over 30-50 minutes and falls back over as long, as real APIs do on a
 busy afternoon.
 """
 

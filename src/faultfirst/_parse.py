@@ -209,7 +209,9 @@ def parse_anthropic_messages(body: dict[str, Any], spec: ModelSpec, *, counting:
     tokens += _schema_tokens(schema if forced_tool is None else None, spec.encoding)
     prompt = Prompt(
         system=system, user=user, documents=tuple(documents), schema=schema, schema_name=forced_tool,
-        temperature=_temperature(body), provider="anthropic", model=spec.name,
+        # anthropic 2.x has no sampling parameters (docs/sdk-facts.md); one smuggled in through extra_body
+        # is ignored, so simulated Claude always samples, as the SDK's surface says it does.
+        temperature=1.0, provider="anthropic", model=spec.name,
     )
     return ParsedRequest(prompt, tokens, max_tokens, bool(body.get("stream")), False, forced_tool)
 

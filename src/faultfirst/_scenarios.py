@@ -61,7 +61,7 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("calm", "No injected faults: the natural latency distribution, tail included.", _GENEROUS),
         Scenario(
             "latency-drift",
-            "Median latency climbs 6-9x and back over 30-50 simulated minutes, then repeats.",
+            "Median latency climbs 6-9x over 30-50 simulated minutes, falls back over as long again, and repeats.",
             _GENEROUS,
             drift=True,
         ),
