@@ -84,3 +84,18 @@ def test_a_case_can_report_what_it_measured():
         assert "✓ calls the model\n      1 attempts, " in text and ", 0 lost" in text
     finally:
         del CHECKS["demo-usage"]
+
+
+def test_bounded_stops_an_endless_pure_function():
+    """bounded() turns a `while True:` in learner code that never touches a world into a failed case."""
+    from faultfirst.checks._framework import Report, bounded
+
+    def endless(values):
+        while True:
+            values = values[:]
+
+    report = Report()
+    with report.case("pure function"):
+        report.call(bounded(endless, max_lines=10_000), [1, 2, 3])
+    [case] = report.cases
+    assert not case.passed and "did not finish" in case.reason and "10,000 lines" in case.reason

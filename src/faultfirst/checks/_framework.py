@@ -10,6 +10,7 @@ check cell never breaks the notebook.
 
 from __future__ import annotations
 
+import sys
 import textwrap
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -129,6 +130,33 @@ class Report:
             raise _CaseFailed(f"did not finish: it {err} (a loop with no limit?)") from None
         except Exception as err:  # noqa: BLE001 - any learner exception becomes a readable line
             raise _CaseFailed(f"raised {type(err).__name__}: {err}") from None
+
+
+def bounded(fn: Callable[..., Any], *, max_lines: int = 1_000_000) -> Callable[..., Any]:
+    """`fn` under a budget of Python lines executed: an endless loop raises `Runaway` instead of hanging.
+
+    For exercises that never touch a world (pure functions over a log or a list), where the world's own
+    bounds on attempts and virtual time cannot stop a `while True:`. Tracing slows code down, so use it
+    only there, not around SDK calls.
+    """
+    def run(*args: Any, **kwargs: Any) -> Any:
+        lines = 0
+
+        def count(frame: Any, event: str, arg: Any) -> Any:
+            nonlocal lines
+            if event == "line":
+                lines += 1
+                if lines > max_lines:
+                    raise Runaway(f"ran more than {max_lines:,} lines of Python")
+            return count
+
+        previous = sys.gettrace()
+        sys.settrace(lambda frame, event, arg: count)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            sys.settrace(previous)
+    return run
 
 
 def checked_world(*, seed: int, scenario: str = "calm", max_attempts: int = 200, max_seconds: float = 3600.0) -> World:

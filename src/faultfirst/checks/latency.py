@@ -11,7 +11,6 @@ world's limits), and is compared field by field with a reason for every miss.
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from functools import lru_cache
@@ -21,11 +20,10 @@ from typing import Any
 import anthropic
 import openai
 
-from .._guard import Runaway
 from .._latency import LatencyModel
 from .._records import RequestRecord
 from .._world import World
-from ._framework import Report, register
+from ._framework import Report, bounded, register
 
 PERCENTILES = (50, 90, 99)
 _QUESTION = "How should I paginate through 10,000 invoices?"
@@ -124,28 +122,6 @@ def _wobble(i: int) -> float:
 
 # -- running learner code -------------------------------------------------------------------------------------
 
-def _bounded(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """`fn` under a budget of lines executed: a loop that never ends raises `Runaway` instead of hanging."""
-    def run(*args: Any, **kwargs: Any) -> Any:
-        steps = 0
-
-        def local(frame: Any, event: str, arg: Any) -> Any:
-            nonlocal steps
-            if event == "line":
-                steps += 1
-                if steps > _STEP_BUDGET:
-                    raise Runaway(f"ran more than {_STEP_BUDGET:,} lines of Python on a log of a few hundred records")
-            return local
-
-        previous = sys.gettrace()
-        sys.settrace(lambda frame, event, arg: local)
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            sys.settrace(previous)
-    return run
-
-
 def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, Real):
         return None
@@ -199,7 +175,7 @@ def _compare_report(report: Report, fn: Callable[..., Any], log: list[RequestRec
     records = _copies(log)
     want = reference_percentiles(records)
     given = _copies(log)
-    got = report.call(_bounded(fn), given)
+    got = report.call(bounded(fn, max_lines=_STEP_BUDGET), given)
     report.expect(isinstance(got, Mapping), f"{what}: should return a dict {{50: ..., 90: ..., 99: ...}}, "
                                             f"got {type(got).__name__}")
     missing = [p for p in PERCENTILES if p not in got]
@@ -224,7 +200,7 @@ def _raises_value_error(report: Report, fn: Callable[..., Any], records: list[Re
         except ValueError as err:
             return "raised", err
 
-    outcome, value = report.call(_bounded(attempt))
+    outcome, value = report.call(bounded(attempt, max_lines=_STEP_BUDGET))
     report.expect(outcome == "raised", f"{what}: should raise ValueError (there is no latency to report), "
                                        f"but returned {value!r}")
 
@@ -258,8 +234,8 @@ def check_percentiles(fn: Callable[..., Any], report: Report) -> None:
                      hint="With one value every percentile is that value; with two, ceil(50 * 2 / 100) = 1 picks "
                           "the first (smaller) one."):
         _compare_report(report, fn, [_ok(0.0, 1.25)], "one record")
-        _compare_report(report, fn, [_ok(0.0, 2.0), _ok(5.0, 0.5), _failed(9.0, 0.01, status=429, error="rate_limit_exceeded")],
-                        "two successes and a 429")
+        two = [_ok(0.0, 2.0), _ok(5.0, 0.5), _failed(9.0, 0.01, status=429, error="rate_limit_exceeded")]
+        _compare_report(report, fn, two, "two successes and a 429")
     with report.case("an empty log, and a log of failures only, raise ValueError",
                      hint="Check for an empty list of latencies before indexing, and raise ValueError with a message."):
         _raises_value_error(report, fn, [], "an empty log")
@@ -293,11 +269,12 @@ def _compare_drift(report: Report, fn: Callable[..., Any], log: list[RequestReco
                    what: str, **options: Any) -> list[float]:
     records = _copies(log)
     want = reference_drift(records, **options)
-    got = report.call(_bounded(fn), _copies(log), **options)
+    got = report.call(bounded(fn, max_lines=_STEP_BUDGET), _copies(log), **options)
     report.expect(isinstance(got, (list, tuple)), f"{what}: should return a list of window start times, "
                                                   f"got {type(got).__name__} {got!r:.80}")
     numbers = [_number(t) for t in got]
-    report.expect(None not in numbers, f"{what}: every item should be a window's start time in seconds, got {got!r:.120}")
+    report.expect(None not in numbers,
+                  f"{what}: every item should be a window's start time in seconds, got {got!r:.120}")
     window = options.get("window", 300.0)
     factor, min_samples = options.get("factor", 3.0), options.get("min_samples", 10)
     extra = [t for t in numbers if not any(math.isclose(t, w, abs_tol=1e-6) for w in want)]
@@ -327,7 +304,7 @@ def check_drift(fn: Callable[..., Any], report: Report) -> None:
             what = f"latency-drift, seed {seed}, {model}"
             log = probe_log(seed, "latency-drift", model, max_tokens=max_tokens)
             rise = LatencyModel(seed, drift=True).rise_seconds
-            got = report.call(_bounded(fn), _copies(log))
+            got = report.call(bounded(fn, max_lines=_STEP_BUDGET), _copies(log))
             report.expect(isinstance(got, (list, tuple)) and len(got) > 0,
                           f"{what}: latency rose {LatencyModel(seed, drift=True).peak:.1f}x over "
                           f"{rise / 60:.0f} minutes and the detector reported {got!r:.60}")
