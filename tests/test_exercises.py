@@ -92,10 +92,24 @@ def test_bounded_stops_an_endless_pure_function():
 
     def endless(values):
         while True:
-            values = values[:]
+            pass  # one line, reported once: only an instruction count sees the loop
 
     report = Report()
     with report.case("pure function"):
-        report.call(bounded(endless, max_lines=10_000), [1, 2, 3])
+        report.call(bounded(endless, max_instructions=10_000), [1, 2, 3])
     [case] = report.cases
-    assert not case.passed and "did not finish" in case.reason and "10,000 lines" in case.reason
+    assert not case.passed and "did not finish" in case.reason and "10,000 Python instructions" in case.reason
+
+
+def test_the_watchdog_stops_a_loop_that_touches_nothing(monkeypatch):
+    """A learner loop that makes no request and moves no clock is stopped by the real-time watchdog."""
+    from faultfirst.checks import _framework
+
+    monkeypatch.setattr(_framework, "WATCHDOG_SECONDS", 0.5)
+
+    def spins(*args, **kwargs):
+        while True:
+            pass
+
+    result = check("first-calls-reply", spins)
+    assert result.status == "failed" and "still running after 0.5 s" in result.report()

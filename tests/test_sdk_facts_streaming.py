@@ -69,7 +69,7 @@ def _stream_anthropic(client: anthropic.Anthropic):
 
 
 def test_openai_stream_is_a_stream_of_chunks_whose_first_delta_is_an_empty_role():
-    """openai: create(stream=True) returns openai.Stream of ChatCompletionChunk; the first delta is role 'assistant' with content ''."""
+    """openai: stream=True gives an openai.Stream of ChatCompletionChunk whose first delta is role 'assistant', content ''."""
     world = World(seed=0)
     stream = world.openai().chat.completions.create(model="gpt-fast", messages=ask("Explain retries."), stream=True)
     assert isinstance(stream, openai.Stream)
@@ -84,7 +84,7 @@ def test_openai_stream_is_a_stream_of_chunks_whose_first_delta_is_an_empty_role(
 
 
 def test_openai_chunk_fields_that_may_be_empty():
-    """openai: ChatCompletionChunk.choices is a list (empty on the usage chunk), usage, delta.content and finish_reason are optional."""
+    """openai: a chunk's choices may be empty (the usage chunk); usage, delta.content and finish_reason are optional."""
     from openai.types.chat.chat_completion_chunk import Choice, ChoiceDelta
 
     fields = ChatCompletionChunk.model_fields
@@ -107,7 +107,7 @@ def test_openai_truncated_stream_finishes_with_length():
 
 
 def test_anthropic_stream_yields_raw_events_and_drops_ping():
-    """anthropic: create(stream=True) returns anthropic.Stream; the SDK skips `event: ping` (and unnamed events) and yields the rest."""
+    """anthropic: stream=True gives an anthropic.Stream that skips `event: ping` and unnamed events."""
     stop = b'event: message_stop\ndata: {"type":"message_stop"}\n\n'
     unnamed = b'data: {"type":"ping"}\n\n'
     stream = _stream_anthropic(_anthropic_client([_MESSAGE_START, _PING, unnamed, stop]))
@@ -118,7 +118,7 @@ def test_anthropic_stream_yields_raw_events_and_drops_ping():
 
 
 def test_anthropic_event_sequence_in_the_world():
-    """anthropic: a streamed text reply is message_start, content_block_start, text deltas, content_block_stop, message_delta, message_stop."""
+    """anthropic: a text reply streams message_start, content_block_start/delta.../stop, message_delta, message_stop."""
     events = list(World(seed=0).anthropic().messages.create(model="claude-fast", max_tokens=300,
                                                            messages=ask("Explain retries."), stream=True))
     adapter = TypeAdapter(RawMessageStreamEvent)
@@ -133,7 +133,7 @@ def test_anthropic_event_sequence_in_the_world():
 
 
 def test_anthropic_message_delta_carries_stop_reason_and_cumulative_output_tokens():
-    """anthropic: message_delta holds delta.stop_reason and usage.output_tokens (cumulative, required), matching the non-streamed usage."""
+    """anthropic: message_delta carries stop_reason and cumulative usage.output_tokens, as the non-streamed reply."""
     assert MessageDeltaUsage.model_fields["output_tokens"].is_required()
     for max_tokens, stop in ((300, "end_turn"), (5, "max_tokens")):
         plain = World(seed=1).anthropic().messages.create(model="claude-fast", max_tokens=max_tokens,
@@ -146,7 +146,7 @@ def test_anthropic_message_delta_carries_stop_reason_and_cumulative_output_token
 
 
 def test_anthropic_stream_helper_keeps_the_partial_message_after_an_error():
-    """anthropic: after a mid-stream error, the messages.stream() helper's snapshot, and get_final_message(), hold the partial text with stop_reason None."""
+    """anthropic: after a mid-stream error, the helper's get_final_message() returns the partial text, stop_reason None."""
     world = World(seed=50, scenario="overloaded")  # this seed's first stream fails midway
     shown: list[str] = []
     manager = world.anthropic().messages.stream(model="claude-fast", max_tokens=300, messages=ask("Explain retries."))
@@ -165,7 +165,7 @@ def test_anthropic_stream_helper_keeps_the_partial_message_after_an_error():
 
 
 def test_openai_error_event_is_api_error_without_status_code():
-    """openai: a data event carrying `error` raises openai.APIError, which is not an APIStatusError and has no status_code."""
+    """openai: a data event carrying `error` raises openai.APIError: not an APIStatusError, no status_code."""
     event = b'data: {"error":{"message":"boom","type":"server_error","param":null,"code":null}}\n\n'
     with pytest.raises(openai.APIError) as err:
         list(_stream_openai(_openai_client([_CHUNK, event])))
@@ -179,7 +179,7 @@ def test_openai_error_event_is_api_error_without_status_code():
     (httpx2.RemoteProtocolError("peer closed connection"), openai.APIConnectionError),
 ])
 def test_openai_wraps_transport_errors_during_iteration(raised, expected):
-    """openai: Stream._iter_events turns an httpx2 timeout into APITimeoutError and other httpx2 errors into APIConnectionError."""
+    """openai: mid-stream, an httpx2 timeout becomes APITimeoutError and other httpx2 errors APIConnectionError."""
     received = []
     with pytest.raises(expected) as err:
         for chunk in _stream_openai(_openai_client([_CHUNK], then=raised)):
@@ -190,7 +190,7 @@ def test_openai_wraps_transport_errors_during_iteration(raised, expected):
 
 @pytest.mark.parametrize("raised", [httpx2.ReadTimeout("stalled"), httpx2.RemoteProtocolError("peer closed connection")])
 def test_anthropic_lets_transport_errors_during_iteration_escape_unwrapped(raised):
-    """anthropic: Stream._iter_events wraps nothing, so an httpx2 error mid-stream escapes as itself, outside anthropic.APIError."""
+    """anthropic: Stream._iter_events wraps nothing: an httpx2 error mid-stream escapes as itself."""
     with pytest.raises(type(raised)) as err:
         list(_stream_anthropic(_anthropic_client([_MESSAGE_START], then=raised)))
     assert err.value is raised and not isinstance(err.value, anthropic.APIError)
@@ -198,7 +198,7 @@ def test_anthropic_lets_transport_errors_during_iteration_escape_unwrapped(raise
 
 
 def test_stalled_stream_in_the_world_each_sdk():
-    """World: a stream stalled after its head raises openai.APITimeoutError, but a bare httpx2.ReadTimeout from anthropic; create() itself succeeded."""
+    """World: a stall after the head raises openai.APITimeoutError in the loop, but httpx2.ReadTimeout from anthropic."""
     world, other = World(seed=0), World(seed=0)
     with pytest.raises(openai.APITimeoutError):
         for _ in world.openai(timeout=0.8).chat.completions.create(model="gpt-strong", messages=ask("Explain retries."),
@@ -213,7 +213,7 @@ def test_stalled_stream_in_the_world_each_sdk():
 
 
 def test_timeout_before_the_head_is_the_sdks_own_in_both():
-    """World: when even the response head misses the read timeout, create() raises each SDK's APITimeoutError."""
+    """World: when the response head misses the read timeout, create() raises each SDK's APITimeoutError."""
     world = World(seed=0)
     with pytest.raises(openai.APITimeoutError):
         world.openai(timeout=0.01).chat.completions.create(model="gpt-fast", messages=ask("hi"), stream=True)
@@ -233,15 +233,50 @@ def test_connection_reset_before_the_first_event_is_raised_by_create():
 
 
 def test_read_timeout_bounds_each_gap_not_the_whole_stream():
-    """World: a stream whose every gap is under the read timeout completes even though its total exceeds it; the same call unstreamed times out."""
+    """World: a stream with every gap under the read timeout completes past it; the same call unstreamed times out."""
     timeout = 1.5
     streamed = World(seed=4)
-    text = "".join(streamed.anthropic(timeout=timeout).messages.stream(
-        model="claude-strong", max_tokens=300, messages=ask("Explain retries.")).__enter__().text_stream)
+    with streamed.anthropic(timeout=timeout).messages.stream(model="claude-strong", max_tokens=300,
+                                                            messages=ask("Explain retries.")) as stream:
+        text = stream.get_final_text()
     assert text and streamed.requests[-1].ok and streamed.requests[-1].latency > timeout
     with pytest.raises(anthropic.APITimeoutError):
         World(seed=4).anthropic(timeout=timeout).messages.create(model="claude-strong", max_tokens=300,
                                                                  messages=ask("Explain retries."))
+
+
+@pytest.mark.parametrize("make", [
+    lambda http: openai.OpenAI(api_key="t", timeout=1.5, http_client=http).chat.completions.create(
+        model="m", messages=ask("hi"), stream=True),
+    lambda http: anthropic.Anthropic(api_key="t", timeout=1.5, http_client=http).messages.create(
+        model="m", max_tokens=10, messages=ask("hi"), stream=True),
+], ids=["openai", "anthropic"])
+def test_a_float_client_timeout_is_a_read_timeout_per_network_read(make):
+    """Both SDKs send timeout=1.5 as read=1.5; httpcore2 applies it to each network read, not the whole body."""
+    import httpcore2._sync.http11 as http11
+
+    seen = []
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        seen.append(request.extensions["timeout"])
+        return httpx2.Response(200, headers=_SSE, content=b"", request=request)
+
+    make(httpx2.Client(transport=httpx2.MockTransport(handler)))
+    assert seen[0]["read"] == 1.5
+    body = inspect.getsource(http11.HTTP11Connection._receive_response_body)
+    assert 'timeout = timeouts.get("read", None)' in body and "self._receive_event(timeout=timeout)" in body
+    assert "self._network_stream.read(self.READ_NUM_BYTES, timeout=timeout)" in inspect.getsource(
+        http11.HTTP11Connection._receive_event)
+
+
+@pytest.mark.parametrize("sdk", [openai, anthropic], ids=["openai", "anthropic"])
+def test_every_call_exception_derives_from_api_error(sdk):
+    """Status, connection and timeout errors derive from each SDK's APIError; httpx2's from TransportError, not APIError."""
+    assert issubclass(sdk.APIStatusError, sdk.APIError) and issubclass(sdk.APIConnectionError, sdk.APIError)
+    assert issubclass(sdk.APITimeoutError, sdk.APIConnectionError)
+    assert issubclass(httpx2.ReadTimeout, httpx2.TransportError)
+    assert issubclass(httpx2.RemoteProtocolError, httpx2.TransportError)
+    assert not issubclass(httpx2.TransportError, sdk.APIError)
 
 
 @pytest.mark.parametrize("sdk", ["openai", "anthropic"])

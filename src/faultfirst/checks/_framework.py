@@ -10,8 +10,10 @@ check cell never breaks the notebook.
 
 from __future__ import annotations
 
+import signal
 import sys
 import textwrap
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -123,7 +125,8 @@ class Report:
     def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Call learner code; a stub, an exception or a runaway loop becomes a failed case."""
         try:
-            return fn(*args, **kwargs)
+            with _watchdog(WATCHDOG_SECONDS):
+                return fn(*args, **kwargs)
         except NotImplementedError as err:
             raise _NotAttempted from err
         except Runaway as err:
@@ -132,26 +135,56 @@ class Report:
             raise _CaseFailed(f"raised {type(err).__name__}: {err}") from None
 
 
-def bounded(fn: Callable[..., Any], *, max_lines: int = 1_000_000) -> Callable[..., Any]:
-    """`fn` under a budget of Python lines executed: an endless loop raises `Runaway` instead of hanging.
+# The last line of defence against a loop that touches no world and no request (`while True: pass`):
+# real seconds, because nothing virtual moves. Far above what any check needs, so it never decides a
+# case that terminates.
+WATCHDOG_SECONDS = 60.0
+
+
+@contextmanager
+def _watchdog(seconds: float) -> Iterator[None]:
+    """Raise `Runaway` in the main thread after `seconds` of real time (Unix, main thread only)."""
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise Runaway(f"was still running after {seconds:g} s of real time")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def bounded(fn: Callable[..., Any], *, max_instructions: int = 2_000_000) -> Callable[..., Any]:
+    """`fn` under a budget of Python instructions: an endless loop raises `Runaway` instead of hanging.
 
     For exercises that never touch a world (pure functions over a log or a list), where the world's own
-    bounds on attempts and virtual time cannot stop a `while True:`. Tracing slows code down, so use it
-    only there, not around SDK calls.
+    bounds on attempts and virtual time cannot stop a `while True:`. Instructions, not lines: `while True:
+    pass` is one line that Python never reports again. Tracing slows code down, so use it only there,
+    not around SDK calls.
     """
     def run(*args: Any, **kwargs: Any) -> Any:
-        lines = 0
+        executed = 0
 
         def count(frame: Any, event: str, arg: Any) -> Any:
-            nonlocal lines
-            if event == "line":
-                lines += 1
-                if lines > max_lines:
-                    raise Runaway(f"ran more than {max_lines:,} lines of Python")
+            nonlocal executed
+            if event == "opcode":
+                executed += 1
+                if executed > max_instructions:
+                    raise Runaway(f"ran more than {max_instructions:,} Python instructions")
+            return count
+
+        def enter(frame: Any, event: str, arg: Any) -> Any:
+            frame.f_trace_opcodes = True
             return count
 
         previous = sys.gettrace()
-        sys.settrace(lambda frame, event, arg: count)
+        sys.settrace(enter)
         try:
             return fn(*args, **kwargs)
         finally:
