@@ -1,0 +1,163 @@
+"""Fast notebook kernels for the test suite: forked from a process that has imported everything once.
+
+Every lesson imports the two SDKs, matplotlib and faultfirst, which costs a
+kernel about four seconds before its first cell; nbval starts a kernel per
+notebook, so most of the suite's time went on imports. A zygote process
+imports all of that once, then forks a kernel for each notebook: the child is
+an ordinary ipykernel on the connection file nbval gave it, with its own
+memory from the moment of the fork. The provisioner below is how
+jupyter_client asks for such a kernel; tests/kernels/faultfirst-fast/kernel.json
+names it, and pyproject.toml points nbval at that kernel. Outputs are the same
+as a fresh kernel's: nbval compares them with the committed notebooks, which
+the generator executes in ordinary kernels.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from jupyter_client.connect import KernelConnectionInfo
+from jupyter_client.provisioning import LocalProvisioner
+
+# Not pyplot or the inline backend: they hook into the IPython shell when imported, and there is no
+# shell before the fork. The modules they build on carry most of the cost and hook into nothing.
+_PRELOAD = ("ipykernel.kernelapp", "matplotlib.figure", "matplotlib.axes", "matplotlib.font_manager", "myst_nb",
+            "openai", "anthropic", "tenacity", "pydantic", "faultfirst", "faultfirst.checks")
+
+
+def serve(socket_path: str) -> None:
+    """The zygote: import everything, then fork a kernel for each request on the socket."""
+    import importlib
+
+    # ipykernel sets this at start-up; matplotlib reads it when first imported, which is now, before the fork.
+    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    for name in _PRELOAD:
+        importlib.import_module(name)
+    from faultfirst._tokens import encoding
+
+    encoding("o200k_base"), encoding("cl100k_base")
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # kernels are reaped by the system, not by us
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(socket_path)
+    listener.listen()
+    while True:
+        connection, _ = listener.accept()
+        request = json.loads(connection.makefile().readline())
+        pid = os.fork()
+        if pid == 0:
+            listener.close()
+            connection.close()
+            _become_kernel(request)
+        connection.sendall(f"{pid}\n".encode())
+        connection.close()
+
+
+def _become_kernel(request: dict[str, Any]) -> None:
+    """In the forked child: look like a freshly started kernel, then run one."""
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # lessons may wait on subprocesses of their own
+    os.setsid()
+    os.chdir(request["cwd"])
+    os.environ.clear()
+    os.environ.update(request["env"])
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 0)
+    from ipykernel.kernelapp import IPKernelApp
+
+    try:
+        IPKernelApp.launch_instance(argv=["-f", request["connection_file"]])
+    finally:
+        os._exit(0)
+
+
+class _ForkedKernel:
+    """The Popen-like handle jupyter_client's LocalProvisioner manages a kernel through."""
+
+    stdin = stdout = stderr = None
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.returncode = pid, None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            try:
+                os.kill(self.pid, 0)
+            except ProcessLookupError:
+                self.returncode = 0
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(str(self.pid), timeout or 0)
+            time.sleep(0.02)
+        return self.returncode or 0
+
+    def send_signal(self, signum: int) -> None:
+        try:
+            os.kill(self.pid, signum)
+        except ProcessLookupError:
+            pass
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+
+class _Zygote:
+    """This process's zygote, started on first use and stopped at exit."""
+
+    socket_path: str | None = None
+    process: subprocess.Popen[bytes] | None = None
+
+    @classmethod
+    def fork(cls, request: dict[str, Any]) -> int:
+        if cls.process is None or cls.process.poll() is not None:
+            cls._start()
+        assert cls.socket_path is not None
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+            client.connect(cls.socket_path)
+            client.sendall((json.dumps(request) + "\n").encode())
+            return int(client.makefile().readline())
+
+    @classmethod
+    def _start(cls) -> None:
+        folder = tempfile.mkdtemp(prefix="faultfirst-zygote-")
+        cls.socket_path = str(Path(folder) / "zygote.sock")
+        cls.process = subprocess.Popen([sys.executable, "-m", "faultfirst.testing.zygote", cls.socket_path])
+        atexit.register(cls.process.kill)
+        deadline = time.monotonic() + 120
+        while not Path(cls.socket_path).exists():
+            if cls.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the kernel zygote did not start")
+            time.sleep(0.05)
+
+
+class ZygoteProvisioner(LocalProvisioner):
+    """A local provisioner whose kernels are forked from the zygote instead of started from scratch."""
+
+    async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> KernelConnectionInfo:
+        connection_file = cmd[cmd.index("-f") + 1]
+        env = kwargs.get("env") or dict(os.environ)
+        pid = _Zygote.fork({"connection_file": connection_file, "cwd": str(kwargs.get("cwd") or os.getcwd()),
+                            "env": {k: v for k, v in env.items() if isinstance(v, str)}})
+        self.process = _ForkedKernel(pid)  # type: ignore[assignment]
+        self.pid = self.pgid = pid  # the child called setsid: its pid is its process group
+        self.cwd = kwargs.get("cwd", os.getcwd())
+        return self.connection_info
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1])
