@@ -170,3 +170,16 @@ def test_responses_input_token_count_matches_usage(world):
     counted = client.responses.input_tokens.count(model="gpt-fast", input="How long is this?", instructions="Be exact.")
     created = client.responses.create(model="gpt-fast", input="How long is this?", instructions="Be exact.")
     assert isinstance(counted, InputTokenCountResponse) and counted.input_tokens == created.usage.input_tokens
+
+
+def test_models_list_names_the_catalogue_for_each_provider(world):
+    """models.list() answers with the provider's aliases, as each SDK's own model types."""
+    from anthropic.types import ModelInfo
+    from openai.types import Model
+
+    openai_models = list(world.openai().models.list())
+    anthropic_models = list(world.anthropic().models.list())
+    assert all(isinstance(m, Model) for m in openai_models) and all(isinstance(m, ModelInfo) for m in anthropic_models)
+    assert [m.id for m in openai_models] == ["gpt-fast", "gpt-strong"]
+    assert [m.id for m in anthropic_models] == ["claude-fast", "claude-strong"]
+    assert "gpt-legacy" not in {m.id for m in openai_models}

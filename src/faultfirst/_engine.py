@@ -93,6 +93,9 @@ class SimulatedAPI:
             self.limits.check_attempts(len(self._log))
         if endpoint is None and self.batches.handles(provider, request.url.path):
             return self.batches.serve(provider, request, record, rid, now)
+        if (request.method, request.url.path) == ("GET", "/v1/models"):
+            record.endpoint = "models"
+            return self._answer_json(record, self._model_list(provider), rid, 0.05)
         if endpoint is None:
             return self._not_found(provider, request, record, rid)
         body = decode_body(request.content or b"{}")
@@ -336,6 +339,16 @@ class SimulatedAPI:
     def _quick(self, spec: ModelSpec, now: float) -> float:
         """How long a reply that involves no generation takes: the profile's overhead, drift included."""
         return spec.latency.overhead * self.latency.multiplier(now)
+
+    def _model_list(self, provider: str) -> dict[str, Any]:
+        """GET /v1/models: the catalogue's aliases for this provider, in each API's list shape."""
+        models = self.catalog.for_provider(provider)  # type: ignore[arg-type]
+        if provider == "openai":
+            return {"object": "list", "data": [{"id": m.name, "object": "model", "created": EPOCH, "owned_by": "faultfirst"}
+                                               for m in models]}
+        data = [{"type": "model", "id": m.name, "display_name": m.name, "created_at": _rfc3339(0), "lifecycle": "active",
+                 "max_input_tokens": m.context_window, "max_tokens": m.max_output_tokens} for m in models]
+        return {"data": data, "has_more": False, "first_id": data[0]["id"], "last_id": data[-1]["id"]}
 
     # -- answers that are errors ------------------------------------------------------------------------
 
