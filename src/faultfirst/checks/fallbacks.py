@@ -44,7 +44,6 @@ _SCHEMA = {
     "required": ["title", "year"],
     "additionalProperties": False,
 }
-_MARGIN = 100  # tokens of framing the reference allows for when it counts locally
 
 
 @dataclass(frozen=True)
@@ -73,10 +72,6 @@ class _TooLong(Exception):
 
 
 class _Rejected(Exception):
-    pass
-
-
-class _AllFailed(Exception):
     pass
 
 
@@ -124,68 +119,6 @@ def reference_complete(world: World, model: str, request: Any) -> _Answer:
         if _too_long(err):
             raise _TooLong(f"{model}: the prompt does not fit its window") from err
         raise _Rejected(f"{model}: HTTP {err.status_code}: {err.message}") from err
-
-
-class ReferenceBreaker:
-    """Closed, open, half-open; a cool-down on the world's clock; one probe when half-open."""
-
-    def __init__(self, clock: Any, *, failures: int = 3, cooldown: float = 60.0) -> None:
-        self.clock, self.failures, self.cooldown = clock, failures, cooldown
-        self.state, self.consecutive, self.opened_at = "closed", 0, 0.0
-
-    def allow(self) -> bool:
-        if self.state == "open" and self.clock.now() - self.opened_at >= self.cooldown:
-            self.state = "half-open"
-            return True
-        return self.state == "closed"
-
-    def success(self) -> None:
-        self.state, self.consecutive = "closed", 0
-
-    def failure(self) -> None:
-        self.consecutive += 1
-        if self.state == "half-open" or self.consecutive >= self.failures:
-            self.state, self.opened_at = "open", self.clock.now()
-
-
-def _fits(world: World, model: str, request: Any) -> bool:
-    spec = world.catalog[model]
-    text = request.system + request.user
-    if len(text.encode()) + request.max_tokens + _MARGIN <= spec.context_window:
-        return True  # a token is at least one byte, so the byte count bounds the token count
-    from .._tokens import count_tokens
-    return count_tokens(text, spec.encoding) + request.max_tokens + _MARGIN <= spec.context_window
-
-
-def reference_ask(world: World, request: Any, *, chain: list[str], breakers: dict[str, Any],
-                  failures: int = 3, cooldown: float = 60.0) -> _Answer:
-    """What a correct `ask` does: count first, skip open breakers, fall back on outages only."""
-    tried = []
-    for model in chain:
-        provider = world.catalog[model].provider
-        breaker = breakers.setdefault(provider, ReferenceBreaker(world.clock, failures=failures, cooldown=cooldown))
-        if not _fits(world, model, request):
-            tried.append(f"{model}: too long")
-            continue
-        if not breaker.allow():
-            tried.append(f"{model}: breaker open")
-            continue
-        try:
-            answer = reference_complete(world, model, request)
-        except _Unavailable as err:
-            breaker.failure()
-            tried.append(str(err))
-            continue
-        except _TooLong as err:
-            breaker.success()
-            tried.append(str(err))
-            continue
-        except _Rejected:
-            breaker.success()
-            raise
-        breaker.success()
-        return _Answer(answer.text, model, degraded=model != chain[0])
-    raise _AllFailed("no model answered: " + "; ".join(tried))
 
 
 # -- helpers ------------------------------------------------------------------------------------------------------
@@ -244,14 +177,71 @@ _ONE_PER_MINUTE = replace(SCENARIOS["calm"], name="one-per-minute", rate_limits=
 
 # -- fallbacks-adapter --------------------------------------------------------------------------------------------
 
+def _recording(world: World) -> list[tuple[str, dict[str, Any]]]:
+    """Keep the JSON body of every request the world receives: the check reads what went on the wire."""
+    seen: list[tuple[str, dict[str, Any]]] = []
+    plan = world._api.plan
+
+    def recording_plan(provider: str, request: Any, now: float) -> Any:
+        try:
+            body = json.loads(request.content or b"{}")
+        except ValueError:
+            body = None
+        seen.append((provider, body if isinstance(body, dict) else {}))
+        return plan(provider, request, now)
+
+    world._api.plan = recording_plan  # type: ignore[method-assign]
+    return seen
+
+
+def _text(content: Any) -> str | None:
+    """The text of a message's content or of `system`: a string, or the text blocks of a list joined."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(str(b.get("text", "")) for b in content if isinstance(b, dict) and b.get("type") == "text")
+    return None
+
+
+def _wire_problem(provider: str, body: dict[str, Any], request: _Request) -> str | None:
+    """What is wrong with the request body this provider received, or None."""
+    messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
+    users = [m for m in messages if m.get("role") == "user"]
+    if provider == "openai":
+        system = [m for m in messages if m.get("role") in ("system", "developer")]
+        if request.system and not system:
+            return "no system message arrived: OpenAI takes the system prompt as a message with role 'system'"
+        if request.system and _text(system[0].get("content")) != request.system:
+            return "the system message does not carry the system prompt, unchanged"
+        limit = body.get("max_completion_tokens", body.get("max_tokens"))
+        limit_name = "max_completion_tokens (or max_tokens)"
+    else:
+        odd = sorted({str(m.get("role")) for m in messages} - {"user", "assistant"})
+        if odd:
+            return f"a message has role {odd[0]!r}; the Messages API takes user and assistant turns only"
+        if request.system and _text(body.get("system")) != request.system:
+            return ("system= did not carry the system prompt, unchanged: Anthropic takes it as the top-level "
+                    "system parameter, not inside the user's message")
+        limit, limit_name = body.get("max_tokens"), "max_tokens"
+    if len(users) != 1 or _text(users[0].get("content")) != request.user:
+        return "the user message is not the request's user text, unchanged (the system prompt has a place of its own)"
+    if limit != request.max_tokens:
+        return f"{limit_name} should be {request.max_tokens}, the request's max_tokens; it was {limit!r}"
+    return None
+
+
 def _same_as_reference(report: Report, fn: Callable[..., Any], *, seed: int, model: str, request: _Request,
                        compare_tokens: bool = True) -> World:
     world = checked_world(seed=seed, max_attempts=10)
+    wire = _recording(world)
     got = report.call(fn, world, model, request)
     problem = _answer_problem(got)
     report.expect(problem is None, problem or "")
     report.expect(len(world.requests) == 1,
                   f"made {len(world.requests)} requests; one call of complete should make exactly one")
+    provider, body = wire[0]
+    problem = _wire_problem(provider, body, request)
+    report.expect(problem is None, f"{model}: {problem}")
     twin = World(seed=seed)
     want = reference_complete(twin, model, request)
     mine, theirs = world.requests[0], twin.requests[0]
@@ -545,7 +535,7 @@ def check_chain(fn: Callable[..., Any], report: Report) -> None:
         problem = _answer_problem(value)
         report.expect(problem is None, problem or "")
         report.expect(value.model == "claude-fast", f"the long prompt was answered by {value.model!r}, expected claude-fast")
-        report.expect(value.degraded is True, "an answer from claude-fast, the chain's second model, is degraded=True")
+        report.expect(bool(value.degraded), "an answer from claude-fast, the chain's second model, is degraded=True")
         report.expect(sum(r.model == "gpt-fast" for r in world.requests) <= 1,
                       "sent the long prompt to gpt-fast more than once")
         world.clock.sleep(5)
