@@ -143,6 +143,27 @@ def _answer_locally(outcome: Outcome, request: httpx2.Request) -> httpx2.Respons
     return httpx2.Response(outcome.status, headers=outcome.headers, content=outcome.body, request=request)
 
 
+def _before_sending(world: World, provider: str, request: httpx2.Request
+                    ) -> tuple[_Exchange, httpx2.Request, Outcome | None]:
+    """Map the alias, check the spend cap, and roll the scenario's faults; log the attempt if it goes out."""
+    exchange = _Exchange(world, provider, request)
+    outgoing = exchange.outgoing()
+    check_spend(world.spend_cap_usd, world.requests, world.catalog, request)
+    injected = world._api.inject_fault(provider, request, world.clock.now())
+    if injected is None:
+        exchange.start()
+    return exchange, outgoing, injected
+
+
+def _passed_through(response: httpx2.Response, request: httpx2.Request, exchange: _Exchange,
+                    tee_type: type[_SyncTee] | type[_AsyncTee]) -> httpx2.Response:
+    """The real response, handed to the SDK unchanged while the record is filled in from a copy."""
+    content_type = response.headers.get("content-type", "")
+    tee = _Tee(lambda body: exchange.finished(response.status_code, body, content_type))
+    return httpx2.Response(response.status_code, headers=response.headers, request=request,
+                           stream=tee_type(response.stream, tee), extensions=response.extensions)  # type: ignore[arg-type]
+
+
 class LiveTransport(httpx2.BaseTransport):
     """Sync live transport around a real httpx2 transport."""
 
@@ -152,26 +173,16 @@ class LiveTransport(httpx2.BaseTransport):
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         request.read()
-        exchange, world = _Exchange(self.world, self.provider, request), self.world
-        outgoing = exchange.outgoing()
-        check_spend(world.spend_cap_usd, world.requests, world.catalog, request)
-        injected = world._api.inject_fault(self.provider, request, world.clock.now())
+        exchange, outgoing, injected = _before_sending(self.world, self.provider, request)
         if injected is not None:
-            world.clock.sleep(injected.delay)
+            self.world.clock.sleep(injected.delay)
             return _answer_locally(injected, request)
-        exchange.start()
         try:
             response = self.inner.handle_request(outgoing)
-        except httpx2.TimeoutException:
-            exchange.failed("timeout")
-            raise
         except httpx2.TransportError as err:
-            exchange.failed(type(err).__name__)
+            exchange.failed("timeout" if isinstance(err, httpx2.TimeoutException) else type(err).__name__)
             raise
-        content_type = response.headers.get("content-type", "")
-        tee = _Tee(lambda body: exchange.finished(response.status_code, body, content_type))
-        return httpx2.Response(response.status_code, headers=response.headers, request=request,
-                               stream=_SyncTee(response.stream, tee), extensions=response.extensions)
+        return _passed_through(response, request, exchange, _SyncTee)
 
     def close(self) -> None:
         self.inner.close()
@@ -186,26 +197,16 @@ class AsyncLiveTransport(httpx2.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         await request.aread()
-        exchange, world = _Exchange(self.world, self.provider, request), self.world
-        outgoing = exchange.outgoing()
-        check_spend(world.spend_cap_usd, world.requests, world.catalog, request)
-        injected = world._api.inject_fault(self.provider, request, world.clock.now())
+        exchange, outgoing, injected = _before_sending(self.world, self.provider, request)
         if injected is not None:
             await asyncio.sleep(injected.delay)
             return _answer_locally(injected, request)
-        exchange.start()
         try:
             response = await self.inner.handle_async_request(outgoing)
-        except httpx2.TimeoutException:
-            exchange.failed("timeout")
-            raise
         except httpx2.TransportError as err:
-            exchange.failed(type(err).__name__)
+            exchange.failed("timeout" if isinstance(err, httpx2.TimeoutException) else type(err).__name__)
             raise
-        content_type = response.headers.get("content-type", "")
-        tee = _Tee(lambda body: exchange.finished(response.status_code, body, content_type))
-        return httpx2.Response(response.status_code, headers=response.headers, request=request,
-                               stream=_AsyncTee(response.stream, tee), extensions=response.extensions)
+        return _passed_through(response, request, exchange, _AsyncTee)
 
     async def aclose(self) -> None:
         await self.inner.aclose()
