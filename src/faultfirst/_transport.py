@@ -141,7 +141,7 @@ class AsyncWorldTransport(httpx2.AsyncBaseTransport):
             await asyncio.sleep(outcome.delay)
         except asyncio.CancelledError:
             record = outcome.record
-            record.status, record.error = None, "cancelled"
+            record.status, record.error, record.stop_reason = None, "cancelled", None
             record.latency = clock.now() - arrival
             raise
         if outcome.failure:
