@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import math
-import sys
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -34,7 +34,7 @@ import openai
 from .._guard import Runaway
 from .._latency import LatencyModel
 from .._world import World
-from ._framework import Report, checked_world, register, usage
+from ._framework import Report, bounded, checked_world, register, usage
 
 MODEL = "gpt-fast"
 PROMPT = "Summarise in a few sentences why a search page should not wait for a slow model call."
@@ -79,11 +79,9 @@ class ReferencePolicy:
 
     def __init__(self, *, percentile: float = 95.0, budget: float = 0.10, window: int = 200,
                  min_samples: int = 20) -> None:
-        from collections import deque
-
         self.percentile, self.budget, self.window, self.min_samples = percentile, budget, window, min_samples
-        self.latencies: Any = deque(maxlen=window)
-        self.hedges: Any = deque(maxlen=window)
+        self.latencies: deque[float] = deque(maxlen=window)
+        self.hedges: deque[bool] = deque(maxlen=window)
 
     def delay(self) -> float:
         if len(self.latencies) < self.min_samples or sum(self.hedges) >= self.budget * self.window:
@@ -225,7 +223,10 @@ async def _call(fn: Callable[..., Any], attempt: Callable[[], Any], delay: float
 
 
 class _NotAsync(TypeError):
-    """The learner's function is not a coroutine function."""
+    """The learner's function returned no coroutine; reported as the TypeError it is."""
+
+
+_NotAsync.__name__ = "TypeError"
 
 
 async def _awaitable(value: Any) -> Any:
@@ -248,16 +249,27 @@ def _quiet(world: World) -> World:
 
 def _finish(report: Report, world: World, main: Callable[[], Any]) -> Any:
     """Run `main()` in `world`; whatever happens, cancel what the learner's code left behind in it."""
+    _skip_if_stuck(report)
     try:
         return report.call(lambda: world.run(main()))
     finally:
-        async def cleanup() -> None:
-            await _cancel([t for t in asyncio.all_tasks() if t is not asyncio.current_task()])
-        world.clock.limits = world._api.limits = None
-        try:
-            world.run(cleanup())
-        except BaseException:  # noqa: BLE001 - best effort: the world is thrown away next
-            pass
+        if world._runner.loop.is_running():
+            # Code that never awaits (`while True: pass` in a coroutine) still holds the world's thread after
+            # the real-time watchdog gave up on it; nothing can stop it, so start no more worlds.
+            report.stuck = True  # type: ignore[attr-defined]
+        else:
+            async def cleanup() -> None:
+                await _cancel([t for t in asyncio.all_tasks() if t is not asyncio.current_task()])
+            world.clock.limits = world._api.limits = None
+            try:
+                world.run(cleanup())
+            except BaseException:  # noqa: BLE001 - best effort: the world is thrown away next
+                pass
+
+
+def _skip_if_stuck(report: Report) -> None:
+    report.expect(not getattr(report, "stuck", False),
+                  "not run: an earlier case never returned, and its code is still running (a loop that never awaits?)")
 
 
 def _run_script(report: Report, fn: Callable[..., Any], plan: list[tuple[float, BaseException | None]], *,
@@ -317,8 +329,9 @@ def _expect_returned(report: Report, run: _Run, script: _Script, number: int, at
 def _expect_clean(report: Report, run: _Run, script: _Script, *, cancelled: list[int]) -> None:
     running = [str(i) for i, outcome in enumerate(script.at_return, 1) if outcome == "running"]
     if running or run.left_running:
-        which = (f"attempt {running[0]} was still running" if len(running) == 1 else
-                 f"attempts {' and '.join(running)} were still running" if running else "an attempt was still running")
+        which = (f"attempt {running[0]} was still running" if len(running) == 1
+                 else f"attempts {' and '.join(running)} were still running" if running
+                 else "an attempt was still running")
         report.expect(False, f"when it returned, {which} ({run.left_running} task(s) not done): cancel() only "
                              "asks; await the cancelled task so that it has finished before you return")
     for number in cancelled:
@@ -340,12 +353,11 @@ class _Calls:
     problems: list[str] = field(default_factory=list)
 
 
-def _world_attempt(world: World, guard: _Guard, *, temperature: float | None = 0.0
-                   ) -> tuple[Callable[[], Any], list[Any], list[BaseException]]:
+def _world_attempt(world: World, guard: _Guard) -> tuple[Callable[[], Any], list[Any], list[BaseException]]:
+    """An `attempt` that makes one real call (at temperature 0, so every reply is as long), and what it saw."""
     client = world.async_openai()
     answers: list[Any] = []
     errors: list[BaseException] = []
-    extra = {} if temperature is None else {"temperature": temperature}
     started = [0]
 
     def attempt() -> Any:
@@ -355,7 +367,7 @@ def _world_attempt(world: World, guard: _Guard, *, temperature: float | None = 0
         async def one() -> Any:
             try:
                 completion = await client.chat.completions.create(
-                    model=MODEL, max_tokens=_MAX_TOKENS, messages=[{"role": "user", "content": PROMPT}], **extra)
+                    model=MODEL, max_tokens=_MAX_TOKENS, temperature=0, messages=[{"role": "user", "content": PROMPT}])
             except Exception as err:
                 errors.append(err)
                 raise
@@ -404,8 +416,6 @@ def _judge(records: list[Any], began: float, delay: float, run: _Run, answers: l
            errors: list[BaseException]) -> str | None:
     """What, if anything, one hedged call did against the spec."""
     now, at = run.finished_at, began + delay
-    if isinstance(run.error, (NotImplementedError, Runaway)):
-        raise run.error
     if run.left_running or any(r.end > now + _EPS and r.error != "cancelled" for r in records):
         return (f"at t={now:.2f} it returned while an attempt was still in flight ({run.left_running} task(s) not "
                 "done): cancel the other attempt and await it, so that it is finished when you return")
@@ -476,10 +486,10 @@ def _sequential_baseline(seed: int, calls: int) -> list[float]:
     return [model.sample(spec, 0.0).total(tokens) for _ in range(calls)]
 
 
-# -- hedging-call ---------------------------------------------------------------------------------------------------------
+# -- hedging-call ----------------------------------------------------------------------------------------------------
 
 _CALM_SEEDS = (101, 102, 103)
-_CALM_CALLS = 250
+_CALM_CALLS = 200
 
 
 @register("hedging-call")
@@ -544,14 +554,14 @@ def check_hedged(fn: Callable[..., Any], report: Report) -> None:
         _expect_started(report, script, [0.0, 1.0])
         _expect_clean(report, run, script, cancelled=[1, 2])
 
-    with report.case("overloaded, 200 calls: a failure before the delay is hedged at once, never a third attempt",
+    with report.case("overloaded, 150 calls: a failure before the delay is hedged at once, never a third attempt",
                      hint="In this scenario 15% of attempts are refused within a fraction of a second.") as notes:
-        calls = _run_calls(report, fn, seed=11, scenario="overloaded", calls=200, delay=2.5)
+        calls = _run_calls(report, fn, seed=11, scenario="overloaded", calls=150, delay=2.5)
         notes.detail = (f"{usage(calls.world, lost=calls.failures)} (failed calls; unhedged, about 17% of calls "
                         f"would fail)")
         report.expect(not calls.problems, calls.problems[0] if calls.problems else "")
-        report.expect(len(calls.attempts) == 200, f"stopped after {len(calls.attempts)} calls")
-        report.expect(calls.failures <= 12, f"{calls.failures} of 200 calls failed; with a hedge after each early "
+        report.expect(len(calls.attempts) == 150, f"stopped after {len(calls.attempts)} calls")
+        report.expect(calls.failures <= 10, f"{calls.failures} of 150 calls failed; with a hedge after each early "
                                             "failure only calls whose two attempts both fail should")
 
     with report.case(f"calm, {len(_CALM_SEEDS)} seeds x {_CALM_CALLS} calls, delay = p95: the tail is cut for a few "
@@ -574,7 +584,8 @@ def check_hedged(fn: Callable[..., Any], report: Report) -> None:
         p99, p999 = nearest_rank(hedged_latencies, 99), nearest_rank(hedged_latencies, 99.9)
         u99, u999 = nearest_rank(unhedged, 99), nearest_rank(unhedged, 99.9)
         cost = sum(r.cost_usd for w in worlds for r in w.requests)
-        notes.detail = (f"delay {delay:.2f} s; {attempts:,} attempts for {n} calls ({extra:.1%} extra), ${cost:.4f}; p99 {p99:.2f} s "
+        notes.detail = (f"delay {delay:.2f} s; {attempts:,} attempts for {n} calls ({extra:.1%} extra), ${cost:.4f}; "
+                        f"p99 {p99:.2f} s "
                         f"(unhedged {u99:.2f} s), p99.9 {p999:.2f} s (unhedged {u999:.2f} s)")
         report.expect(extra < 0.10, f"{extra:.1%} extra attempts; a hedge at the p95 delay should add about 5%")
         report.expect(p99 <= u99 / 2 and p999 < u999,
@@ -582,32 +593,7 @@ def check_hedged(fn: Callable[..., Any], report: Report) -> None:
                       "the hedge should cut the tail")
 
 
-# -- hedging-budget -------------------------------------------------------------------------------------------------------
-
-_STEP_BUDGET = 2_000_000
-
-
-def _bounded(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """`fn` under a budget of lines executed: a loop that never ends raises `Runaway` instead of hanging."""
-    def run(*args: Any, **kwargs: Any) -> Any:
-        steps = 0
-
-        def local(frame: Any, event: str, arg: Any) -> Any:
-            nonlocal steps
-            if event == "line":
-                steps += 1
-                if steps > _STEP_BUDGET:
-                    raise Runaway(f"ran more than {_STEP_BUDGET:,} lines of Python")
-            return local
-
-        previous = sys.gettrace()
-        sys.settrace(lambda frame, event, arg: local)
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            sys.settrace(previous)
-    return run
-
+# -- hedging-budget --------------------------------------------------------------------------------------------------
 
 def _delay_value(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, Real):
@@ -617,14 +603,14 @@ def _delay_value(value: Any) -> float | None:
 
 
 def _new_policy(report: Report, cls: Callable[..., Any], **options: Any) -> Any:
-    policy = report.call(_bounded(cls), **options)
+    policy = report.call(bounded(cls), **options)
     for name in ("delay", "record"):
         report.expect(callable(getattr(policy, name, None)), f"a HedgePolicy needs a `{name}` method")
     return policy
 
 
 def _ask(report: Report, policy: Any) -> float:
-    value = report.call(_bounded(policy.delay))
+    value = report.call(bounded(policy.delay))
     delay = _delay_value(value)
     report.expect(delay is not None, f"delay() should return a number of seconds >= 0 (or math.inf), got {value!r}")
     return delay  # type: ignore[return-value]
@@ -632,7 +618,7 @@ def _ask(report: Report, policy: Any) -> float:
 
 def _feed(report: Report, policy: Any, latencies: list[float], hedged: bool | list[bool] = False) -> None:
     flags = hedged if isinstance(hedged, list) else [hedged] * len(latencies)
-    record = _bounded(policy.record)
+    record = bounded(policy.record)
     for latency, flag in zip(latencies, flags):
         report.call(record, latency, hedged=flag)
 
@@ -640,6 +626,10 @@ def _feed(report: Report, policy: Any, latencies: list[float], hedged: bool | li
 def _spread(n: int, low: float = 1.0, step: float = 0.01) -> list[float]:
     """n distinct latencies from `low` up, in a fixed shuffled order."""
     return [low + step * ((i * 37) % n) for i in range(n)]
+
+
+class _BadDelay(TypeError):
+    """The policy gave something that is not a delay."""
 
 
 @dataclass
@@ -651,7 +641,8 @@ class _Traffic:
     bad_delays: list[Any]
 
 
-def _traffic(report: Report, cls: Callable[..., Any], *, seed: int, scenario: str, every: float, calls: int) -> _Traffic:
+def _traffic(report: Report, cls: Callable[..., Any], *, seed: int, scenario: str, every: float,
+             calls: int) -> _Traffic:
     """One call every `every` seconds, each hedged after the delay the policy gives when it starts."""
     policy = _new_policy(report, cls)
     world = _quiet(checked_world(seed=seed, scenario=scenario, max_attempts=2 * calls + 20,
@@ -660,7 +651,7 @@ def _traffic(report: Report, cls: Callable[..., Any], *, seed: int, scenario: st
     latencies = [0.0] * calls
     hedged = [False] * calls
     bad: list[Any] = []
-    delay_of, record = _bounded(policy.delay), _bounded(policy.record)
+    delay_of, record = bounded(policy.delay), bounded(policy.record)
 
     async def one(i: int) -> None:
         loop = asyncio.get_running_loop()
@@ -669,7 +660,7 @@ def _traffic(report: Report, cls: Callable[..., Any], *, seed: int, scenario: st
         delay = _delay_value(value)
         if delay is None:
             bad.append(value)
-            delay = math.inf
+            raise _BadDelay(f"delay() returned {value!r}; return a number of seconds >= 0, or math.inf")
         started = 0
 
         def attempt() -> Any:
@@ -683,9 +674,13 @@ def _traffic(report: Report, cls: Callable[..., Any], *, seed: int, scenario: st
         record(latencies[i], hedged=hedged[i])
 
     async def main() -> None:
-        await asyncio.gather(*(one(i) for i in range(calls)))
+        try:
+            await asyncio.gather(*(one(i) for i in range(calls)))
+        except _BadDelay:
+            pass  # reported below; _finish cancels the calls still running
 
     _finish(report, world, main)
+    report.expect(not bad, f"delay() returned {bad[0]!r}; return a number of seconds >= 0, or math.inf" if bad else "")
     return _Traffic(world, latencies, hedged, [i * every for i in range(calls)], bad)
 
 
@@ -702,7 +697,8 @@ def _worst_window(flags: list[bool], width: int) -> int:
 @register("hedging-budget")
 def check_budget(cls: Callable[..., Any], report: Report) -> None:
     with report.case("no hedge until min_samples calls are recorded (math.inf)",
-                     hint="With fewer than `min_samples` latencies the percentile is a guess; return math.inf.") as notes:
+                     hint="With fewer than `min_samples` latencies the percentile is a guess; "
+                          "return math.inf.") as notes:
         policy = _new_policy(report, cls, min_samples=20)
         report.expect(_ask(report, policy) == math.inf, "a new policy should not hedge: delay() should be math.inf")
         _feed(report, policy, _spread(19))
@@ -723,7 +719,8 @@ def check_budget(cls: Callable[..., Any], report: Report) -> None:
         second = _ask(report, policy)
         want_second = nearest_rank(_spread(200, low=5.0), 95)
         notes.detail = f"delay {first:g} (want {want:g}), then after 200 slower calls {second:g} (want {want_second:g})"
-        report.expect(abs(first - want) <= 0.0101, f"over latencies 1.00 .. 2.99 s, p95 is {want:g}; delay() gave {first:g}")
+        report.expect(abs(first - want) <= 0.0101,
+                      f"over latencies 1.00 .. 2.99 s, p95 is {want:g}; delay() gave {first:g}")
         report.expect(abs(second - want_second) <= 0.0101,
                       f"after 200 calls of 5.00 .. 6.99 s the window holds only those, so p95 is {want_second:g}; "
                       f"delay() gave {second:g}" + (" (older latencies are still counted)" if second < 5 else ""))
@@ -750,8 +747,8 @@ def check_budget(cls: Callable[..., Any], report: Report) -> None:
                                           "delay() should be math.inf")
         report.expect(math.isfinite(reopened), "once a hedged call is more than `window` calls old it no longer counts")
 
-    with report.case("calm, 600 calls: hedges about 5% of calls and cuts the tail") as notes:
-        traffic = _traffic(report, cls, seed=21, scenario="calm", every=3.0, calls=600)
+    with report.case("calm, 500 calls: hedges about 5% of calls and cuts the tail") as notes:
+        traffic = _traffic(report, cls, seed=21, scenario="calm", every=3.0, calls=500)
         base = _baseline(21, "calm", traffic.starts)
         extra = sum(traffic.hedged) / len(traffic.hedged)
         p99, u99 = nearest_rank(traffic.latencies, 99), nearest_rank(base, 99)
@@ -765,10 +762,10 @@ def check_budget(cls: Callable[..., Any], report: Report) -> None:
                                                        f"and {u999:.2f} s unhedged: hedging should cut the tail")
 
     for seed in (31, 32):
-        with report.case(f"latency drift (seed {seed}), 400 calls over an hour: hedges stay within the 10% budget",
+        with report.case(f"latency drift (seed {seed}), 360 calls over an hour: hedges stay within the 10% budget",
                          hint="When latency climbs, the recent percentile lags behind and more calls pass it; the "
                               "budget is what bounds the extra load.") as notes:
-            traffic = _traffic(report, cls, seed=seed, scenario="latency-drift", every=9.0, calls=400)
+            traffic = _traffic(report, cls, seed=seed, scenario="latency-drift", every=10.0, calls=360)
             base = _baseline(seed, "latency-drift", traffic.starts)
             fixed = nearest_rank(_sequential_baseline(seed, 200), 95)
             flood = sum(b > fixed for b in base) / len(base)
