@@ -273,3 +273,14 @@ def test_tenacity_without_a_world_uses_real_time():
     with pytest.raises(ValueError):
         retrying(lambda: (_ for _ in ()).throw(ValueError("x")))
     assert retrying.statistics["start_time"] >= before
+
+
+def test_a_collected_world_closes_its_loop_without_warnings():
+    """Worlds that ran async code and are then dropped leave no 'unclosed event loop' warning behind."""
+    import subprocess
+    import sys
+
+    script = ("import asyncio, gc\nfrom faultfirst import World\n"
+              "for i in range(20):\n    World(seed=i).run(asyncio.sleep(1))\ngc.collect()\nprint('done')\n")
+    result = subprocess.run([sys.executable, "-X", "dev", "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip() == "done" and "ResourceWarning" not in result.stderr, result.stderr

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import selectors
+import weakref
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
@@ -98,18 +99,28 @@ def _is_generator_finalizer(task: asyncio.Task[Any]) -> bool:
     return type(task.get_coro()).__name__ == "async_generator_athrow" and not task.done()
 
 
+def _close(loop: VirtualTimeLoop, thread: concurrent.futures.ThreadPoolExecutor) -> None:
+    """When a world is collected: stop its thread, then close its loop (no "unclosed event loop" warning)."""
+    thread.shutdown(wait=True)
+    if not loop.is_running():
+        loop.close()
+
+
 class LoopRunner:
-    """Owns a world's virtual-time loop and the one thread that runs it."""
+    """Owns a world's virtual-time loop and the one thread that runs it; both are closed with the world."""
 
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
         self._loop: VirtualTimeLoop | None = None
         self._thread: concurrent.futures.ThreadPoolExecutor | None = None
+        self._closer: weakref.finalize | None = None
 
     @property
     def loop(self) -> VirtualTimeLoop:
         if self._loop is None:
             self._loop = VirtualTimeLoop(self._clock)
+            self._thread = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="faultfirst-world")
+            self._closer = weakref.finalize(self, _close, self._loop, self._thread)
         return self._loop
 
     def run(self, awaitable: Awaitable[T]) -> T:
@@ -123,8 +134,7 @@ class LoopRunner:
             awaitable.close() if asyncio.iscoroutine(awaitable) else None
             raise RuntimeError("world.run() was called from code that world.run() is already running; "
                                "inside a coroutine, use `await` instead")
-        if self._thread is None:
-            self._thread = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="faultfirst-world")
+        assert self._thread is not None  # made with the loop
         return self._thread.submit(self._run_in_thread, awaitable).result()
 
     def _run_in_thread(self, awaitable: Awaitable[T]) -> T:
