@@ -70,9 +70,7 @@ def test_same_output_in_fresh_processes_with_different_hash_seeds():
         "            print(repr(e))\n"
         "print(w.requests)\n"
     )
-    outputs = {
-        subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
-                       env={**os.environ, "PYTHONHASHSEED": seed}).stdout
-        for seed in ("1", "2")
-    }
+    runs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                             env={**os.environ, "PYTHONHASHSEED": seed}) for seed in ("1", "2")]
+    outputs = {run.communicate(timeout=120)[0] for run in runs}
     assert len(outputs) == 1 and "RequestRecord" in outputs.pop()

@@ -5,12 +5,12 @@ from __future__ import annotations
 import hashlib
 import re
 import shutil
-import subprocess
-import sys
 
 import nbformat
+import pytest
 
 from faultfirst._progress import Exercise, table
+from faultfirst.cli import main
 from faultfirst._workspace import find_repo_root
 
 ROOT = find_repo_root()
@@ -24,7 +24,8 @@ def test_table_counts_per_tier():
     assert "tier2\n  b-one  failed\n  attempted 1 of 1, passing 0, failing 1" in out
 
 
-def test_progress_runs_the_learners_code_and_changes_nothing(tmp_path):
+@pytest.mark.loopback  # the notebook runs in a Jupyter kernel, which talks to us over 127.0.0.1
+def test_progress_runs_the_learners_code_and_changes_nothing(tmp_path, capsys):
     """A workspace with one solved and one untouched exercise shows exactly that; its files keep their bytes."""
     workspace = tmp_path / "workspace"
     target = workspace / "exercises" / "tier1" / "first-calls.ipynb"
@@ -37,10 +38,11 @@ def test_progress_runs_the_learners_code_and_changes_nothing(tmp_path):
     stub_cell.source = solution  # the learner solved the first exercise
     nbformat.write(notebook, target)
     before = hashlib.sha256(target.read_bytes()).hexdigest()
-    result = subprocess.run([sys.executable, "-m", "faultfirst.cli", "progress", "--workspace", str(workspace)],
-                            capture_output=True, text=True, check=True)
-    assert re.search(r"first-calls-reply\s+passed", result.stdout), result.stdout
-    assert re.search(r"first-calls-complete\s+not attempted", result.stdout)
-    tier1 = result.stdout.split("\ntier1\n", 1)[1].split("\n\n", 1)[0]
+    status = main(["progress", "--workspace", str(workspace), "--kernel", "faultfirst-fast"])
+    out = capsys.readouterr().out
+    assert status == 0
+    assert re.search(r"first-calls-reply\s+passed", out), out
+    assert re.search(r"first-calls-complete\s+not attempted", out)
+    tier1 = out.split("\ntier1\n", 1)[1].split("\n\n", 1)[0]
     assert re.search(r"attempted 1 of \d+, passing 1, failing 0", tier1), tier1
     assert hashlib.sha256(target.read_bytes()).hexdigest() == before

@@ -63,7 +63,7 @@ def test_errors_keep_their_shape_over_http(server):
             "/v1/complete", cast_to=object, body={})
 
 
-@pytest.mark.parametrize("server", [("rate-limited", 1)], indirect=True)
+@pytest.mark.parametrize("server", [("rate-limited", 10)], indirect=True)
 def test_rate_limits_over_http(server):
     """A concurrent burst of 80 against the rate-limited world (60 per minute) gets 429s with retry-after."""
     from concurrent.futures import ThreadPoolExecutor
@@ -87,16 +87,13 @@ def test_rate_limits_over_http(server):
 def test_connection_reset_over_http(server):
     """A reset closes the connection without a response; the SDK raises APIConnectionError."""
     client = openai.OpenAI(base_url=f"{server.base_url}/v1", api_key="any", max_retries=0)
-    kinds = set()
-    for i in range(150):
-        try:
-            client.chat.completions.create(model="gpt-fast", messages=[{"role": "user", "content": f"{i}"}],
-                                           max_tokens=5)
-        except openai.APIConnectionError as err:
-            kinds.add(type(err))
-        except openai.InternalServerError:
-            pass
-    assert openai.APIConnectionError in kinds
+    with pytest.raises(openai.APIConnectionError):
+        for i in range(150):  # 2% resets: one comes within the first few dozen calls
+            try:
+                client.chat.completions.create(model="gpt-fast", messages=[{"role": "user", "content": f"{i}"}],
+                                               max_tokens=5)
+            except openai.InternalServerError:
+                pass
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
@@ -126,14 +123,15 @@ def test_only_loopback():
         serve_world(host="0.0.0.0", port=0)
 
 
-def test_cli_reports_a_port_in_use():
+def test_cli_reports_a_port_in_use(capsys):
     """`faultfirst serve` on a taken port exits with status 2 and a readable message (no traceback)."""
+    from faultfirst.cli import main
+
     taken = socket.socket()
     taken.bind(("127.0.0.1", 0))
     taken.listen()
     try:
-        result = subprocess.run([sys.executable, "-m", "faultfirst.cli", "serve", "--port", str(taken.getsockname()[1])],
-                                capture_output=True, text=True, timeout=60)
+        status = main(["serve", "--port", str(taken.getsockname()[1])])
     finally:
         taken.close()
-    assert result.returncode == 2 and "--port" in result.stderr and "Traceback" not in result.stderr
+    assert status == 2 and "--port" in capsys.readouterr().err

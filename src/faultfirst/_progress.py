@@ -30,10 +30,10 @@ class Exercise:
     label: str
 
 
-def check_statuses(path: Path) -> dict[str, str]:
+def check_statuses(path: Path, kernel_name: str = "python3") -> dict[str, str]:
     """Execute one notebook in memory and return each check's status; the file is not touched."""
     notebook = nbformat.read(path, as_version=4)
-    NotebookClient(notebook, timeout=600, kernel_name="python3", allow_errors=True, record_timing=False,
+    NotebookClient(notebook, timeout=600, kernel_name=kernel_name, allow_errors=True, record_timing=False,
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     statuses: dict[str, str] = {}
     for cell in notebook.cells:
@@ -47,13 +47,13 @@ def check_statuses(path: Path) -> dict[str, str]:
     return statuses
 
 
-def workspace_statuses(workspace: Path) -> dict[str, str]:
+def workspace_statuses(workspace: Path, kernel_name: str = "python3") -> dict[str, str]:
     """The best status of every exercise found in the workspace's notebooks."""
     best: dict[str, str] = {}
     for path in sorted(workspace.rglob("*.ipynb")):
         if ".ipynb_checkpoints" in path.parts:
             continue
-        for label, status in check_statuses(path).items():
+        for label, status in check_statuses(path, kernel_name).items():
             if _RANK[status] >= _RANK.get(best.get(label, NOT_ATTEMPTED), 0):
                 best[label] = status
     return best

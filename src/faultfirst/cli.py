@@ -45,7 +45,7 @@ def _progress(args: argparse.Namespace) -> int:
         return 2
     exercises = [Exercise(lesson.name.parts[0], lesson.name.name, label) for lesson, label in iter_exercise_labels(root)]
     print(f"running the checks in {workspace} (your files are read, never changed)...", flush=True)
-    print(table(exercises, workspace_statuses(workspace)))
+    print(table(exercises, workspace_statuses(workspace, args.kernel)))
     return 0
 
 
@@ -85,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     lab.set_defaults(handler=_lab)
     progress = commands.add_parser("progress", help="run the exercise checks in workspace/ and show a table per tier")
     progress.add_argument("--workspace", type=Path, default=None, help="the workspace to check (default: workspace/)")
+    progress.add_argument("--kernel", default="python3", help="the Jupyter kernel that runs your notebooks")
     progress.set_defaults(handler=_progress)
     serve = commands.add_parser("serve", help="serve the simulated world over HTTP on loopback, for other tools")
     serve.add_argument("--scenario", default="calm", choices=sorted(SCENARIO_NAMES), help="which faults to inject")
