@@ -1,8 +1,5 @@
 """Repository-wide pytest setup: nbval's notebooks run on the fast test kernel (see faultfirst/testing/zygote.py)."""
 
-import os
-from pathlib import Path
+from faultfirst.testing.zygote import expose_kernel_spec
 
-# tests/kernels holds the kernel spec named by --nbval-kernel-name in pyproject.toml.
-os.environ["JUPYTER_PATH"] = os.pathsep.join(
-    filter(None, [str(Path(__file__).parent / "tests"), os.environ.get("JUPYTER_PATH")]))
+expose_kernel_spec()  # the spec named by --nbval-kernel-name in pyproject.toml

@@ -1,4 +1,4 @@
-"""A Sphinx extension: each lesson page links to its generated notebook.
+"""A Sphinx extension: each lesson page links to its generated notebook, and lessons run on fast kernels.
 
 Readers launch the learner's copy (`notebooks/<tier>/<lesson>.ipynb`, solutions
 stubbed), not the MyST source: on Colab, on Binder (which installs the project
@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from sphinx.application import Sphinx
+
+from ..testing.zygote import KERNEL_NAME, expose_kernel_spec
 
 _TITLE = re.compile(r"^# .*$", re.MULTILINE)
 
@@ -42,4 +44,8 @@ def _add_links(app: Sphinx, docname: str, source: list[str]) -> None:
 
 def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("source-read", _add_links)
+    # Lessons execute on kernels forked from a pre-imported process (faultfirst/testing/zygote.py):
+    # the same outputs as a fresh kernel (nbval checks that), without seconds of imports per lesson.
+    expose_kernel_spec()
+    app.config.nb_kernel_rgx_aliases = {"python3": KERNEL_NAME}
     return {"parallel_read_safe": True, "parallel_write_safe": True}

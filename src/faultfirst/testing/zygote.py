@@ -6,8 +6,9 @@ notebook, so most of the suite's time went on imports. A zygote process
 imports all of that once, then forks a kernel for each notebook: the child is
 an ordinary ipykernel on the connection file nbval gave it, with its own
 memory from the moment of the fork. The provisioner below is how
-jupyter_client asks for such a kernel; tests/kernels/faultfirst-fast/kernel.json
-names it, and pyproject.toml points nbval at that kernel. Outputs are the same
+jupyter_client asks for such a kernel; kernels/faultfirst-fast/kernel.json beside
+this file names it; pyproject.toml points nbval at that kernel, and the book's
+Sphinx extension points myst-nb at it for the lessons it executes. Outputs are the same
 as a fresh kernel's: nbval compares them with the committed notebooks, which
 the generator executes in ordinary kernels.
 """
@@ -31,6 +32,17 @@ from jupyter_client.provisioning import LocalProvisioner
 
 # Not pyplot or the inline backend: they hook into the IPython shell when imported, and there is no
 # shell before the fork. The modules they build on carry most of the cost and hook into nothing.
+KERNEL_NAME = "faultfirst-fast"
+
+
+def expose_kernel_spec() -> None:
+    """Put this package's kernel spec on JUPYTER_PATH, where jupyter_client looks for kernels."""
+    folder = str(Path(__file__).parent)
+    paths = [p for p in os.environ.get("JUPYTER_PATH", "").split(os.pathsep) if p]
+    if folder not in paths:
+        os.environ["JUPYTER_PATH"] = os.pathsep.join([folder, *paths])
+
+
 _PRELOAD = ("ipykernel.kernelapp", "matplotlib.figure", "matplotlib.axes", "matplotlib.font_manager", "myst_nb",
             "openai", "anthropic", "tenacity", "pydantic", "faultfirst", "faultfirst.checks")
 
