@@ -35,7 +35,7 @@ from ._fixtures import FixtureSet
 from ._guard import Limits
 from ._latency import LatencyModel, Timing
 from ._outcome import Outcome, StreamEvent
-from ._parse import InvalidRequest, ParsedRequest, decode_body, parse_request
+from ._parse import GENERATING_ROUTES, InvalidRequest, ParsedRequest, decode_body, parse_request
 from ._ratelimit import Admission, ModelLimiter
 from ._records import RequestRecord
 from ._scenarios import Scenario
@@ -221,7 +221,7 @@ class SimulatedAPI:
         injected here costs nothing, and the attempt it fails is logged like any other.
         """
         endpoint = ROUTES[provider].get((request.method, request.url.path))
-        if endpoint not in ("chat.completions", "responses", "messages"):
+        if endpoint not in GENERATING_ROUTES.values():
             return None
         body = decode_body(request.content or b"{}")
         spec = self.catalog.resolve(body.get("model")) if body else None

@@ -22,7 +22,7 @@ import httpx2
 from ._catalog import LIVE_MODELS
 from ._errors import ClientSideError
 from ._outcome import Outcome
-from ._parse import InvalidRequest, decode_body, parse_request
+from ._parse import GENERATING_ROUTES, InvalidRequest, decode_body, parse_request
 from ._records import RequestRecord
 from ._spend import check_spend
 from ._transport import transport_failure
@@ -30,7 +30,6 @@ from ._transport import transport_failure
 if TYPE_CHECKING:
     from ._world import World
 
-_GENERATING = {"/v1/chat/completions": "chat.completions", "/v1/responses": "responses", "/v1/messages": "messages"}
 
 
 class UnknownAlias(ClientSideError, KeyError):
@@ -45,7 +44,7 @@ class _Exchange:
 
     def __init__(self, world: World, provider: str, request: httpx2.Request) -> None:
         self.world, self.provider, self.request = world, provider, request
-        self.endpoint = _GENERATING.get(request.url.path) if request.method == "POST" else None
+        self.endpoint = GENERATING_ROUTES.get(request.url.path) if request.method == "POST" else None
         self.body = decode_body(request.content or b"{}") if self.endpoint else None
         self.alias = str((self.body or {}).get("model", ""))
         self.record: RequestRecord | None = None

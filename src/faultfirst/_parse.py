@@ -23,6 +23,11 @@ _PER_REPLY = 3  # the assistant's turn header the model is primed with
 _DEFAULT_OUTPUT_ESTIMATE = 1024  # what rate limiting charges when max_tokens is not given
 
 
+# The routes that generate (and bill) a reply, and the endpoint name parse_request reads each as.
+GENERATING_ROUTES = {"/v1/chat/completions": "chat.completions", "/v1/responses": "responses",
+                     "/v1/messages": "messages"}
+
+
 class InvalidRequest(Exception):
     """A request the real API would refuse with 400; `param` names the field."""
 

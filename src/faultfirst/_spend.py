@@ -12,10 +12,9 @@ import httpx2
 
 from ._catalog import Catalog
 from ._errors import SpendCapExceeded
-from ._parse import InvalidRequest, decode_body, parse_request
+from ._parse import GENERATING_ROUTES, InvalidRequest, decode_body, parse_request
 from ._records import RequestRecord
 
-_GENERATING = {"/v1/chat/completions": "chat.completions", "/v1/responses": "responses", "/v1/messages": "messages"}
 
 
 def _usd(amount: float) -> str:
@@ -26,7 +25,7 @@ def check_spend(cap_usd: float | None, log: list[RequestRecord], catalog: Catalo
     """Raise SpendCapExceeded if this request could take spending past `cap_usd`; do nothing without a cap."""
     if cap_usd is None:
         return
-    endpoint = _GENERATING.get(request.url.path)
+    endpoint = GENERATING_ROUTES.get(request.url.path)
     if endpoint is None or request.method != "POST":
         return  # counting tokens, polling a batch, listing: nothing generated, nothing billed
     body = decode_body(request.content or b"{}")
