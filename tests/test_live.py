@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 
 import anthropic
@@ -17,7 +16,7 @@ from faultfirst._fixtures import FixtureError, load_fixtures
 from faultfirst._behaviour import Prompt
 from faultfirst._keys import MissingKey, api_key
 from faultfirst._live import LiveTransport, UnknownAlias
-from faultfirst._server import WorldServer, serve_world
+from faultfirst._server import WorldServer, serve_world, serving
 from tests.conftest import ask
 
 FAKE_KEYS = {"OPENAI_API_KEY": "test-openai-not-a-key", "ANTHROPIC_API_KEY": "test-anthropic-not-a-key"}
@@ -31,11 +30,8 @@ def keys(monkeypatch) -> None:
 
 @pytest.fixture
 def server() -> Iterator[WorldServer]:
-    running = serve_world(seed=0, port=0, speed=1000)
-    threading.Thread(target=running.serve_forever, daemon=True).start()
-    yield running
-    running.shutdown()
-    running.server_close()
+    with serving(seed=0, port=0, speed=1000) as running:
+        yield running
 
 
 def test_every_alias_has_a_real_id_the_installed_sdk_knows():

@@ -6,15 +6,13 @@ import json
 import shutil
 import socket
 import subprocess
-import sys
-import threading
 from collections.abc import Iterator
 
 import anthropic
 import openai
 import pytest
 
-from faultfirst._server import WorldServer, serve_world
+from faultfirst._server import WorldServer, serve_world, serving
 
 pytestmark = pytest.mark.loopback
 ASK = [{"role": "user", "content": "Say this is a test"}]
@@ -23,12 +21,8 @@ ASK = [{"role": "user", "content": "Say this is a test"}]
 @pytest.fixture
 def server(request: pytest.FixtureRequest) -> Iterator[WorldServer]:
     scenario, speed = getattr(request, "param", ("calm", 1000))
-    running = serve_world(seed=0, scenario=scenario, port=0, speed=speed)
-    thread = threading.Thread(target=running.serve_forever, daemon=True)
-    thread.start()
-    yield running
-    running.shutdown()
-    running.server_close()
+    with serving(seed=0, scenario=scenario, port=0, speed=speed) as running:
+        yield running
 
 
 def test_openai_sdk_over_http(server):
@@ -63,7 +57,7 @@ def test_errors_keep_their_shape_over_http(server):
             "/v1/complete", cast_to=object, body={})
 
 
-@pytest.mark.parametrize("server", [("rate-limited", 1)], indirect=True)
+@pytest.mark.parametrize("server", [("rate-limited", 10)], indirect=True)
 def test_rate_limits_over_http(server):
     """A concurrent burst of 80 against the rate-limited world (60 per minute) gets 429s with retry-after."""
     from concurrent.futures import ThreadPoolExecutor

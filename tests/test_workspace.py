@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+import queue
+import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -44,27 +48,35 @@ def test_repo_root_is_found_from_the_package():
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="process groups")
+@pytest.mark.loopback
 def test_faultfirst_lab_starts_jupyterlab_headless(tmp_path):
     """`faultfirst lab --no-browser` prepares workspace/ and starts a JupyterLab server that reports its URL."""
+    with socket.socket() as probe:  # a port nothing else is using, so a leftover server cannot confuse the test
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg"), "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt")}
     process = subprocess.Popen(
-        [sys.executable, "-m", "faultfirst.cli", "lab", "--no-browser", "--port", "18765",
+        [sys.executable, "-m", "faultfirst.cli", "lab", "--no-browser", "--port", str(port),
          "--workspace", str(tmp_path / "ws")],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True,
     )
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
     output: list[str] = []
     try:
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            line = process.stdout.readline()
-            if not line:
-                break
-            output.append(line)
-            if "http://127.0.0.1:18765/lab" in line or "http://localhost:18765/lab" in line:
+        while not any(f"{port}/lab" in line for line in output) and time.monotonic() < deadline:
+            try:
+                output.append(lines.get(timeout=max(0.0, deadline - time.monotonic())))
+            except queue.Empty:
                 break
     finally:
-        os.killpg(process.pid, 15)
-        process.wait(timeout=30)
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
     text = "".join(output)
-    assert "workspace:" in text and "18765/lab" in text, text
+    assert "workspace:" in text and f"{port}/lab" in text, text
     assert (tmp_path / "ws").is_dir()

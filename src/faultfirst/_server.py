@@ -10,10 +10,11 @@ test double, not a service.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import socket
 import threading
-import time
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -33,6 +34,9 @@ class WorldServer(ThreadingHTTPServer):
     """A threading HTTP server around one world; the engine decides under a lock, the waiting happens outside it."""
 
     daemon_threads = True
+    # socketserver's default backlog is 5: a burst of concurrent clients (a lesson's 80-request storm)
+    # overflows it and the kernel resets connections before the world ever sees them.
+    request_queue_size = 256
 
     def __init__(self, world: World, host: str, port: int, *, quiet: bool = True) -> None:
         if not ipaddress.ip_address(socket.gethostbyname(host)).is_loopback:
@@ -60,9 +64,26 @@ def serve_world(*, seed: int = 0, scenario: str = "calm", host: str = "127.0.0.1
     return WorldServer(world, host, port, quiet=quiet)
 
 
+@contextlib.contextmanager
+def serving(**options: Any) -> Iterator[WorldServer]:
+    """A served world on a background thread for the duration of a `with` block (options as serve_world's)."""
+    server = serve_world(**options)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: WorldServer
     protocol_version = "HTTP/1.1"
+    # Headers and body go out as separate writes; with Nagle's algorithm on, the second waits for the
+    # client's delayed ACK (about 40 ms on Linux) on every response.
+    disable_nagle_algorithm = True
 
     def do_GET(self) -> None:
         self._answer()

@@ -43,7 +43,8 @@ def expose_kernel_spec() -> None:
         os.environ["JUPYTER_PATH"] = os.pathsep.join([folder, *paths])
 
 
-_PRELOAD = ("ipykernel.kernelapp", "matplotlib.figure", "matplotlib.axes", "matplotlib.font_manager", "myst_nb",
+_PRELOAD = ("ipykernel.kernelapp", "matplotlib.figure", "matplotlib.axes", "matplotlib.font_manager",
+            "myst_nb.ext.glue",  # myst_nb.glue imports it (docutils, nbformat, jsonschema) at its first call
             "openai", "anthropic", "tenacity", "pydantic", "faultfirst", "faultfirst.checks")
 
 
@@ -60,8 +61,9 @@ def serve(socket_path: str) -> None:
     encoding("o200k_base"), encoding("cl100k_base")
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # kernels are reaped by the system, not by us
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(socket_path)
+    listener.bind(socket_path + ".new")
     listener.listen()
+    os.rename(socket_path + ".new", socket_path)  # the path appears only once connections are accepted
     while True:
         connection, _ = listener.accept()
         request = json.loads(connection.makefile().readline())
@@ -128,31 +130,53 @@ class _ForkedKernel:
         self.send_signal(signal.SIGTERM)
 
 
+SHARED_ZYGOTE = "FAULTFIRST_ZYGOTE_SOCKET"  # a zygote's socket that processes started later may use
+
+
+def share_zygote() -> None:
+    """Start this process's zygote now and name its socket in the environment for child processes.
+
+    pytest's controller calls it before starting its xdist workers, so the workers fork their kernels
+    from one zygote (one set of imports instead of one per worker) that began importing while the
+    workers were still starting up.
+    """
+    _Zygote.start()
+    os.environ[SHARED_ZYGOTE] = str(_Zygote.socket_path)
+
+
 class _Zygote:
-    """This process's zygote, started on first use and stopped at exit."""
+    """This process's zygote: a shared one named in the environment, or its own, started on first use."""
 
     socket_path: str | None = None
     process: subprocess.Popen[bytes] | None = None
 
     @classmethod
     def fork(cls, request: dict[str, Any]) -> int:
-        if cls.process is None or cls.process.poll() is not None:
-            cls._start()
-        assert cls.socket_path is not None
+        shared = os.environ.get(SHARED_ZYGOTE)
+        if cls.process is None and shared:
+            cls.socket_path = shared
+        elif cls.process is None or cls.process.poll() is not None:
+            cls.start()
+        cls._wait_until_listening()
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
             client.connect(cls.socket_path)
             client.sendall((json.dumps(request) + "\n").encode())
             return int(client.makefile().readline())
 
     @classmethod
-    def _start(cls) -> None:
+    def start(cls) -> None:
+        """Start a zygote without waiting for its imports: fork() waits for its socket when a kernel is needed."""
         folder = tempfile.mkdtemp(prefix="faultfirst-zygote-")
         cls.socket_path = str(Path(folder) / "zygote.sock")
         cls.process = subprocess.Popen([sys.executable, "-m", "faultfirst.testing.zygote", cls.socket_path])
         atexit.register(cls.process.kill)
+
+    @classmethod
+    def _wait_until_listening(cls) -> None:
+        assert cls.socket_path is not None
         deadline = time.monotonic() + 120
         while not Path(cls.socket_path).exists():
-            if cls.process.poll() is not None or time.monotonic() > deadline:
+            if (cls.process is not None and cls.process.poll() is not None) or time.monotonic() > deadline:
                 raise RuntimeError("the kernel zygote did not start")
             time.sleep(0.05)
 
