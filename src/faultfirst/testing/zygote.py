@@ -18,6 +18,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -71,20 +72,27 @@ def serve(socket_path: str) -> None:
         if pid == 0:
             listener.close()
             connection.close()
-            _become_kernel(request)
+            _become_kernel(request, log_folder=Path(socket_path).parent)
         connection.sendall(f"{pid}\n".encode())
         connection.close()
 
 
-def _become_kernel(request: dict[str, Any]) -> None:
-    """In the forked child: look like a freshly started kernel, then run one."""
+def _become_kernel(request: dict[str, Any], *, log_folder: Path) -> None:
+    """In the forked child: look like a freshly started kernel, then run one.
+
+    Its own stdout and stderr go to a file beside the zygote's socket, not to the test run's terminal,
+    where every kernel would print its start-up notices (a kernel on a TCP connection file warns that
+    it is unencrypted). What a cell prints reaches the notebook as ever, over the kernel's channels.
+    """
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # lessons may wait on subprocesses of their own
     os.setsid()
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])
-    devnull = os.open(os.devnull, os.O_RDWR)
-    os.dup2(devnull, 0)
+    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+    log = os.open(log_folder / f"kernel-{os.getpid()}.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
     from ipykernel.kernelapp import IPKernelApp
 
     try:
@@ -169,6 +177,7 @@ class _Zygote:
         folder = tempfile.mkdtemp(prefix="faultfirst-zygote-")
         cls.socket_path = str(Path(folder) / "zygote.sock")
         cls.process = subprocess.Popen([sys.executable, "-m", "faultfirst.testing.zygote", cls.socket_path])
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)  # runs after the kill below (atexit is LIFO)
         atexit.register(cls.process.kill)
 
     @classmethod
