@@ -120,3 +120,19 @@ def test_check_names_missing_and_orphaned_files(tmp_path):
     problems = "\n".join(check(root, repository=REPOSITORY))
     assert "exercises/tier1/first-calls.ipynb: missing" in problems
     assert "solutions/tier1/gone.ipynb: has no source in book/" in problems
+
+
+def test_every_lesson_page_links_its_learner_notebook_in_colab_binder_and_download():
+    """The launch line of each lesson opens notebooks/<tier>/<lesson>.ipynb, a file that exists, in all three ways."""
+    from faultfirst.build.sphinx import launch_links
+
+    root = find_repo_root()
+    found = lessons(root)
+    assert found
+    for lesson in found:
+        notebook = Path("notebooks", lesson.name).with_suffix(".ipynb").as_posix()
+        assert (root / notebook).is_file(), notebook
+        line = launch_links("https://github.com/owner/repo", "main", notebook)
+        assert f"https://colab.research.google.com/github/owner/repo/blob/main/{notebook})" in line
+        assert f"https://mybinder.org/v2/gh/owner/repo/main?urlpath=lab/tree/{notebook})" in line
+        assert f"{{download}}`download the notebook </{notebook}>`" in line

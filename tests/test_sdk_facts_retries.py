@@ -120,6 +120,14 @@ def test_retry_after_is_waited_exactly_without_jitter(sdk, cls):
         assert client._calculate_retry_timeout(2, options, _headers(retry_after="7")) == 7
 
 
+@pytest.mark.parametrize("cls, retried", [(openai.OpenAI, False), (anthropic.Anthropic, True)], ids=["openai", "anthropic"])
+def test_x_should_retry_true_does_not_override_openais_long_retry_after_refusal(cls, retried):
+    """x-should-retry: true with retry-after 200 s: openai refuses first (120 s limit), anthropic obeys the header."""
+    response = httpx2.Response(429, headers=_headers(retry_after="200", x_should_retry="true"))
+    assert _scripted(cls, [])._should_retry(response) is retried
+    assert _scripted(cls, [])._should_retry(httpx2.Response(500, headers=_headers(x_should_retry="false"))) is False
+
+
 @pytest.mark.parametrize("sdk, cls", SDKS)
 def test_retry_after_ms_wins_and_an_http_date_is_read(sdk, cls):
     """retry-after-ms is preferred over retry-after; retry-after may also be an HTTP date."""

@@ -174,6 +174,15 @@ def test_openai_error_event_is_api_error_without_status_code():
     assert err.value.message == "boom"
 
 
+def test_anthropic_error_event_is_api_status_error_with_status_200():
+    """anthropic: an `event: error` mid-stream raises APIStatusError carrying the stream's own 200 response."""
+    event = (b'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n')
+    with pytest.raises(anthropic.APIStatusError) as err:
+        list(_stream_anthropic(_anthropic_client([_MESSAGE_START, event])))
+    assert type(err.value) is anthropic.APIStatusError and err.value.status_code == 200
+    assert err.value.body["error"]["type"] == "overloaded_error"
+
+
 @pytest.mark.parametrize("raised, expected", [
     (httpx2.ReadTimeout("stalled"), openai.APITimeoutError),
     (httpx2.RemoteProtocolError("peer closed connection"), openai.APIConnectionError),

@@ -417,7 +417,7 @@ def check_documents(fn: Callable[..., Any], report: Report) -> None:
                      hint="Two buckets, one for requests and one for tokens (input + max_tokens), taken together "
                           "under one lock right before every attempt, retries included.") as notes:
         _documents_case(report, fn, notes, seed=32, scenario="rate-limited", n=150, long_first=60, minutes=8)
-    for seed, n in ((33, 1000), (34, 200)):
+    for seed, n in ((33, 1000), (34, 1000), (36, 1000)):
         with report.case(f"bad-day (seed {seed}), {n:,} documents: overloads, resets and drift; nothing lost",
                          hint=f"Retry RateLimitError, InternalServerError and APIConnectionError up to {MAX_ATTEMPTS} "
                               "attempts, waiting between them; return a Failed only after the last.") as notes:

