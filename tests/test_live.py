@@ -75,6 +75,18 @@ def test_keys_come_from_a_dotenv_file(monkeypatch, tmp_path):
     assert api_key("anthropic", search=(tmp_path / "sub",)) == "test-from-dotenv"
 
 
+def test_the_dotenv_search_starts_where_the_call_is_made(monkeypatch, tmp_path):
+    """The .env looked for is the one above the working directory of the call, not of the import."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    for name in ("first", "second"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / ".env").write_text(f"OPENAI_API_KEY=test-{name}\n")
+    monkeypatch.chdir(tmp_path / "first")
+    assert api_key("openai") == "test-first"
+    monkeypatch.chdir(tmp_path / "second")
+    assert api_key("openai") == "test-second"
+
+
 @pytest.mark.loopback
 def test_live_transport_against_the_served_world(server, keys):
     """Live clients reach a real HTTP server, and world.requests records the real usage and catalogue cost."""

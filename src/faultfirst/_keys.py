@@ -26,12 +26,16 @@ def _dotenv(path: Path) -> dict[str, str]:
     return values
 
 
-def api_key(provider: str, *, search: tuple[Path, ...] = (Path.cwd(),)) -> str:
-    """The provider's key from the environment, else from the first `.env` found in `search` or their parents."""
+def api_key(provider: str, *, search: tuple[Path, ...] | None = None) -> str:
+    """The provider's key from the environment, else from the first `.env` found in `search` or their parents.
+
+    `search` defaults to the working directory at the time of the call (a notebook's folder), not the one
+    the package happened to be imported from.
+    """
     name = ENV_NAMES[provider]
     if os.environ.get(name):
         return os.environ[name]
-    for base in search:
+    for base in search if search is not None else (Path.cwd(),):
         for folder in (base, *base.parents):
             value = _dotenv(folder / ".env").get(name)
             if value:
