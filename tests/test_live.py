@@ -75,6 +75,25 @@ def test_keys_come_from_a_dotenv_file(monkeypatch, tmp_path):
     assert api_key("anthropic", search=(tmp_path / "sub",)) == "test-from-dotenv"
 
 
+@pytest.mark.loopback
+def test_async_live_clients_wait_on_their_sockets(keys):
+    """Under world.run in live mode the loop waits on the network for real: ten concurrent calls all answer."""
+    import asyncio
+    import time
+
+    async def ten(client):
+        return await asyncio.gather(*(client.chat.completions.create(model="gpt-fast", max_tokens=5,
+                                                                     messages=ask(f"q{i}")) for i in range(10)))
+
+    world = World(live=True)
+    with serving(seed=0, port=0, speed=20) as slow:  # each reply takes tens of real milliseconds
+        began = time.monotonic()
+        replies = world.run(ten(world.async_openai(base_url=f"{slow.base_url}/v1", timeout=5)))
+    assert all(reply.choices[0].message.content for reply in replies)
+    assert [record.status for record in world.requests] == [200] * 10
+    assert time.monotonic() - began < 4  # answered as the replies came, not when a timer ran out
+
+
 def test_the_dotenv_search_starts_where_the_call_is_made(monkeypatch, tmp_path):
     """The .env looked for is the one above the working directory of the call, not of the import."""
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)

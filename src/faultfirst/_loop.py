@@ -4,7 +4,8 @@ The loop's `time()` is the world's clock. When the loop has nothing ready and
 would block until its next timer, the selector moves the clock to that timer
 instead of waiting, so `asyncio.sleep(30)` returns at once with 30 virtual
 seconds gone. Real I/O readiness (the loop's self-pipe, used when another
-thread hands it work) is still checked first, without blocking.
+thread hands it work) is still checked first, without blocking. On a
+real-time clock (live mode) the selector waits on its sockets as any loop does.
 
 The loop runs in a worker thread of its own, which is what lets `world.run`
 work inside Jupyter, where the main thread already runs an event loop. It only
@@ -21,7 +22,7 @@ import weakref
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
-from ._clock import Clock
+from ._clock import Clock, RealTimeClock
 
 T = TypeVar("T")
 
@@ -43,6 +44,9 @@ class _VirtualTimeSelector(selectors.BaseSelector):
         return self._real.modify(fileobj, events, data)
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        if isinstance(self._clock, RealTimeClock):
+            # Live mode and served worlds: sockets are real, so wait on them for real (in real seconds).
+            return self._real.select(None if timeout is None else timeout / self._clock.speed)
         ready = self._real.select(0)
         if ready or timeout == 0:
             return ready
