@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import socket
 
@@ -93,3 +94,27 @@ def test_the_network_is_off_in_tests():
     """pytest-socket is active: any test that tried to reach the network would fail."""
     with pytest.raises(Exception, match="socket"):
         socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+
+
+def test_a_numpy_integer_seed_is_the_same_seed():
+    """World(seed=numpy.int64(7)) is World(seed=7): same seed attribute, same first reply."""
+    import numpy as np
+
+    replies = []
+    for seed in (7, np.int64(7)):
+        world = World(seed=seed, scenario="flaky-output")
+        assert type(world.seed) is int and world.seed == 7
+        replies.append(world.openai().chat.completions.with_raw_response.create(
+            model="gpt-fast", messages=ask("Name a colour."), temperature=1).http_response.content)
+    assert replies[0] == replies[1]
+
+
+def test_run_takes_any_awaitable():
+    """world.run accepts an object with __await__, not only coroutines and futures."""
+    class Later:
+        def __await__(self):
+            yield from asyncio.sleep(5).__await__()
+            return "done"
+
+    world = World()
+    assert world.run(Later()) == "done" and world.clock.now() == 5

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import inspect
 import selectors
 import weakref
 from collections.abc import Awaitable
@@ -128,9 +129,9 @@ class LoopRunner:
         return self._loop
 
     def run(self, awaitable: Awaitable[T]) -> T:
-        if not asyncio.iscoroutine(awaitable) and not asyncio.isfuture(awaitable):
+        if not inspect.isawaitable(awaitable):
             raise TypeError(
-                f"world.run() takes a coroutine, such as world.run(main()), got {type(awaitable).__name__}; "
+                f"world.run() takes an awaitable, such as world.run(main()), got {type(awaitable).__name__}; "
                 "did you pass the function instead of calling it?"
             )
         loop = self.loop

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import os
 import random
 from collections.abc import Awaitable
@@ -61,8 +62,9 @@ class World:
 
     def __init__(self, *, seed: int = 0, scenario: str = "calm", spend_cap_usd: float | None = None,
                  live: bool | None = None, record_to: str | os.PathLike[str] | None = None) -> None:
-        if not isinstance(seed, int) or isinstance(seed, bool):
+        if isinstance(seed, bool) or not hasattr(type(seed), "__index__"):
             raise TypeError(f"seed must be an int, such as World(seed=7); got {type(seed).__name__} {seed!r}")
+        seed = operator.index(seed)  # numpy's integers too, as plain ints (seeds go into strings)
         if spend_cap_usd is not None and not (isinstance(spend_cap_usd, (int, float)) and spend_cap_usd >= 0):
             raise ValueError(f"spend_cap_usd must be a non-negative number of dollars or None, got {spend_cap_usd!r}")
         self.live = _live_from_environment() if live is None else bool(live)
