@@ -1,16 +1,22 @@
 """Checks for the lesson "Fallbacks" (book/tier2/fallbacks.md).
 
 `fallbacks-adapter` sends one neutral request through the learner's adapter and
-compares what reached the API (the text, the input and output tokens, one
-attempt) with a reference adapter run in a twin world with the same seed; then
-it makes each failure shape happen (an outage, an overload, a reset, a 429, a
-prompt over the window, a malformed request) and checks which of the lesson's
-neutral exceptions comes out.
+reads what reached the API: one attempt, in the provider's shape (a system
+message for OpenAI, `system=` for Anthropic, no system role among Anthropic's
+messages), the request's instructions and user text carried word for word
+somewhere in the right place, the output limit passed on, and the reply's text
+returned whole. The adapter may wrap the instructions in its own per-provider
+template (the lesson's point: different models need different prompts), so the
+check never compares the prompt, the reply or the token count with a reference
+adapter's. Then it makes each failure shape happen (an outage, an overload, a
+reset, a 429, a prompt over the window, a malformed request) and checks which
+of the lesson's neutral exceptions comes out.
 
 `fallbacks-chain` drives traffic through the learner's chain, one request every
 15 simulated seconds, under `outage`, `bad-day`, `overloaded` and `calm`, and
 judges it by what the world saw: attempts per provider inside and outside the
-outage window, which model answered when, and what was raised.
+outage window, which model answered when, how many requests were answered and
+how many lost, and what was raised.
 
 The lesson's types (`Request`, `Answer`, `Unavailable`, `TooLong`, `Rejected`,
 `AllFailed`) live in the notebook's setup cell, so the check builds requests of
@@ -25,16 +31,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import anthropic
-import openai
-
 from .._guard import Runaway
 from .._records import RequestRecord
 from .._scenarios import SCENARIOS, RateLimits
 from .._world import World
 from ._framework import Report, _CaseFailed, _NotAttempted, checked_world, register, usage
 
-# -- the lesson's neutral request and the reference adapter -------------------------------------------------------
+# -- the lesson's neutral request ---------------------------------------------------------------------------------
 
 _SYSTEM = "You summarise search results for researchers. Answer in two sentences."
 _QUESTION = "What do the search results say about retry storms during an outage?"
@@ -54,71 +57,6 @@ class _Request:
     system: str = ""
     max_tokens: int = 400
     schema: dict | None = None
-
-
-@dataclass(frozen=True)
-class _Answer:
-    text: str
-    model: str
-    degraded: bool = False
-
-
-class _Unavailable(Exception):
-    pass
-
-
-class _TooLong(Exception):
-    pass
-
-
-class _Rejected(Exception):
-    pass
-
-
-def _openai_kwargs(model: str, request: Any) -> dict[str, Any]:
-    messages = [{"role": "user", "content": request.user}]
-    if request.system:
-        messages.insert(0, {"role": "system", "content": request.system})
-    kwargs: dict[str, Any] = {"model": model, "messages": messages, "max_completion_tokens": request.max_tokens}
-    if request.schema is not None:
-        kwargs["response_format"] = {"type": "json_schema",
-                                     "json_schema": {"name": "answer", "schema": request.schema, "strict": True}}
-    return kwargs
-
-
-def _anthropic_kwargs(model: str, request: Any) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {"model": model, "max_tokens": request.max_tokens,
-                              "messages": [{"role": "user", "content": request.user}]}
-    if request.system:
-        kwargs["system"] = request.system
-    if request.schema is not None:
-        kwargs["output_config"] = {"format": {"type": "json_schema", "schema": request.schema}}
-    return kwargs
-
-
-def _too_long(err: openai.APIStatusError | anthropic.APIStatusError) -> bool:
-    if isinstance(err, openai.APIStatusError):
-        return err.status_code == 400 and getattr(err, "code", None) == "context_length_exceeded"
-    message = err.api_message or ""
-    return err.status_code == 400 and ("prompt is too long" in message or "exceed context limit" in message)
-
-
-def reference_complete(world: World, model: str, request: Any) -> _Answer:
-    """What a correct `complete` does: one request in the provider's shape, one neutral answer or exception."""
-    try:
-        if world.catalog[model].provider == "openai":
-            completion = world.openai().chat.completions.create(**_openai_kwargs(model, request))
-            return _Answer(completion.choices[0].message.content or "", model)
-        message = world.anthropic().messages.create(**_anthropic_kwargs(model, request))
-        return _Answer("".join(b.text for b in message.content if b.type == "text"), model)
-    except (openai.APIConnectionError, anthropic.APIConnectionError) as err:
-        raise _Unavailable(f"{model}: {err}") from err
-    except (openai.APIStatusError, anthropic.APIStatusError) as err:
-        if err.status_code in (408, 409, 429) or err.status_code >= 500:
-            raise _Unavailable(f"{model}: HTTP {err.status_code}") from err
-        if _too_long(err):
-            raise _TooLong(f"{model}: the prompt does not fit its window") from err
-        raise _Rejected(f"{model}: HTTP {err.status_code}: {err.message}") from err
 
 
 # -- helpers ------------------------------------------------------------------------------------------------------
@@ -162,6 +100,12 @@ def _per_provider(world: World) -> str:
     return f"{usage(world)}; attempts: OpenAI {counts['openai']}, Anthropic {counts['anthropic']}"
 
 
+def _answered_detail(world: World, calls: list[Any]) -> str:
+    """What a run of traffic came to: requests answered and lost, then attempts, virtual time and cost."""
+    answered = sum(c.error is None for c in calls)
+    return f"{answered} of {len(calls)} requests answered, {len(calls) - answered} lost (no answer); {_per_provider(world)}"
+
+
 def _clauses(n: int) -> str:
     """A long contract: n distinct numbered clauses (about 20 tokens each in either encoding)."""
     return " ".join(f"Clause {i}. The supplier shall deliver item {i * 7 % 1000} within {i % 30 + 1} days "
@@ -177,9 +121,18 @@ _ONE_PER_MINUTE = replace(SCENARIOS["calm"], name="one-per-minute", rate_limits=
 
 # -- fallbacks-adapter --------------------------------------------------------------------------------------------
 
-def _recording(world: World) -> list[tuple[str, dict[str, Any]]]:
-    """Keep the JSON body of every request the world receives: the check reads what went on the wire."""
-    seen: list[tuple[str, dict[str, Any]]] = []
+@dataclass
+class _Wire:
+    """One request as it went on the wire, and the reply's text as the API sent it (None: no JSON reply)."""
+
+    provider: str
+    body: dict[str, Any]
+    reply: str | None = None
+
+
+def _recording(world: World) -> list[_Wire]:
+    """Keep the JSON body of every request the world receives, and the text of its reply: the check reads the wire."""
+    seen: list[_Wire] = []
     plan = world._api.plan
 
     def recording_plan(provider: str, request: Any, now: float) -> Any:
@@ -187,11 +140,26 @@ def _recording(world: World) -> list[tuple[str, dict[str, Any]]]:
             body = json.loads(request.content or b"{}")
         except ValueError:
             body = None
-        seen.append((provider, body if isinstance(body, dict) else {}))
-        return plan(provider, request, now)
+        wire = _Wire(provider, body if isinstance(body, dict) else {})
+        seen.append(wire)
+        outcome = plan(provider, request, now)
+        wire.reply = _reply_text(provider, outcome.body) if outcome.status == 200 and outcome.body else None
+        return outcome
 
     world._api.plan = recording_plan  # type: ignore[method-assign]
     return seen
+
+
+def _reply_text(provider: str, raw: bytes) -> str | None:
+    """All the text of a reply as the API sent it: the message content, or every text block joined."""
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    if provider == "openai":
+        choices = data.get("choices") or [{}]
+        return (choices[0].get("message") or {}).get("content")
+    return "".join(b.get("text", "") for b in data.get("content") or [] if b.get("type") == "text")
 
 
 def _text(content: Any) -> str | None:
@@ -199,39 +167,60 @@ def _text(content: Any) -> str | None:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return "".join(str(b.get("text", "")) for b in content if isinstance(b, dict) and b.get("type") == "text")
+        return "\n".join(str(b.get("text", "")) for b in content if isinstance(b, dict) and b.get("type") == "text")
     return None
 
 
+def _carries(text: str | None, wanted: str) -> bool:
+    """Whether `text` contains `wanted` word for word; line breaks and runs of spaces may differ (a template may
+    reflow it)."""
+    return text is not None and " ".join(wanted.split()) in " ".join(text.split())
+
+
 def _wire_problem(provider: str, body: dict[str, Any], request: _Request) -> str | None:
-    """What is wrong with the request body this provider received, or None."""
+    """What is wrong with the request body this provider received, or None.
+
+    The adapter owns the wording around the request: it may wrap the instructions in a template of its own
+    (Markdown sections for one model family, XML tags for another) and frame the user's text. What must hold is
+    the provider's shape, and that nothing the caller asked for is lost: the instructions arrive word for word
+    where this provider reads instructions, the user's text arrives in the one user turn, the limit is passed on.
+    """
     messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
     users = [m for m in messages if m.get("role") == "user"]
     if provider == "openai":
-        system = [m for m in messages if m.get("role") in ("system", "developer")]
+        system = [_text(m.get("content")) for m in messages if m.get("role") in ("system", "developer")]
         if request.system and not system:
             return "no system message arrived: OpenAI takes the system prompt as a message with role 'system'"
-        if request.system and _text(system[0].get("content")) != request.system:
-            return "the system message does not carry the system prompt, unchanged"
+        if request.system and not any(_carries(text, request.system) for text in system):
+            return ("the system message does not carry the request's instructions word for word: wrap them in "
+                    "your template if you like, but do not drop or rewrite them")
+        if any(not (text or "").strip() for text in system):
+            return "an empty system message was sent: leave the system prompt out when there is none"
         limit = body.get("max_completion_tokens", body.get("max_tokens"))
         limit_name = "max_completion_tokens (or max_tokens)"
     else:
         odd = sorted({str(m.get("role")) for m in messages} - {"user", "assistant"})
         if odd:
-            return f"a message has role {odd[0]!r}; the Messages API takes user and assistant turns only"
-        if request.system and _text(body.get("system")) != request.system:
-            return ("system= did not carry the system prompt, unchanged: Anthropic takes it as the top-level "
-                    "system parameter, not inside the user's message")
+            return (f"a message has role {odd[0]!r}; the Messages API takes user and assistant turns only (this "
+                    "is OpenAI's shape sent to Anthropic)")
+        system_text = _text(body.get("system")) if "system" in body else None
+        if request.system and not _carries(system_text, request.system):
+            return ("system= did not carry the request's instructions word for word: Anthropic takes them in the "
+                    "top-level system parameter, not inside the user's message (a template around them is fine)")
+        if "system" in body and not (system_text or "").strip():
+            return "an empty system= was sent: leave the system prompt out when there is none"
         limit, limit_name = body.get("max_tokens"), "max_tokens"
-    if len(users) != 1 or _text(users[0].get("content")) != request.user:
-        return "the user message is not the request's user text, unchanged (the system prompt has a place of its own)"
+    if len(users) != 1 or not _carries(_text(users[0].get("content")), request.user):
+        return (f"expected one user message carrying the request's user text word for word; got {len(users)} user "
+                "message(s), and the text was not in them (the instructions have a place of their own)")
     if limit != request.max_tokens:
         return f"{limit_name} should be {request.max_tokens}, the request's max_tokens; it was {limit!r}"
     return None
 
 
-def _same_as_reference(report: Report, fn: Callable[..., Any], *, seed: int, model: str, request: _Request,
-                       compare_tokens: bool = True) -> World:
+def _on_the_wire(report: Report, fn: Callable[..., Any], *, seed: int, model: str,
+                 request: _Request) -> tuple[World, list[_Wire]]:
+    """One call of the learner's adapter: one request, in the provider's shape, answered, its text returned whole."""
     world = checked_world(seed=seed, max_attempts=10)
     wire = _recording(world)
     got = report.call(fn, world, model, request)
@@ -239,27 +228,31 @@ def _same_as_reference(report: Report, fn: Callable[..., Any], *, seed: int, mod
     report.expect(problem is None, problem or "")
     report.expect(len(world.requests) == 1,
                   f"made {len(world.requests)} requests; one call of complete should make exactly one")
-    provider, body = wire[0]
-    problem = _wire_problem(provider, body, request)
+    problem = _wire_problem(wire[0].provider, wire[0].body, request)
     report.expect(problem is None, f"{model}: {problem}")
-    twin = World(seed=seed)
-    want = reference_complete(twin, model, request)
-    mine, theirs = world.requests[0], twin.requests[0]
-    report.expect(mine.ok, f"the request failed with HTTP {mine.status} ({mine.error})")
+    record = world.requests[0]
+    report.expect(record.ok, f"the request failed with HTTP {record.status} ({record.error})")
     report.expect(got.model == model, f"Answer.model should be {model!r}, got {got.model!r}")
-    if got.text != want.text:
-        cut = theirs.stop_reason in ("length", "max_tokens")
-        report.expect(not cut or mine.output_tokens == theirs.output_tokens,
-                      f"the reply should stop at max_tokens={request.max_tokens}, but it had {mine.output_tokens} "
-                      "output tokens: pass max_tokens on")
-        report.expect(False, f"the reply differs from the one the right request gets ({want.text[:50]!r}... against "
-                             f"{str(got.text)[:50]!r}...): is the system prompt where this provider expects it, the "
-                             "user text unchanged, and every text block joined?")
-    if compare_tokens:
-        report.expect(mine.input_tokens == theirs.input_tokens,
-                      f"the request carried {mine.input_tokens} input tokens where the right shape carries "
-                      f"{theirs.input_tokens}: the system prompt or the user message is not where the API expects it")
-    return world
+    report.expect(record.output_tokens <= request.max_tokens,
+                  f"the reply had {record.output_tokens} output tokens where the request allows {request.max_tokens}")
+    sent = wire[0].reply
+    report.expect(sent is None or got.text == sent,
+                  f"Answer.text is {str(got.text)[:50]!r}... but the API replied {str(sent)[:50]!r}...: return all "
+                  "of the reply's text (every text block, joined)")
+    return world, wire
+
+
+def _system_detail(world: World, wire: list[_Wire], request: _Request) -> str:
+    """How the adapter framed the instructions on this provider, for the case's report line."""
+    body = wire[0].body
+    if wire[0].provider == "openai":
+        texts = [_text(m.get("content")) or "" for m in body.get("messages") or []
+                 if isinstance(m, dict) and m.get("role") in ("system", "developer")]
+        sent = "\n".join(texts)
+    else:
+        sent = _text(body.get("system")) or ""
+    return (f"{usage(world)}; {world.requests[0].input_tokens} input tokens; the system prompt on the wire has "
+            f"{len(sent)} characters around the request's {len(request.system)}")
 
 
 def _raises(report: Report, fn: Callable[..., Any], world: World, model: str, request: _Request, expected: str,
@@ -275,25 +268,31 @@ def _raises(report: Report, fn: Callable[..., Any], world: World, model: str, re
 
 @register("fallbacks-adapter")
 def check_adapter(fn: Callable[..., Any], report: Report) -> None:
-    with report.case("OpenAI (gpt-fast): the system prompt as a system message, max_tokens passed on") as notes:
-        world = _same_as_reference(report, fn, seed=31, model="gpt-fast", request=_Request(_QUESTION, _SYSTEM))
-        notes.detail = usage(world)
-    with report.case("Anthropic (claude-strong): the system prompt in system=, max_tokens passed on",
+    with report.case("OpenAI (gpt-fast): the instructions in a system message, the user text, max_tokens passed on",
+                     hint="Chat Completions takes the system prompt as a message with role 'system' before the user "
+                          "message. Your template may wrap the instructions; it must carry them word for word.") as notes:
+        request = _Request(_QUESTION, _SYSTEM)
+        notes.detail = _system_detail(*_on_the_wire(report, fn, seed=31, model="gpt-fast", request=request), request)
+    with report.case("Anthropic (claude-strong): the instructions in system=, the user text, max_tokens passed on",
                      hint="The Messages API takes the system prompt as system=..., not as a message with "
                           "role 'system' (that gets a 400), and it needs max_tokens.") as notes:
-        world = _same_as_reference(report, fn, seed=32, model="claude-strong", request=_Request(_QUESTION, _SYSTEM))
-        notes.detail = usage(world)
+        request = _Request(_QUESTION, _SYSTEM)
+        notes.detail = _system_detail(*_on_the_wire(report, fn, seed=32, model="claude-strong", request=request),
+                                      request)
     with report.case("no system prompt, on both providers",
                      hint="Leave the system prompt out when it is empty."):
-        _same_as_reference(report, fn, seed=33, model="claude-fast", request=_Request(_QUESTION), compare_tokens=False)
-        _same_as_reference(report, fn, seed=33, model="gpt-strong", request=_Request(_QUESTION), compare_tokens=False)
+        _on_the_wire(report, fn, seed=33, model="claude-fast", request=_Request(_QUESTION))
+        _on_the_wire(report, fn, seed=33, model="gpt-strong", request=_Request(_QUESTION))
     with report.case("a reply cut at max_tokens=12 (both providers): the limit reaches the API"):
-        _same_as_reference(report, fn, seed=34, model="gpt-fast", request=_Request(_QUESTION, _SYSTEM, max_tokens=12))
-        _same_as_reference(report, fn, seed=34, model="claude-fast", request=_Request(_QUESTION, _SYSTEM, max_tokens=12))
+        for model in ("gpt-fast", "claude-fast"):
+            world, _ = _on_the_wire(report, fn, seed=34, model=model, request=_Request(_QUESTION, _SYSTEM, max_tokens=12))
+            report.expect(world.requests[0].stop_reason in ("length", "max_tokens"),
+                          f"{model}: the reply was not cut at max_tokens=12 (stop reason "
+                          f"{world.requests[0].stop_reason!r}): pass max_tokens on")
     with report.case("Japanese and emoji, on both providers"):
         text = "検索結果を二文で要約してください。🔎 再試行の嵐とは何ですか？"
-        _same_as_reference(report, fn, seed=35, model="gpt-strong", request=_Request(text, _SYSTEM))
-        _same_as_reference(report, fn, seed=35, model="claude-strong", request=_Request(text, _SYSTEM))
+        _on_the_wire(report, fn, seed=35, model="gpt-strong", request=_Request(text, _SYSTEM))
+        _on_the_wire(report, fn, seed=35, model="claude-strong", request=_Request(text, _SYSTEM))
     with report.case("structured output: JSON that fits the schema from both providers",
                      hint="OpenAI: response_format={'type': 'json_schema', 'json_schema': {'name': ..., 'schema': ...}}. "
                           "Anthropic: output_config={'format': {'type': 'json_schema', 'schema': ...}}, or a forced "
@@ -438,16 +437,19 @@ def _outage_cases(report: Report, fn: Callable[..., Any], *, seed: int, scenario
                      hint="On Unavailable, move to the next model in the chain; only when every model has failed "
                           "or was skipped, raise AllFailed.") as notes:
         calls = _drive(fn, world, chain=chain, minutes=minutes, every=every, failures=failures, cooldown=cooldown)
-        notes.detail = _per_provider(world)
+        notes.detail = _answered_detail(world, calls)
         during = [c for c in calls if outage.start <= c.start < outage.end]
         if strict:
             _expect_answered(report, calls, where="in the run")
         else:
+            # Both providers also overload and reset at random all day, so a request can find every model failing
+            # at once: some losses are the world's, not the chain's. More than one in ten is the chain's.
             answered = sum(c.error is None for c in calls)
             report.expect(answered >= 0.9 * len(calls),
-                          f"only {answered} of {len(calls)} requests were answered; the first that raised, at "
+                          f"only {answered} of {len(calls)} requests were answered ({len(calls) - answered} lost; "
+                          f"at least {math.ceil(0.9 * len(calls))} should be); the first that raised, at "
                           f"t={_raised(calls)[0].start:.0f} s: {_short(_raised(calls)[0].error)}"
-                          if answered < len(calls) else "")
+                          if answered < 0.9 * len(calls) else "")
             odd = _raised(calls, allowed="AllFailed")
             report.expect(not odd, f"at t={odd[0].start:.0f} s a request raised {_short(odd[0].error)}; when no "
                                    "model can answer, raise AllFailed" if odd else "")
@@ -494,7 +496,7 @@ def check_chain(fn: Callable[..., Any], report: Report) -> None:
         chain = ["claude-strong", "gpt-fast"]
         world = _traffic(seed=51, scenario="calm", chain=chain, minutes=(0, 3))
         calls = _drive(fn, world, chain=chain, minutes=(0, 3))
-        notes.detail = _per_provider(world)
+        notes.detail = _answered_detail(world, calls)
         _expect_answered(report, calls, where="in a calm world")
         elsewhere = [c for c in calls if c.value.model != "claude-strong"]
         report.expect(not elsewhere, f"at t={elsewhere[0].start:.0f} s {elsewhere[0].value.model} answered; in a calm "
@@ -510,13 +512,14 @@ def check_chain(fn: Callable[..., Any], report: Report) -> None:
         chain = ["gpt-fast", "claude-fast", "claude-strong"]
         world = _traffic(seed=54, scenario="overloaded", chain=chain, minutes=(0, 12))
         calls = _drive(fn, world, chain=chain, minutes=(0, 12))
-        notes.detail = _per_provider(world)
+        notes.detail = _answered_detail(world, calls)
         answered = [c for c in calls if c.error is None]
         odd = _raised(calls, allowed="AllFailed")
         report.expect(not odd, f"at t={odd[0].start:.0f} s a request raised {_short(odd[0].error)}; when no model "
                                "can answer, raise AllFailed" if odd else "")
         report.expect(len(answered) >= 0.95 * len(calls),
-                      f"only {len(answered)} of {len(calls)} requests were answered with three models to try")
+                      f"only {len(answered)} of {len(calls)} requests were answered ({len(calls) - len(answered)} "
+                      "lost) with three models to try")
         primary = sum(c.value.model == chain[0] for c in answered)
         report.expect(primary >= 0.7 * len(calls),
                       f"the primary answered only {primary} of {len(calls)} requests; it refuses 15% of attempts, so "
