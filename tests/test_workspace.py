@@ -61,7 +61,12 @@ def test_faultfirst_lab_starts_jupyterlab_headless(tmp_path):
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True,
     )
     lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
+
+    def read_lines() -> None:  # a thread, so that waiting for output can time out
+        for line in process.stdout:
+            lines.put(line)
+
+    threading.Thread(target=read_lines, daemon=True).start()
     output: list[str] = []
     try:
         deadline = time.monotonic() + 60

@@ -34,6 +34,8 @@ class _VirtualTimeSelector(selectors.BaseSelector):
     def __init__(self, clock: Clock) -> None:
         self._real = selectors.DefaultSelector()
         self._clock = clock
+        # Live mode: sockets are real, so the loop waits on them for real, in real seconds.
+        self._real_speed = clock.speed if isinstance(clock, RealTimeClock) else None
 
     def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
         return self._real.register(fileobj, events, data)
@@ -45,9 +47,8 @@ class _VirtualTimeSelector(selectors.BaseSelector):
         return self._real.modify(fileobj, events, data)
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
-        if isinstance(self._clock, RealTimeClock):
-            # Live mode and served worlds: sockets are real, so wait on them for real (in real seconds).
-            return self._real.select(None if timeout is None else timeout / self._clock.speed)
+        if self._real_speed is not None:
+            return self._real.select(None if timeout is None else timeout / self._real_speed)
         ready = self._real.select(0)
         if ready or timeout == 0:
             return ready

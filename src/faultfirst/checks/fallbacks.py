@@ -177,6 +177,15 @@ def _carries(text: str | None, wanted: str) -> bool:
     return text is not None and " ".join(wanted.split()) in " ".join(text.split())
 
 
+def _system_texts(provider: str, body: dict[str, Any]) -> list[str | None]:
+    """The instructions a request body carries where its provider reads them: OpenAI's system (or developer)
+    messages, Anthropic's top-level system parameter."""
+    if provider == "openai":
+        return [_text(m.get("content")) for m in body.get("messages") or []
+                if isinstance(m, dict) and m.get("role") in ("system", "developer")]
+    return [_text(body.get("system"))] if "system" in body else []
+
+
 def _wire_problem(provider: str, body: dict[str, Any], request: _Request) -> str | None:
     """What is wrong with the request body this provider received, or None.
 
@@ -187,8 +196,8 @@ def _wire_problem(provider: str, body: dict[str, Any], request: _Request) -> str
     """
     messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
     users = [m for m in messages if m.get("role") == "user"]
+    system = _system_texts(provider, body)
     if provider == "openai":
-        system = [_text(m.get("content")) for m in messages if m.get("role") in ("system", "developer")]
         if request.system and not system:
             return "no system message arrived: OpenAI takes the system prompt as a message with role 'system'"
         if request.system and not any(_carries(text, request.system) for text in system):
@@ -203,11 +212,10 @@ def _wire_problem(provider: str, body: dict[str, Any], request: _Request) -> str
         if odd:
             return (f"a message has role {odd[0]!r}; the Messages API takes user and assistant turns only (this "
                     "is OpenAI's shape sent to Anthropic)")
-        system_text = _text(body.get("system")) if "system" in body else None
-        if request.system and not _carries(system_text, request.system):
+        if request.system and not any(_carries(text, request.system) for text in system):
             return ("system= did not carry the request's instructions word for word: Anthropic takes them in the "
                     "top-level system parameter, not inside the user's message (a template around them is fine)")
-        if "system" in body and not (system_text or "").strip():
+        if any(not (text or "").strip() for text in system):
             return "an empty system= was sent: leave the system prompt out when there is none"
         limit, limit_name = body.get("max_tokens"), "max_tokens"
     if len(users) != 1 or not _carries(_text(users[0].get("content")), request.user):
@@ -244,13 +252,7 @@ def _on_the_wire(report: Report, fn: Callable[..., Any], *, seed: int, model: st
 
 def _system_detail(world: World, wire: list[_Wire], request: _Request) -> str:
     """How the adapter framed the instructions on this provider, for the case's report line."""
-    body = wire[0].body
-    if wire[0].provider == "openai":
-        texts = [_text(m.get("content")) or "" for m in body.get("messages") or []
-                 if isinstance(m, dict) and m.get("role") in ("system", "developer")]
-        sent = "\n".join(texts)
-    else:
-        sent = _text(body.get("system")) or ""
+    sent = "\n".join(text or "" for text in _system_texts(wire[0].provider, wire[0].body))
     return (f"{usage(world)}; {world.requests[0].input_tokens} input tokens; the system prompt on the wire has "
             f"{len(sent)} characters around the request's {len(request.system)}")
 
