@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 import pytest_socket
 
-from faultfirst import World
+if TYPE_CHECKING:
+    from faultfirst import World
 
 
 @pytest.fixture(autouse=True)
@@ -25,6 +28,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture
 def world() -> World:
+    from faultfirst import World  # here, not at the top: pytest's xdist controller loads this file and runs no test
+
     return World(seed=0)
 
 

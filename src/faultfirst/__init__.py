@@ -6,11 +6,30 @@
     claude = world.anthropic()  # a real anthropic.Anthropic wired to the world
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ._catalog import Catalog, ModelSpec
 from ._records import RequestRecord
 from ._scenarios import SCENARIOS, Outage, RateLimits, Scenario
-from ._errors import SpendCapExceeded
-from ._world import World
+
+if TYPE_CHECKING:
+    from ._errors import SpendCapExceeded
+    from ._world import World
+
+# These two import both SDKs (about two seconds), so they load on first use: processes that only need the
+# package's lighter parts (pytest's controller, `faultfirst lab`, the book's Sphinx extension) skip the cost.
+_ON_FIRST_USE = {"World": "._world", "SpendCapExceeded": "._errors"}
 
 __all__ = ["World", "Catalog", "ModelSpec", "RequestRecord", "Scenario", "SCENARIOS", "RateLimits", "Outage",
            "SpendCapExceeded"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _ON_FIRST_USE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_ON_FIRST_USE[name], __name__), name)
+    globals()[name] = value
+    return value

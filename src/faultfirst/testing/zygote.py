@@ -46,7 +46,7 @@ def expose_kernel_spec() -> None:
 
 _PRELOAD = ("ipykernel.kernelapp", "matplotlib.figure", "matplotlib.axes", "matplotlib.font_manager",
             "myst_nb.ext.glue",  # myst_nb.glue imports it (docutils, nbformat, jsonschema) at its first call
-            "openai", "anthropic", "tenacity", "pydantic", "faultfirst", "faultfirst.checks")
+            "openai", "anthropic", "tenacity", "pydantic", "faultfirst._world", "faultfirst.checks")
 
 
 def serve(socket_path: str) -> None:
