@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import sys
 import time
 from collections.abc import Callable
 
@@ -69,7 +70,8 @@ def interleaved(bare: Callable[[], object], simulated: Callable[[], object], *, 
     return totals[0] / (block * rounds), totals[1] / (block * rounds)
 
 
-def main() -> None:
+def main() -> int:
+    """Print the table; exit status 1 when any case is over its budget, so a script or CI can act on it."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
@@ -87,7 +89,8 @@ def main() -> None:
     for label, base, sim, ratio, budget in rows:
         verdict = "ok" if ratio <= budget else "OVER"
         print(f"{label:48} {base * 1000:8.3f} {sim * 1000:9.3f} {ratio:6.2f} {budget:6.1f}x {verdict}")
+    return 0 if all(ratio <= budget for *_, ratio, budget in rows) else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -121,6 +121,8 @@ def test_file_level_errors_name_the_file(tmp_path: pathlib.Path, content: object
         pytest.param({"match": {"equals": "x", "provider": "google"}, "reply": "x"}, "'match.provider'", id="provider"),
         pytest.param({"match": ["x"], "reply": "x"}, "'match' must be an object", id="match-not-object"),
         pytest.param("just text", "entry must be an object", id="entry-not-object"),
+        pytest.param({"match": {"equals": "x"}, "reply": "x", "recorded": {"request": {}}},
+                     "'recorded' must be an object with 'request' and 'response'", id="recorded-without-response"),
     ],
 )
 def test_entry_errors_name_the_file_and_entry_number(tmp_path: pathlib.Path, bad_entry: object, problem: str) -> None:
@@ -137,3 +139,25 @@ def test_missing_file_is_a_fixture_error(tmp_path: pathlib.Path) -> None:
     missing = tmp_path / "nope.json"
     with pytest.raises(FixtureError, match="nope.json"):
         load_fixtures(missing)
+
+
+def test_package_fixtures_are_read_again_when_a_recording_changes_them(monkeypatch, tmp_path: pathlib.Path) -> None:
+    """A recording saved into the fixtures folder is replayed by the next world in the same process."""
+    from faultfirst import _fixtures
+
+    monkeypatch.setattr(_fixtures, "_PACKAGE_FIXTURES", tmp_path)
+    write(tmp_path, "default.json", {"fixtures": [entry("pong", equals="ping")]})
+    assert default_fixtures().match(prompt("ping")) == "pong" and default_fixtures().match(prompt("hello")) is None
+    write(tmp_path, "recorded.json", {"fixtures": [entry("hi there", equals="hello")]})
+    assert default_fixtures().match(prompt("hello")) == "hi there"
+
+
+def test_a_world_replays_given_fixtures_before_the_packages(tmp_path: pathlib.Path) -> None:
+    """World(fixtures=...) puts the given file ahead of the package's own fixtures, through the real SDK."""
+    from faultfirst import World
+
+    path = write(tmp_path, "mine.json", {"fixtures": [entry("not pong", equals="ping")]})
+    ask = [{"role": "user", "content": "ping"}]
+    mine = World(fixtures=path).openai().chat.completions.create(model="gpt-fast", messages=ask)
+    packaged = World().openai().chat.completions.create(model="gpt-fast", messages=ask)
+    assert (mine.choices[0].message.content, packaged.choices[0].message.content) == ("not pong", "pong")

@@ -200,3 +200,125 @@ def test_record_needs_live_mode():
     """Recording without live mode is a clear error (there is nothing real to record)."""
     with pytest.raises(ValueError, match="live mode"):
         World(record_to="x.json")
+
+
+@pytest.mark.loopback
+def test_gathered_live_calls_cannot_overshoot_the_cap(server, keys):
+    """Forty live calls at once: each holds its worst case while in flight, so the cap is never overshot."""
+    import asyncio
+
+    world = World(live=True, spend_cap_usd=0.01)
+    client = world.async_openai(base_url=f"{server.base_url}/v1")
+
+    async def main():
+        return await asyncio.gather(*(client.chat.completions.create(
+            model="gpt-strong", max_tokens=150, messages=ask(f"Question {i}")) for i in range(40)),
+            return_exceptions=True)
+
+    results = world.run(main())
+    refused = [r for r in results if isinstance(r, SpendCapExceeded)]
+    answered = [r for r in results if isinstance(r, openai.types.chat.ChatCompletion)]
+    assert refused and answered and len(refused) + len(answered) == 40
+    assert sum(r.cost_usd for r in world.requests) <= 0.01 and world._spend.held() == 0
+    assert len(server.world.requests) == len(answered)  # the refused ones never left
+
+
+@pytest.mark.loopback
+def test_a_live_stream_without_usage_is_still_costed(server, keys):
+    """An OpenAI stream without include_usage carries no usage; the world counts its tokens itself."""
+    world = World(live=True)
+    chunks = list(world.openai(base_url=f"{server.base_url}/v1").chat.completions.create(
+        model="gpt-fast", messages=ask("Why do retries need jitter?"), stream=True))
+    assert all(chunk.usage is None for chunk in chunks)
+    [mine], [served] = world.requests, server.world.requests
+    assert (mine.input_tokens, mine.output_tokens) == (served.input_tokens, served.output_tokens)
+    assert mine.output_tokens > 0 and mine.cost_usd == pytest.approx(served.cost_usd)
+
+
+@pytest.mark.loopback
+def test_a_timed_out_live_call_is_booked_at_its_worst_case(keys):
+    """A call that timed out may have been billed, for an amount nobody reports: it is booked at its worst case."""
+    with serving(seed=0, port=0, speed=1) as slow:  # real time: gpt-strong takes seconds
+        world = World(live=True)
+        client = world.openai(base_url=f"{slow.base_url}/v1", timeout=0.05)
+        with pytest.raises(openai.APITimeoutError):
+            client.chat.completions.create(model="gpt-strong", max_tokens=300, messages=ask("hi"))
+    [record] = world.requests
+    prompt_tokens = World().openai().chat.completions.create(
+        model="gpt-strong", messages=ask("hi"), max_tokens=1).usage.prompt_tokens
+    assert record.error == "timeout" and record.status is None
+    assert record.cost_usd == pytest.approx(CATALOG["gpt-strong"].cost_usd(prompt_tokens, 300))
+    assert world._spend.held() == 0
+
+
+SCRIPTED = "Served reply: a retry budget caps retries at a share of all calls."
+
+
+@pytest.fixture
+def scripted_server(tmp_path) -> Iterator[WorldServer]:
+    """A served world that says SCRIPTED to one question, so a recording of it cannot be mistaken for the engine."""
+    script = tmp_path / "served.json"
+    script.write_text(json.dumps({"fixtures": [{"match": {"equals": "What is a retry budget?"}, "reply": SCRIPTED}]}))
+    with serving(seed=0, port=0, speed=1000, fixtures=script) as running:
+        yield running
+
+
+@pytest.mark.loopback
+def test_record_mode_saves_request_response_pairs_that_replay_through_the_sdks(scripted_server, keys, tmp_path):
+    """Plain and streamed exchanges with both providers are saved as pairs without credentials, and a
+    simulated world given the file answers the same prompts with the recorded replies."""
+    path = tmp_path / "recorded.json"
+    world = World(live=True, record_to=path)
+    url, question = scripted_server.base_url, ask("What is a retry budget?")
+    gpt, claude = world.openai(base_url=f"{url}/v1"), world.anthropic(base_url=url)
+    gpt.chat.completions.create(model="gpt-fast", messages=question, extra_headers={"OpenAI-Organization": "org-me"})
+    list(gpt.chat.completions.create(model="gpt-strong", messages=question, stream=True))
+    with claude.messages.stream(model="claude-fast", max_tokens=100, system="Be brief.", messages=question) as stream:
+        stream.until_done()
+
+    text = path.read_text()
+    for secret in (*FAKE_KEYS.values(), "org-me", "authorization", "x-api-key", "organization"):
+        assert secret not in text.lower()
+    entries = json.loads(text)["fixtures"]
+    assert [e["match"]["model"] for e in entries] == ["gpt-fast", "gpt-strong", "claude-fast"]
+    assert all(e["reply"] == SCRIPTED for e in entries)
+    plain, streamed, claude_streamed = (e["recorded"] for e in entries)
+    assert plain["live_model"] == LIVE_MODELS["openai"]["gpt-fast"] and plain["request"]["body"]["model"] == "gpt-fast"
+    assert plain["response"]["status"] == 200 and plain["response"]["body"]["object"] == "chat.completion"
+    assert streamed["response"]["events"][0]["object"] == "chat.completion.chunk"
+    assert claude_streamed["request"]["headers"]["anthropic-version"] and claude_streamed["request"]["path"] == "/v1/messages"
+    assert {e["type"] for e in claude_streamed["response"]["events"]} >= {"message_start", "content_block_delta"}
+
+    replaying = World(seed=0, fixtures=path)
+    assert replaying.openai().chat.completions.create(model="gpt-fast", messages=question).choices[0].message.content \
+        == SCRIPTED
+    reply = replaying.anthropic().messages.create(model="claude-fast", max_tokens=100, system="Be brief.",
+                                                  messages=question)
+    assert reply.content[0].text == SCRIPTED
+    assert World(seed=0).openai().chat.completions.create(
+        model="gpt-fast", messages=question).choices[0].message.content != SCRIPTED
+
+
+@pytest.mark.loopback
+def test_the_environment_switches_recording_on_for_every_live_world(scripted_server, keys, monkeypatch, tmp_path):
+    """FAULTFIRST_LIVE=1 with FAULTFIRST_RECORD=path records lessons run unchanged (the base URLs come from the
+    SDKs' own OPENAI_BASE_URL / ANTHROPIC_BASE_URL, as they would point at a proxy)."""
+    path = tmp_path / "lessons.json"
+    monkeypatch.setenv("FAULTFIRST_LIVE", "1")
+    monkeypatch.setenv("FAULTFIRST_RECORD", str(path))
+    monkeypatch.setenv("OPENAI_BASE_URL", f"{scripted_server.base_url}/v1")
+    world = World(seed=3)
+    assert world.live
+    world.openai().chat.completions.create(model="gpt-fast", messages=ask("What is a retry budget?"))
+    assert [e["reply"] for e in json.loads(path.read_text())["fixtures"]] == [SCRIPTED]
+    monkeypatch.delenv("FAULTFIRST_LIVE")
+    assert World(seed=3)._recorder is None  # a simulated world has nothing real to record
+
+
+@pytest.mark.loopback
+def test_another_providers_alias_goes_to_the_api_to_be_refused(server, keys):
+    """A lesson's deliberate mistake (a Claude alias on the OpenAI client) meets the API's 404, as it does simulated."""
+    world = World(live=True)
+    with pytest.raises(openai.NotFoundError):
+        world.openai(base_url=f"{server.base_url}/v1").chat.completions.create(model="claude-fast", messages=ask("hi"))
+    assert world.requests[0].status == 404 and len(server.world.requests) == 1

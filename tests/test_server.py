@@ -129,3 +129,58 @@ def test_cli_reports_a_port_in_use(capsys):
     finally:
         taken.close()
     assert status == 2 and "--port" in capsys.readouterr().err
+
+
+def test_both_sdks_list_their_own_models(server):
+    """GET /v1/models is one path for two APIs: each SDK gets its own provider's models, in its own shape."""
+    gpt = openai.OpenAI(base_url=f"{server.base_url}/v1", api_key="any", max_retries=0)
+    claude = anthropic.Anthropic(base_url=server.base_url, api_key="any", max_retries=0)
+    assert {m.id for m in gpt.models.list()} == {m.name for m in server.world.catalog.for_provider("openai")}
+    listed = list(claude.models.list())
+    assert {m.id for m in listed} == {m.name for m in server.world.catalog.for_provider("anthropic")}
+    assert all(m.type == "model" for m in listed)
+
+
+@pytest.fixture
+def served_by_the_cli(tmp_path) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`faultfirst serve` as a learner starts it, on a free port, in the outage scenario (OpenAI down from t=0)."""
+    import sys
+    from pathlib import Path
+
+    command = [str(Path(sys.executable).with_name("faultfirst")), "serve", "--scenario", "outage", "--seed", "5",
+               "--speed", "1000", "--port", "0", "--quiet"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        banner = process.stdout.readline()
+        assert "scenario 'outage'" in banner and "seed 5" in banner and "1000x real time" in banner, banner
+        yield banner.rsplit(" on ", 1)[1].strip(), process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=10)
+
+
+def test_the_serve_command_end_to_end(served_by_the_cli):
+    """The command serves the scenario it was given, to both SDKs and to curl, and stops cleanly on Ctrl-C."""
+    import signal
+
+    url, process = served_by_the_cli
+    gpt = openai.OpenAI(base_url=f"{url}/v1", api_key="any", max_retries=0)
+    with pytest.raises(openai.InternalServerError):  # the outage: OpenAI is down for the first 20 minutes
+        gpt.chat.completions.create(model="gpt-fast", messages=ASK)
+    claude = anthropic.Anthropic(base_url=url, api_key="any", max_retries=0)
+    assert claude.messages.create(model="claude-fast", max_tokens=50, messages=ASK).content[0].text == "This is a test."
+    if shutil.which("curl"):
+        out = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", f"{url}/v1/chat/completions",
+                              "-H", "content-type: application/json", "-d", json.dumps({"model": "gpt-fast",
+                              "messages": ASK})], capture_output=True, text=True, check=True, timeout=30).stdout
+        assert out == "503"
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=10) == 0 and "Traceback" not in process.stderr.read()
+
+
+def test_cli_refuses_a_speed_that_is_not_positive(capsys):
+    """`faultfirst serve --speed 0` would never answer; it exits with status 2 and says why."""
+    from faultfirst.cli import main
+
+    assert main(["serve", "--port", "0", "--speed", "0"]) == 2 and "speed must be a positive" in capsys.readouterr().err

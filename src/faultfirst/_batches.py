@@ -98,7 +98,7 @@ class BatchService:
         kind, ident, action, method = match["kind"], match["id"], match["action"], request.method
         reply = self._api._answer_json
         if kind == "files" and method == "POST" and ident is None:
-            name, content = _multipart_file(request)
+            name, content = multipart_file(request)
             file_id = f"file-{rid}"
             self._files[file_id] = (name, content)
             return reply(record, self._file_object(file_id, now), rid, 0.05)
@@ -249,6 +249,8 @@ class BatchService:
                                                                         batch.created, batch.ends)
         if batch.provider == "openai":
             self._write_openai_files(batch)
+        if self._api.spend is not None:
+            self._api.spend.batch_billed(batch.id)
 
     def _write_openai_files(self, batch: _Batch) -> None:
         for kind, keep in (("output", lambda s: s < 400), ("error", lambda s: s >= 400)):
@@ -284,7 +286,7 @@ def _json(request: httpx2.Request) -> dict[str, Any]:
     return body
 
 
-def _multipart_file(request: httpx2.Request) -> tuple[str, bytes]:
+def multipart_file(request: httpx2.Request) -> tuple[str, bytes]:
     """The uploaded file of a multipart/form-data request, as the Files API receives it."""
     content_type = request.headers.get("content-type", "")
     message = BytesParser(policy=HTTP).parsebytes(

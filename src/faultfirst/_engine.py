@@ -39,6 +39,7 @@ from ._parse import GENERATING_ROUTES, InvalidRequest, ParsedRequest, decode_bod
 from ._ratelimit import Admission, ModelLimiter
 from ._records import RequestRecord
 from ._scenarios import Scenario
+from ._spend import SpendLedger
 from ._tokens import count_tokens, truncate_to_tokens
 from ._wire import EPOCH, Answer, dumps
 
@@ -68,8 +69,9 @@ class SimulatedAPI:
     """One world's API: its scenario, limits, random streams and request log."""
 
     def __init__(self, *, seed: int, scenario: Scenario, catalog: Catalog, log: list[RequestRecord],
-                 fixtures: FixtureSet | None) -> None:
+                 fixtures: FixtureSet | None, spend: SpendLedger | None = None) -> None:
         self.scenario = scenario
+        self.spend = spend  # told when a batch's items are billed, so its hold on the spend cap goes
         self.catalog = catalog
         self.latency = LatencyModel(seed, drift=scenario.drift)
         self._log = log

@@ -15,10 +15,15 @@ comments explain the keys and are not part of the format)::
             "equals": "ping",                  # optional: the whole user text
             "system_contains": "pirate"        # optional: substring of the system prompt
           },
-          "reply": "The scripted reply text."
+          "reply": "The scripted reply text.",
+          "recorded": {...}                    # optional: the real exchange it came from
         }
       ]
     }
+
+``recorded`` is written by record mode (see ``_recording.py``): the request
+and response the reply was taken from, kept so a refresh can be reviewed. The
+world replays ``reply`` only.
 
 Every entry needs at least one of ``contains``, ``equals`` or
 ``system_contains`` so that no entry silently matches every prompt.  Text
@@ -48,7 +53,8 @@ _PACKAGE_FIXTURES = pathlib.Path(__file__).parent / "fixtures"
 _PROVIDERS = ("openai", "anthropic")
 _TEXT_CONDITIONS = ("contains", "equals", "system_contains")
 _MATCH_KEYS = ("provider", "model", *_TEXT_CONDITIONS)
-_ENTRY_KEYS = ("match", "reply")
+_ENTRY_KEYS = ("match", "reply", "recorded")
+_REQUIRED_ENTRY_KEYS = ("match", "reply")
 
 
 class FixtureError(ValueError):
@@ -103,10 +109,15 @@ def load_fixtures(*paths: pathlib.Path) -> FixtureSet:
     return FixtureSet(tuple(entry for file in files for entry in _load_file(file)))
 
 
-@functools.cache
 def default_fixtures() -> FixtureSet:
-    """The package's own fixtures, loaded once per process."""
-    return load_fixtures()
+    """The package's own fixtures, read again only when a file in the folder has changed (a recording just saved)."""
+    files = sorted(_PACKAGE_FIXTURES.glob("*.json"))
+    return _fixtures_as_of(tuple((f, f.stat().st_mtime_ns) for f in files))
+
+
+@functools.lru_cache(maxsize=1)
+def _fixtures_as_of(state: tuple[tuple[pathlib.Path, int], ...]) -> FixtureSet:
+    return load_fixtures(*(path for path, _ in state))
 
 
 def _load_file(path: pathlib.Path) -> list[_Fixture]:
@@ -132,11 +143,14 @@ def _load_file(path: pathlib.Path) -> list[_Fixture]:
 def _parse_entry(entry: Any, where: str) -> _Fixture:
     """Validate one ``{"match": ..., "reply": ...}`` entry; ``where`` prefixes errors."""
     _check_keys(entry, _ENTRY_KEYS, where, "entry")
-    for key in _ENTRY_KEYS:
+    for key in _REQUIRED_ENTRY_KEYS:
         if key not in entry:
             raise FixtureError(f"{where}: missing {key!r}")
     if not isinstance(entry["reply"], str):
         raise FixtureError(f"{where}: 'reply' must be a string")
+    recorded = entry.get("recorded", {"request": {}, "response": {}})
+    if not (isinstance(recorded, Mapping) and all(isinstance(recorded.get(k), Mapping) for k in ("request", "response"))):
+        raise FixtureError(f"{where}: 'recorded' must be an object with 'request' and 'response' objects")
     match = entry["match"]
     _check_keys(match, _MATCH_KEYS, where, "'match'")
     for key, value in match.items():

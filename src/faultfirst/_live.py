@@ -3,11 +3,15 @@
 The clients are real SDK clients whose transport goes to the real API (or to
 whatever `base_url` says, which is how the tests aim it at `faultfirst serve`).
 On the way out, the live transport maps the catalogue alias to the real model
-id from `live_models.json`, refuses calls the spend cap cannot afford, and
-injects the scenario's faults that happen before generation (so a 429 storm
-costs nothing). On the way back it records the attempt in `world.requests`,
-with tokens from the real usage and cost at catalogue prices, and, in record
-mode, saves the exchange as a fixture the simulated world will replay.
+id from `live_models.json`, holds the call's worst case against the spend cap
+(refusing it if the cap cannot afford it), and injects the scenario's faults
+that happen before generation (so a 429 storm costs nothing). On the way back
+it records the attempt in `world.requests`, with tokens from the real usage
+(counted with the catalogue's tokenizer when a stream carries none) and cost
+at catalogue prices, releases the hold, and, in record mode, saves the
+exchange as a fixture the simulated world will replay. An attempt that fails
+after it may have reached the API (a timeout, a cancellation) is booked at its
+worst case: it may have been billed, and nobody will say for how much.
 """
 
 from __future__ import annotations
@@ -22,9 +26,11 @@ import httpx2
 from ._catalog import LIVE_MODELS
 from ._errors import ClientSideError
 from ._outcome import Outcome
-from ._parse import GENERATING_ROUTES, InvalidRequest, decode_body, parse_request
+from ._parse import GENERATING_ROUTES, InvalidRequest, ParsedRequest, decode_body, parse_request
+from ._recording import kept_request_headers, kept_response_headers, sse_events
 from ._records import RequestRecord
-from ._spend import check_spend
+from ._spend import Hold
+from ._tokens import count_tokens
 from ._transport import transport_failure
 
 if TYPE_CHECKING:
@@ -40,14 +46,16 @@ class UnknownAlias(ClientSideError, KeyError):
 
 
 class _Exchange:
-    """One live attempt: the request as sent, and the record it fills in as the answer arrives."""
+    """One live attempt: the request as sent, its hold on the spend cap, and the record it fills in."""
 
     def __init__(self, world: World, provider: str, request: httpx2.Request) -> None:
         self.world, self.provider, self.request = world, provider, request
         self.endpoint = GENERATING_ROUTES.get(request.url.path) if request.method == "POST" else None
         self.body = decode_body(request.content or b"{}") if self.endpoint else None
         self.alias = str((self.body or {}).get("model", ""))
+        self.spec = self.world.catalog.get(self.alias)
         self.record: RequestRecord | None = None
+        self.hold: Hold | None = None
 
     def outgoing(self) -> httpx2.Request:
         """The request to send: the real model id in the body, and no compression (so usage can be read)."""
@@ -55,42 +63,73 @@ class _Exchange:
                    if k.lower() not in ("content-length", "accept-encoding")] + [("accept-encoding", "identity")]
         content = self.request.content
         if self.body is not None and self.alias:
-            ids = LIVE_MODELS[self.provider]
-            if self.alias not in ids:
-                raise UnknownAlias(f"live mode has no real model for {self.alias!r} ({self.provider}); the aliases are: "
-                                   f"{', '.join(ids)} (see src/faultfirst/live_models.json)")
-            content = json.dumps({**self.body, "model": ids[self.alias]}).encode()
+            content = json.dumps({**self.body, "model": self.real_model()}).encode()
         return httpx2.Request(self.request.method, self.request.url, headers=headers, content=content,
                               extensions=self.request.extensions)
 
-    def start(self) -> None:
+    def real_model(self) -> str:
+        """The real id to send: this provider's for the alias; another provider's, sent on so that the API
+        refuses it as the simulation does (a lesson's deliberate mistake); a real id as it is."""
+        for ids in (LIVE_MODELS[self.provider], *LIVE_MODELS.values()):
+            if self.alias in ids:
+                return ids[self.alias]
+        if any(self.alias in ids.values() for ids in LIVE_MODELS.values()):
+            return self.alias
+        raise UnknownAlias(f"live mode has no real model for {self.alias!r} ({self.provider}); the aliases are: "
+                           f"{', '.join(LIVE_MODELS[self.provider])} (see src/faultfirst/live_models.json)")
+
+    def start(self, hold: Hold | None) -> None:
+        self.hold = hold
         self.record = RequestRecord(self.provider, self.alias, self.endpoint or self.request.url.path,
                                     self.world.clock.now(), stream=bool((self.body or {}).get("stream")))
         self.world.requests.append(self.record)
 
-    def failed(self, error: str) -> None:
+    def failed(self, error: str, sent: bool) -> None:
+        """No answer came. If the request may have reached the API, it may be billed: book its worst case."""
         assert self.record is not None
         self.record.error, self.record.latency = error, self.world.clock.now() - self.record.start
+        if sent and self.hold is not None and not self.hold.batch:
+            self.record.cost_usd = self.hold.usd
+        self.world._spend.release(self.hold)
 
-    def finished(self, status: int, content: bytes, content_type: str) -> None:
-        """Fill in the record from the answer's usage; in record mode, save the exchange."""
+    def finished(self, status: int, content: bytes, headers: httpx2.Headers) -> None:
+        """Fill in the record from the answer's usage; release the hold; in record mode, save the exchange."""
         record = self.record
         assert record is not None
         record.status, record.latency = status, self.world.clock.now() - record.start
         if status >= 400:
             record.error = _error_name(content)
-            return
-        used_in, used_out, text = _usage_and_text(self.provider, content, "event-stream" in content_type)
-        record.input_tokens, record.output_tokens = used_in, used_out
-        spec = self.world.catalog.get(self.alias)
-        if spec is not None:
-            record.cost_usd = spec.cost_usd(used_in, used_out)
-        if self.world._recorder is not None and text is not None and self.endpoint and spec is not None:
-            try:
-                prompt = parse_request(self.endpoint, spec, self.request.content or b"{}").prompt
-            except InvalidRequest:
-                return
-            self.world._recorder.save(prompt, text)
+        elif self.endpoint is not None and self.spec is not None:
+            streamed = "event-stream" in headers.get("content-type", "")
+            events = sse_events(content) if streamed else None
+            used_in, used_out, text = _usage_and_text(events, content)
+            parsed = self.parsed()
+            if parsed is not None and not (used_in and used_out):
+                # A stream without usage (OpenAI's, unless stream_options.include_usage is set): count it ourselves.
+                used_in = used_in or parsed.input_tokens
+                used_out = used_out or count_tokens(text or "", self.spec.encoding)
+            record.input_tokens, record.output_tokens = used_in, used_out
+            record.cost_usd = self.spec.cost_usd(used_in, used_out)
+            if self.world._recorder is not None and text is not None and parsed is not None:
+                self.world._recorder.save(parsed.prompt, text, self.pair(status, headers, content, events))
+        self.world._spend.settle(self.hold, self.request, status, b"" if record.stream else content)
+
+    def parsed(self) -> ParsedRequest | None:
+        """The request as the simulation reads it; None for one it would refuse but the real API took."""
+        assert self.spec is not None and self.endpoint is not None
+        try:
+            return parse_request(self.endpoint, self.spec, self.request.content or b"{}")
+        except InvalidRequest:
+            return None
+
+    def pair(self, status: int, headers: httpx2.Headers, content: bytes, events: list[Any] | None) -> dict[str, Any]:
+        """The exchange as a fixture keeps it: allow-listed headers, the bodies as JSON, the stream as events."""
+        answer: dict[str, Any] = {"status": status, "headers": kept_response_headers(headers.multi_items())}
+        answer["events" if events is not None else "body"] = events if events is not None else json.loads(content)
+        return {"live_model": self.real_model(),
+                "request": {"method": self.request.method, "path": self.request.url.path,
+                            "headers": kept_request_headers(self.request.headers.multi_items()), "body": self.body},
+                "response": answer}
 
 
 class _Tee:
@@ -144,21 +183,26 @@ def _answer_locally(outcome: Outcome, request: httpx2.Request) -> httpx2.Respons
 
 def _before_sending(world: World, provider: str, request: httpx2.Request
                     ) -> tuple[_Exchange, httpx2.Request, Outcome | None]:
-    """Map the alias, check the spend cap, and roll the scenario's faults; log the attempt if it goes out."""
+    """Map the alias, hold the worst case against the spend cap, and roll the scenario's faults.
+
+    An injected fault is answered locally, so its hold goes at once; otherwise the attempt is logged and
+    holds its worst case until the answer (or the failure) comes back.
+    """
     exchange = _Exchange(world, provider, request)
     outgoing = exchange.outgoing()
-    check_spend(world.spend_cap_usd, world.requests, world.catalog, request)
+    hold = world._spend.admit(request)
     injected = world._api.inject_fault(provider, request, world.clock.now())
     if injected is None:
-        exchange.start()
+        exchange.start(hold)
+    else:
+        world._spend.release(hold)
     return exchange, outgoing, injected
 
 
 def _passed_through(response: httpx2.Response, request: httpx2.Request, exchange: _Exchange,
                     tee_type: type[_SyncTee] | type[_AsyncTee]) -> httpx2.Response:
     """The real response, handed to the SDK unchanged while the record is filled in from a copy."""
-    content_type = response.headers.get("content-type", "")
-    tee = _Tee(lambda body: exchange.finished(response.status_code, body, content_type))
+    tee = _Tee(lambda body: exchange.finished(response.status_code, body, response.headers))
     return httpx2.Response(response.status_code, headers=response.headers, request=request,
                            stream=tee_type(response.stream, tee), extensions=response.extensions)  # type: ignore[arg-type]
 
@@ -178,8 +222,8 @@ class LiveTransport(httpx2.BaseTransport):
             return _answer_locally(injected, request)
         try:
             response = self.inner.handle_request(outgoing)
-        except httpx2.TransportError as err:
-            exchange.failed("timeout" if isinstance(err, httpx2.TimeoutException) else type(err).__name__)
+        except BaseException as err:
+            exchange.failed(*_failure(err))
             raise
         return _passed_through(response, request, exchange, _SyncTee)
 
@@ -202,8 +246,8 @@ class AsyncLiveTransport(httpx2.AsyncBaseTransport):
             return _answer_locally(injected, request)
         try:
             response = await self.inner.handle_async_request(outgoing)
-        except httpx2.TransportError as err:
-            exchange.failed("timeout" if isinstance(err, httpx2.TimeoutException) else type(err).__name__)
+        except BaseException as err:  # a transport error, or a cancellation (a hedge's loser, a timeout)
+            exchange.failed(*_failure(err))
             raise
         return _passed_through(response, request, exchange, _AsyncTee)
 
@@ -219,21 +263,30 @@ def _error_name(content: bytes) -> str:
     return str(error.get("code") or error.get("type") or "error") if isinstance(error, dict) else "error"
 
 
-def _usage_and_text(provider: str, content: bytes, streamed: bool) -> tuple[int, int, str | None]:
-    """Tokens in and out from a response's usage, and its text when it was not streamed."""
-    if streamed:
+def _failure(err: BaseException) -> tuple[str, bool]:
+    """How a failed attempt is logged, and whether the request may have reached the API (and be billed)."""
+    sent = not isinstance(err, (httpx2.ConnectError, httpx2.ConnectTimeout))
+    if isinstance(err, httpx2.TimeoutException):
+        return "timeout", sent
+    if isinstance(err, asyncio.CancelledError):
+        return "cancelled", sent
+    return type(err).__name__, sent
+
+
+def _usage_and_text(events: list[Any] | None, content: bytes) -> tuple[int, int, str | None]:
+    """Tokens in and out from an answer's usage (0 where it gave none), and its text."""
+    if events is not None:
         used_in = used_out = 0
-        for line in content.decode("utf-8", "replace").splitlines():
-            if not line.startswith("data: ") or line == "data: [DONE]":
+        pieces: list[str] = []
+        for event in events:
+            if not isinstance(event, dict):
                 continue
-            try:
-                event = json.loads(line[6:])
-            except ValueError:
-                continue
-            usage = (event.get("message") or {}).get("usage") or event.get("usage") or {}
+            usage = ((event.get("message") or {}).get("usage") or (event.get("response") or {}).get("usage")
+                     or event.get("usage") or {})
             used_in = usage.get("input_tokens") or usage.get("prompt_tokens") or used_in
             used_out = usage.get("output_tokens") or usage.get("completion_tokens") or used_out
-        return used_in, used_out, None
+            pieces.append(_delta_text(event))
+        return used_in, used_out, "".join(pieces)
     try:
         data = json.loads(content)
     except ValueError:
@@ -248,3 +301,14 @@ def _usage_and_text(provider: str, content: bytes, streamed: bool) -> tuple[int,
     else:
         text = "".join(block.get("text", "") for block in data.get("content", []) if block.get("type") == "text")
     return used_in, used_out, text
+
+
+def _delta_text(event: dict[str, Any]) -> str:
+    """The text one stream event adds: a Chat Completions chunk, a Responses delta or a Messages delta."""
+    if event.get("choices"):
+        return (event["choices"][0].get("delta") or {}).get("content") or ""
+    if event.get("type") == "response.output_text.delta":
+        return event.get("delta") or ""
+    if event.get("type") == "content_block_delta" and (event.get("delta") or {}).get("type") == "text_delta":
+        return event["delta"].get("text") or ""
+    return ""

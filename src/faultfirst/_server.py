@@ -14,8 +14,9 @@ import contextlib
 import ipaddress
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -25,9 +26,12 @@ from ._outcome import Outcome
 from ._world import World
 
 
-def provider_of(path: str) -> str:
-    """Which API a path belongs to: Anthropic's live under /v1/messages, everything else is OpenAI's."""
-    return "anthropic" if path.startswith("/v1/messages") else "openai"
+def provider_of(path: str, headers: Mapping[str, str]) -> str:
+    """Which API a request is for: Anthropic's routes live under /v1/messages, and on a route both APIs
+    have (GET /v1/models) the Anthropic SDK is the one that sends `anthropic-version`."""
+    if path.startswith("/v1/messages") or "anthropic-version" in {name.lower() for name in headers}:
+        return "anthropic"
+    return "openai"
 
 
 class WorldServer(ThreadingHTTPServer):
@@ -57,9 +61,14 @@ class WorldServer(ThreadingHTTPServer):
 
 
 def serve_world(*, seed: int = 0, scenario: str = "calm", host: str = "127.0.0.1", port: int = 8000,
-                speed: float = 1.0, quiet: bool = True) -> WorldServer:
-    """A server (not yet serving: call serve_forever) around a fresh world running in real time x speed."""
-    world = World(seed=seed, scenario=scenario)
+                speed: float = 1.0, quiet: bool = True, fixtures: str | Path | None = None) -> WorldServer:
+    """A server (not yet serving: call serve_forever) around a fresh world running in real time x speed.
+
+    `fixtures` is a fixture file (or folder) whose scripted replies the served world gives first.
+    """
+    if not speed > 0:
+        raise ValueError(f"speed must be a positive number of simulated seconds per real second, got {speed!r}")
+    world = World(seed=seed, scenario=scenario, live=False, fixtures=fixtures)
     world.clock = RealTimeClock(speed)
     return WorldServer(world, host, port, quiet=quiet)
 
@@ -105,7 +114,7 @@ class _Handler(BaseHTTPRequestHandler):
         world = self.server.world
         with self.server.lock:
             arrival = world.clock.now()
-            outcome = world._api.plan(provider_of(request.url.path), request, arrival)
+            outcome = world._api.plan(provider_of(request.url.path, request.headers), request, arrival)
         world.clock.advance_to(arrival + outcome.delay)
         if outcome.failure is not None:  # a reset: hang up without a response
             self.close_connection = True

@@ -18,7 +18,6 @@ import httpx2
 
 from ._errors import NotOnWorldLoop
 from ._outcome import Outcome, StreamEvent
-from ._spend import check_spend
 
 if TYPE_CHECKING:
     from ._world import World
@@ -95,6 +94,19 @@ class _AsyncEvents(httpx2.AsyncByteStream):
         self._progress.close()
 
 
+def _plan(world: World, provider: str, request: httpx2.Request) -> tuple[Outcome, float]:
+    """Admit the request past the spend cap, and let the simulated API decide what happens to it.
+
+    The simulated API bills a call when it plans it, so the call's hold on the cap can go at once; an
+    accepted batch keeps its hold until its items are billed.
+    """
+    hold = world._spend.admit(request)
+    arrival = world.clock.now()
+    outcome = world._api.plan(provider, request, arrival)
+    world._spend.settle(hold, request, None if outcome.failure else outcome.status, outcome.body)
+    return outcome, arrival
+
+
 class WorldTransport(httpx2.BaseTransport):
     """Sync transport: the clock jumps forward by each answer's latency."""
 
@@ -103,10 +115,8 @@ class WorldTransport(httpx2.BaseTransport):
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         request.read()
-        check_spend(self.world.spend_cap_usd, self.world.requests, self.world.catalog, request)
+        outcome, arrival = _plan(self.world, self.provider, request)
         clock = self.world.clock
-        arrival = clock.now()
-        outcome = self.world._api.plan(self.provider, request, arrival)
         clock.advance_to(arrival + outcome.delay)
         if outcome.failure:
             raise transport_failure(outcome.failure, request)
@@ -133,10 +143,8 @@ class AsyncWorldTransport(httpx2.AsyncBaseTransport):
                 "(for example directly in a Jupyter cell) would wait in real time."
             )
         await request.aread()
-        check_spend(self.world.spend_cap_usd, self.world.requests, self.world.catalog, request)
+        outcome, arrival = _plan(self.world, self.provider, request)
         clock = self.world.clock
-        arrival = clock.now()
-        outcome = self.world._api.plan(self.provider, request, arrival)
         try:
             await asyncio.sleep(outcome.delay)
         except asyncio.CancelledError:

@@ -17,7 +17,7 @@ from . import _clock_routing
 from ._catalog import CATALOG, Catalog
 from ._clock import Clock, RealTimeClock
 from ._engine import SimulatedAPI
-from ._fixtures import default_fixtures
+from ._fixtures import FixtureSet, default_fixtures, load_fixtures
 from ._guard import Limits
 from ._keys import api_key
 from ._live import AsyncLiveTransport, LiveTransport
@@ -25,6 +25,7 @@ from ._loop import LoopRunner
 from ._records import RequestRecord
 from ._recording import Recorder
 from ._scenarios import Scenario, scenario_named
+from ._spend import SpendLedger
 from ._transport import AsyncWorldTransport, WorldTransport
 
 T = TypeVar("T")
@@ -44,6 +45,11 @@ def _live_from_environment() -> bool:
     raise ValueError(f"FAULTFIRST_LIVE={value!r}: use 1 to run against the real APIs, or unset it")
 
 
+def _recording_from_environment() -> str | None:
+    """FAULTFIRST_RECORD=path makes every live world record (how lessons' fixtures are refreshed in one run)."""
+    return os.environ.get("FAULTFIRST_RECORD", "").strip() or None
+
+
 class World:
     """A simulated model API that the real `openai` and `anthropic` SDKs talk to.
 
@@ -57,11 +63,15 @@ class World:
     the mere presence of a key) keeps the same shape in front of the real APIs:
     real time, real replies, keys from the environment or `.env`, a spend cap
     of $2.00 unless given (DEFAULT_LIVE_CAP_USD), and the scenario's faults injected
-    locally. `record_to` (live only) saves replies as fixtures to replay.
+    locally. `record_to` (live only; or FAULTFIRST_RECORD=path in the
+    environment) saves each real exchange as a fixture the simulated world
+    replays. `fixtures` loads extra fixture files (or folders) ahead of the
+    package's own, for a simulated world that replays a recording.
     """
 
     def __init__(self, *, seed: int = 0, scenario: str = "calm", spend_cap_usd: float | None = None,
-                 live: bool | None = None, record_to: str | os.PathLike[str] | None = None) -> None:
+                 live: bool | None = None, record_to: str | os.PathLike[str] | None = None,
+                 fixtures: str | os.PathLike[str] | list[str | os.PathLike[str]] | None = None) -> None:
         if isinstance(seed, bool) or not hasattr(type(seed), "__index__"):
             raise TypeError(f"seed must be an int, such as World(seed=7); got {type(seed).__name__} {seed!r}")
         seed = operator.index(seed)  # numpy's integers too, as plain ints (seeds go into strings)
@@ -70,14 +80,17 @@ class World:
         self.live = _live_from_environment() if live is None else bool(live)
         if record_to is not None and not self.live:
             raise ValueError("record_to saves real replies, so it needs live mode: World(live=True, record_to=...)")
+        if record_to is None and self.live:
+            record_to = _recording_from_environment()
         self.seed = seed
         self.spend_cap_usd = DEFAULT_LIVE_CAP_USD if self.live and spend_cap_usd is None else spend_cap_usd
         self.scenario: Scenario = scenario_named(scenario)
         self.clock: Clock = RealTimeClock() if self.live else Clock()
         self.catalog: Catalog = CATALOG
         self.requests: list[RequestRecord] = []
+        self._spend = SpendLedger(lambda: self.spend_cap_usd, self.catalog, self.requests)
         self._api = SimulatedAPI(seed=seed, scenario=self.scenario, catalog=self.catalog, log=self.requests,
-                                 fixtures=default_fixtures())
+                                 fixtures=_fixtures_for(fixtures), spend=self._spend)
         self._recorder = Recorder(Path(record_to)) if record_to is not None else None
         self._runner = LoopRunner(self.clock)
         self._sdk_jitter = random.Random(f"{seed}:sdk-jitter")
@@ -132,6 +145,14 @@ class World:
         the world's loop runs in a thread of its own while this call waits.
         """
         return self._runner.run(awaitable)
+
+
+def _fixtures_for(extra: str | os.PathLike[str] | list[str | os.PathLike[str]] | None) -> FixtureSet:
+    """The package's fixtures, after any the caller gave (first match wins, so theirs take precedence)."""
+    if extra is None:
+        return default_fixtures()
+    paths = [Path(p) for p in (extra if isinstance(extra, list) else [extra])]
+    return FixtureSet(load_fixtures(*paths).entries + default_fixtures().entries)
 
 
 def _without_platform_thread(client: T) -> T:

@@ -54,8 +54,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     try:
         server = serve_world(seed=args.seed, scenario=args.scenario, host=args.host, port=args.port,
-                             speed=args.speed, quiet=args.quiet)
-    except (OSError, ValueError) as err:
+                             speed=args.speed, quiet=args.quiet, fixtures=args.fixtures)
+    except (OSError, ValueError) as err:  # a port in use, a host off loopback, a bad speed, a corrupt fixture file
         print(f"faultfirst serve: {err}", file=sys.stderr)
         return 2
     url = server.base_url
@@ -94,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second (10 = ten times faster)")
     serve.add_argument("--quiet", action="store_true", help="do not log each request")
+    serve.add_argument("--fixtures", type=Path, default=None,
+                       help="a fixture file or folder of scripted replies to give first (a recording, say)")
     serve.set_defaults(handler=_serve)
     args = parser.parse_args(argv)
     try:
