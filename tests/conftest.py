@@ -36,3 +36,15 @@ def world() -> World:
 def ask(text: str) -> list[dict[str, str]]:
     """A one-message conversation, the shape both SDKs take."""
     return [{"role": "user", "content": text}]
+
+
+def gathered_calls(world, client, count: int, *, max_tokens: int, model: str = "gpt-strong") -> list:
+    """`count` chat calls started at once on the world's loop: each one's completion or exception, in order."""
+    import asyncio
+
+    async def main():
+        return await asyncio.gather(*(client.chat.completions.create(
+            model=model, max_tokens=max_tokens, messages=ask(f"Question {i}")) for i in range(count)),
+            return_exceptions=True)
+
+    return world.run(main())

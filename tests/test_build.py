@@ -136,3 +136,19 @@ def test_every_lesson_page_links_its_learner_notebook_in_colab_binder_and_downlo
         assert f"https://colab.research.google.com/github/owner/repo/blob/main/{notebook})" in line
         assert f"https://mybinder.org/v2/gh/owner/repo/main?urlpath=lab/tree/{notebook})" in line
         assert f"{{download}}`download the notebook </{notebook}>`" in line
+
+
+def test_pieces_of_one_stream_are_joined_so_reruns_give_the_same_bytes():
+    """The kernel splits a cell's stdout where its flush timer fires; the generator joins adjacent pieces
+    of the same stream, and keeps apart what a figure or the other stream separates."""
+    from nbformat.v4 import new_output
+
+    from faultfirst.build.generate import _joined_streams
+
+    pieces = [new_output("stream", name="stdout", text="a\n"), new_output("stream", name="stdout", text="b\n"),
+              new_output("stream", name="stderr", text="warning\n"), new_output("stream", name="stdout", text="c\n"),
+              new_output("display_data", data={"text/plain": "figure"}), new_output("stream", name="stdout", text="d\n")]
+    joined = _joined_streams(pieces)
+    assert [(o.output_type, o.get("name"), o.get("text")) for o in joined] == [
+        ("stream", "stdout", "a\nb\n"), ("stream", "stderr", "warning\n"), ("stream", "stdout", "c\n"),
+        ("display_data", None, None), ("stream", "stdout", "d\n")]

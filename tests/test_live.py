@@ -17,7 +17,7 @@ from faultfirst._behaviour import Prompt
 from faultfirst._keys import MissingKey, api_key
 from faultfirst._live import LiveTransport, UnknownAlias
 from faultfirst._server import WorldServer, serve_world, serving
-from tests.conftest import ask
+from tests.conftest import ask, gathered_calls
 
 FAKE_KEYS = {"OPENAI_API_KEY": "test-openai-not-a-key", "ANTHROPIC_API_KEY": "test-anthropic-not-a-key"}
 
@@ -205,17 +205,8 @@ def test_record_needs_live_mode():
 @pytest.mark.loopback
 def test_gathered_live_calls_cannot_overshoot_the_cap(server, keys):
     """Forty live calls at once: each holds its worst case while in flight, so the cap is never overshot."""
-    import asyncio
-
     world = World(live=True, spend_cap_usd=0.01)
-    client = world.async_openai(base_url=f"{server.base_url}/v1")
-
-    async def main():
-        return await asyncio.gather(*(client.chat.completions.create(
-            model="gpt-strong", max_tokens=150, messages=ask(f"Question {i}")) for i in range(40)),
-            return_exceptions=True)
-
-    results = world.run(main())
+    results = gathered_calls(world, world.async_openai(base_url=f"{server.base_url}/v1"), 40, max_tokens=150)
     refused = [r for r in results if isinstance(r, SpendCapExceeded)]
     answered = [r for r in results if isinstance(r, openai.types.chat.ChatCompletion)]
     assert refused and answered and len(refused) + len(answered) == 40

@@ -156,12 +156,11 @@ def test_anthropic_count_tokens_takes_the_request_without_max_tokens():
     assert "max_tokens" not in inspect.signature(anthropic.resources.messages.Messages.count_tokens).parameters
 
 
-def test_both_sdks_list_models():
+def test_both_sdks_list_models(world):
     """Both clients have models.list(), a model catalogue to validate a configuration against."""
-    assert callable(openai.resources.models.Models.list)
-    assert callable(anthropic.resources.models.Models.list)
-    assert isinstance(openai.OpenAI.models, property) or hasattr(openai.OpenAI, "models")
-    assert hasattr(anthropic.Anthropic, "models")
+    for client, provider in ((world.openai(), "openai"), (world.anthropic(), "anthropic")):
+        listed = {model.id for model in client.models.list()}
+        assert listed == {spec.name for spec in world.catalog.for_provider(provider)}
 
 
 @pytest.mark.parametrize("name", ["o200k_base", "cl100k_base"])

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import pytest
 
 from faultfirst import SpendCapExceeded, World
-from tests.conftest import ask
+from tests.conftest import ask, gathered_calls
 
 
 def test_no_cap_by_default_in_the_simulated_world(world):
@@ -126,13 +125,6 @@ def test_an_openai_batch_is_checked_against_its_input_file():
 def test_gathered_calls_cannot_overshoot_the_cap():
     """Forty calls at once: each is weighed with the others' worst cases, so the total stays under the cap."""
     world = World(seed=0, spend_cap_usd=0.003)
-    client = world.async_openai()
-
-    async def main():
-        return await asyncio.gather(*(client.chat.completions.create(
-            model="gpt-strong", max_tokens=100, messages=ask(f"Question {i}")) for i in range(40)),
-            return_exceptions=True)
-
-    results = world.run(main())
+    results = gathered_calls(world, world.async_openai(), 40, max_tokens=100)
     refused = [r for r in results if isinstance(r, SpendCapExceeded)]
     assert 0 < len(refused) < 40 and sum(r.cost_usd for r in world.requests) <= 0.003

@@ -23,7 +23,7 @@ def test_latency_advances_the_clock_and_is_logged(world):
 
 
 def test_a_long_call_takes_no_real_time():
-    """A thousand strong-model calls cost minutes of virtual time but well under a few seconds of real time."""
+    """Two hundred strong-model calls cost minutes of virtual time but well under a few seconds of real time."""
     world = World(seed=1)
     client = world.anthropic()
     started = time.perf_counter()

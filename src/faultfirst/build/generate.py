@@ -153,6 +153,26 @@ def execute(notebook: NotebookNode, cwd: Path) -> None:
                    resources={"metadata": {"path": str(cwd)}}).execute()
     notebook.metadata = {k: v for k, v in notebook.metadata.items() if k in ("kernelspec", "faultfirst")}
     notebook.metadata["language_info"] = {"name": "python"}
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.outputs = _joined_streams(cell.outputs)
+
+
+def _joined_streams(outputs: list[NotebookNode]) -> list[NotebookNode]:
+    """Join back-to-back pieces of the same stream into one output.
+
+    The kernel flushes stdout on a timer, so where one print's text ends and the next output begins
+    depends on how fast the machine ran the cell; joined, the file is the same on every run.
+    """
+    joined: list[NotebookNode] = []
+    for output in outputs:
+        previous = joined[-1] if joined else None
+        if (previous is not None and output.output_type == previous.output_type == "stream"
+                and output.name == previous.name):
+            previous.text += output.text
+        else:
+            joined.append(output)
+    return joined
 
 
 def _glued(notebook: NotebookNode) -> dict[str, str]:
