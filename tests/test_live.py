@@ -313,3 +313,34 @@ def test_another_providers_alias_goes_to_the_api_to_be_refused(server, keys):
     with pytest.raises(openai.NotFoundError):
         world.openai(base_url=f"{server.base_url}/v1").chat.completions.create(model="claude-fast", messages=ask("hi"))
     assert world.requests[0].status == 404 and len(server.world.requests) == 1
+
+
+@pytest.mark.loopback
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_a_broken_stream_is_injected_into_a_real_one(server, keys, provider):
+    """In a scenario with broken streams, live mode cuts some real streams and puts the provider's error event
+    in their place: the SDK raises mid-stream after some text, as it does against the simulation."""
+    world = World(live=True, scenario="overloaded", seed=5)
+    base_url = f"{server.base_url}/v1" if provider == "openai" else server.base_url
+    client = world.openai(base_url=base_url) if provider == "openai" else world.anthropic(base_url=base_url)
+    texts = []  # what arrived before each stream that broke in the loop (not at create(): that is a 5xx)
+    for i in range(30):
+        pieces, question = [], ask(f"Explain backoff, take {i}.")
+        try:
+            if provider == "openai":
+                stream = client.chat.completions.create(model="gpt-fast", stream=True, max_tokens=300, messages=question)
+            else:
+                stream = client.messages.create(model="claude-fast", stream=True, max_tokens=300, messages=question)
+        except (openai.APIError, anthropic.APIError):
+            continue  # the scenario's overloads and resets, answered locally
+        try:
+            for item in stream:
+                if provider == "openai":
+                    pieces += [choice.delta.content or "" for choice in item.choices]
+                elif item.type == "content_block_delta":
+                    pieces.append(item.delta.text)
+        except (openai.APIError, anthropic.APIError):
+            texts.append("".join(pieces))
+    broken = [r for r in world.requests if r.error == "stream error"]
+    assert texts and len(broken) == len(texts) and all(texts)
+    assert all(r.output_tokens > 0 and r.cost_usd > 0 for r in broken)

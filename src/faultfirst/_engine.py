@@ -54,6 +54,19 @@ _STREAM_ERROR_MESSAGE = {
 }
 
 
+# A live stream's length is not known when it starts; an injected break lands after 10 to 30 of its events.
+_LIVE_STREAM_EVENTS = 40
+
+
+@dataclass(frozen=True)
+class LiveFaults:
+    """What live mode injects into one attempt: an answer given locally, or a stream cut short, or nothing."""
+
+    before: Outcome | None = None
+    cut_after: int | None = None  # events of the real stream passed on before the injected error event
+    error_event: bytes = b""
+
+
 @dataclass(frozen=True)
 class _Dice:
     """One attempt's fault draws."""
@@ -216,32 +229,41 @@ class SimulatedAPI:
             return outcome.status, body
         return outcome.status, {"type": "errored", "error": body}
 
-    def inject_fault(self, provider: str, request: httpx2.Request, now: float) -> Outcome | None:
-        """Live mode: the scenario's faults in front of the real API, or None to send the request on.
+    def inject_fault(self, provider: str, request: httpx2.Request, now: float) -> LiveFaults:
+        """Live mode: the scenario's faults in front of the real API.
 
-        Only what happens before generation is injected (outage, reset, rate limit, overload): a fault
-        injected here costs nothing, and the attempt it fails is logged like any other.
+        What happens before generation (outage, reset, rate limit, overload) is answered locally: it costs
+        nothing, and the attempt it fails is logged like any other. A broken stream is the one fault of
+        generation that can be injected in front of the API too: the real stream is cut after some of its
+        events and the provider's own error event put in their place.
         """
         endpoint = ROUTES[provider].get((request.method, request.url.path))
         if endpoint not in GENERATING_ROUTES.values():
-            return None
+            return LiveFaults()
         body = decode_body(request.content or b"{}")
         spec = self.catalog.resolve(body.get("model")) if body else None
         if spec is None:
-            return None
+            return LiveFaults()
         try:
             parsed = parse_request(endpoint, spec, request.content or b"{}")
         except InvalidRequest:
-            return None  # the real API will answer that
+            return LiveFaults()  # the real API will answer that
         self._serial += 1
+        rid = f"sim{self._serial:08x}"
         record = RequestRecord(provider, spec.name, endpoint, now, stream=parsed.stream)
         dice, timing = self._roll(), self.latency.sample(spec, now)
-        fault, _ = self._fault_before_generation(provider, spec, parsed, record, f"sim{self._serial:08x}", now, dice,
-                                                 timing)
+        fault, _ = self._fault_before_generation(provider, spec, parsed, record, rid, now, dice, timing)
         if fault is not None:
             record.input_tokens = parsed.input_tokens
             self._log.append(record)
-        return fault
+            return LiveFaults(before=fault)
+        if parsed.stream and dice.broken_stream < self.scenario.stream_error_rate:
+            if provider == "openai":
+                error_event = openai_wire.stream_error(_STREAM_ERROR_MESSAGE[provider])
+            else:
+                error_event = anthropic_wire.stream_error("overloaded_error", _STREAM_ERROR_MESSAGE[provider], rid)
+            return LiveFaults(cut_after=max(1, int(_LIVE_STREAM_EVENTS * dice.stream_cut)), error_event=error_event)
+        return LiveFaults()
 
     # -- pieces of the decision ---
 

@@ -25,6 +25,7 @@ import httpx2
 
 from ._catalog import LIVE_MODELS
 from ._errors import ClientSideError
+from ._engine import LiveFaults
 from ._outcome import Outcome
 from ._parse import GENERATING_ROUTES, InvalidRequest, ParsedRequest, decode_body, parse_request
 from ._recording import kept_request_headers, kept_response_headers, sse_events
@@ -92,11 +93,17 @@ class _Exchange:
             self.record.cost_usd = self.hold.usd
         self.world._spend.release(self.hold)
 
-    def finished(self, status: int, content: bytes, headers: httpx2.Headers) -> None:
-        """Fill in the record from the answer's usage; release the hold; in record mode, save the exchange."""
+    def finished(self, status: int, content: bytes, headers: httpx2.Headers, *, broken: bool = False) -> None:
+        """Fill in the record from the answer's usage; release the hold; in record mode, save the exchange.
+
+        `broken`: the stream was cut by an injected error event; it is logged as the simulation logs one,
+        and costed from the text that arrived (never recorded as a fixture: it is not a whole reply).
+        """
         record = self.record
         assert record is not None
         record.status, record.latency = status, self.world.clock.now() - record.start
+        if broken:
+            record.error = "stream error"
         if status >= 400:
             record.error = _error_name(content)
         elif self.endpoint is not None and self.spec is not None:
@@ -110,7 +117,7 @@ class _Exchange:
                 used_out = used_out or count_tokens(text or "", self.spec.encoding)
             record.input_tokens, record.output_tokens = used_in, used_out
             record.cost_usd = self.spec.cost_usd(used_in, used_out)
-            if self.world._recorder is not None and text is not None and parsed is not None:
+            if self.world._recorder is not None and text is not None and parsed is not None and not broken:
                 self.world._recorder.save(parsed.prompt, text, self.pair(status, headers, content, events))
         self.world._spend.settle(self.hold, self.request, status, b"" if record.stream else content)
 
@@ -133,19 +140,36 @@ class _Exchange:
 
 
 class _Tee:
-    """Passes a response body through unchanged while keeping a copy, and reports when it is done."""
+    """Passes a response body on while keeping a copy, reports when it is done, and cuts it where told.
 
-    def __init__(self, done: Callable[[bytes], None]) -> None:
-        self._done, self._chunks, self._reported = done, [], False
+    With `cut_after`, the body is passed on event by event and, after that many events, the injected
+    error event takes the place of the rest (the real stream is closed).
+    """
+
+    def __init__(self, done: Callable[[bytes, bool], None], faults: LiveFaults) -> None:
+        self._done, self._faults, self._chunks, self._reported = done, faults, [], False
+        self._pending, self._events, self.cut = b"", 0, False
 
     def keep(self, chunk: bytes) -> bytes:
-        self._chunks.append(chunk)
-        return chunk
+        """The bytes to hand on for this chunk of the real body."""
+        if self._faults.cut_after is None:
+            self._chunks.append(chunk)
+            return chunk
+        passed = b""
+        self._pending += chunk
+        while not self.cut and b"\n\n" in self._pending:
+            event, self._pending = self._pending.split(b"\n\n", 1)
+            passed += event + b"\n\n"
+            self._events += b"data:" in event
+            if self._events >= self._faults.cut_after:
+                passed, self.cut = passed + self._faults.error_event, True
+        self._chunks.append(passed)
+        return passed
 
     def close(self) -> None:
         if not self._reported:
             self._reported = True
-            self._done(b"".join(self._chunks))
+            self._done(b"".join(self._chunks), self.cut)
 
 
 class _SyncTee(httpx2.SyncByteStream):
@@ -155,6 +179,8 @@ class _SyncTee(httpx2.SyncByteStream):
     def __iter__(self) -> Iterator[bytes]:
         for chunk in self._inner:
             yield self._tee.keep(chunk)
+            if self._tee.cut:
+                return
 
     def close(self) -> None:
         self._inner.close()
@@ -168,6 +194,8 @@ class _AsyncTee(httpx2.AsyncByteStream):
     async def __aiter__(self) -> AsyncIterator[bytes]:
         async for chunk in self._inner:
             yield self._tee.keep(chunk)
+            if self._tee.cut:
+                return
 
     async def aclose(self) -> None:
         await self._inner.aclose()
@@ -182,7 +210,7 @@ def _answer_locally(outcome: Outcome, request: httpx2.Request) -> httpx2.Respons
 
 
 def _before_sending(world: World, provider: str, request: httpx2.Request
-                    ) -> tuple[_Exchange, httpx2.Request, Outcome | None]:
+                    ) -> tuple[_Exchange, httpx2.Request, LiveFaults]:
     """Map the alias, hold the worst case against the spend cap, and roll the scenario's faults.
 
     An injected fault is answered locally, so its hold goes at once; otherwise the attempt is logged and
@@ -192,17 +220,17 @@ def _before_sending(world: World, provider: str, request: httpx2.Request
     outgoing = exchange.outgoing()
     hold = world._spend.admit(request)
     injected = world._api.inject_fault(provider, request, world.clock.now())
-    if injected is None:
+    if injected.before is None:
         exchange.start(hold)
     else:
         world._spend.release(hold)
     return exchange, outgoing, injected
 
 
-def _passed_through(response: httpx2.Response, request: httpx2.Request, exchange: _Exchange,
+def _passed_through(response: httpx2.Response, request: httpx2.Request, exchange: _Exchange, faults: LiveFaults,
                     tee_type: type[_SyncTee] | type[_AsyncTee]) -> httpx2.Response:
-    """The real response, handed to the SDK unchanged while the record is filled in from a copy."""
-    tee = _Tee(lambda body: exchange.finished(response.status_code, body, response.headers))
+    """The real response, handed to the SDK as it came (or cut short) while the record is filled in from a copy."""
+    tee = _Tee(lambda body, cut: exchange.finished(response.status_code, body, response.headers, broken=cut), faults)
     return httpx2.Response(response.status_code, headers=response.headers, request=request,
                            stream=tee_type(response.stream, tee), extensions=response.extensions)  # type: ignore[arg-type]
 
@@ -217,15 +245,15 @@ class LiveTransport(httpx2.BaseTransport):
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         request.read()
         exchange, outgoing, injected = _before_sending(self.world, self.provider, request)
-        if injected is not None:
-            self.world.clock.sleep(injected.delay)
-            return _answer_locally(injected, request)
+        if injected.before is not None:
+            self.world.clock.sleep(injected.before.delay)
+            return _answer_locally(injected.before, request)
         try:
             response = self.inner.handle_request(outgoing)
         except BaseException as err:
             exchange.failed(*_failure(err))
             raise
-        return _passed_through(response, request, exchange, _SyncTee)
+        return _passed_through(response, request, exchange, injected, _SyncTee)
 
     def close(self) -> None:
         self.inner.close()
@@ -241,15 +269,15 @@ class AsyncLiveTransport(httpx2.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         await request.aread()
         exchange, outgoing, injected = _before_sending(self.world, self.provider, request)
-        if injected is not None:
-            await asyncio.sleep(injected.delay)
-            return _answer_locally(injected, request)
+        if injected.before is not None:
+            await asyncio.sleep(injected.before.delay)
+            return _answer_locally(injected.before, request)
         try:
             response = await self.inner.handle_async_request(outgoing)
         except BaseException as err:  # a transport error, or a cancellation (a hedge's loser, a timeout)
             exchange.failed(*_failure(err))
             raise
-        return _passed_through(response, request, exchange, _AsyncTee)
+        return _passed_through(response, request, exchange, injected, _AsyncTee)
 
     async def aclose(self) -> None:
         await self.inner.aclose()
