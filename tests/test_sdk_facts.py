@@ -146,3 +146,28 @@ def test_world_refusals_reach_the_caller_unwrapped_from_both_sdks():
     with pytest.raises(SpendCapExceeded):
         world.openai(max_retries=2).chat.completions.create(model="gpt-fast", messages=[{"role": "user", "content": "x"}])
     assert world.requests == []
+
+
+def test_only_the_anthropic_sdk_sends_anthropic_version():
+    """GET /v1/models is the same path in both APIs; `faultfirst serve` tells the SDKs apart by this header."""
+    seen: dict[str, httpx2.Headers] = {}
+
+    def recorder(name: str):
+        def handler(request: httpx2.Request) -> httpx2.Response:
+            seen[name] = request.headers
+            return httpx2.Response(200, json={"object": "list", "data": [], "has_more": False,
+                                              "first_id": None, "last_id": None})
+        return httpx2.Client(transport=httpx2.MockTransport(handler))
+
+    list(openai.OpenAI(api_key="k", http_client=recorder("openai")).models.list())
+    list(anthropic.Anthropic(api_key="k", http_client=recorder("anthropic")).models.list())
+    assert "anthropic-version" in seen["anthropic"] and "anthropic-version" not in seen["openai"]
+
+
+def test_both_sdks_take_their_base_url_from_the_environment(monkeypatch):
+    """OPENAI_BASE_URL and ANTHROPIC_BASE_URL aim unchanged code elsewhere, which is how a lesson is recorded
+    against a proxy or `faultfirst serve` without editing it."""
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://127.0.0.1:9")
+    assert str(openai.OpenAI(api_key="k").base_url) == "http://127.0.0.1:9/v1/"
+    assert str(anthropic.Anthropic(api_key="k").base_url) == "http://127.0.0.1:9"
