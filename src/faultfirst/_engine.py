@@ -48,10 +48,13 @@ ROUTES: dict[str, dict[tuple[str, str], str]] = {
                ("POST", "/v1/responses/input_tokens"): "responses.input_tokens"},
     "anthropic": {("POST", "/v1/messages"): "messages", ("POST", "/v1/messages/count_tokens"): "messages.count_tokens"},
 }
-_STREAM_ERROR_MESSAGE = {
-    "openai": "The server had an error while processing your request. Sorry about that!",
-    "anthropic": "Overloaded",
-}
+
+
+def _stream_error_event(provider: str, rid: str) -> bytes:
+    """The event each provider sends when a stream fails after it started (simulated, or injected live)."""
+    if provider == "openai":
+        return openai_wire.stream_error("The server had an error while processing your request. Sorry about that!")
+    return anthropic_wire.stream_error("overloaded_error", "Overloaded", rid)
 
 
 # A live stream's length is not known when it starts; an injected break lands after 10 to 30 of its events.
@@ -171,15 +174,14 @@ class SimulatedAPI:
 
         if provider == "openai":
             tagged = openai_wire.chat_chunks(rid, created, spec.name, answer, parsed.input_tokens, parsed.include_usage)
-            error_event = openai_wire.stream_error(_STREAM_ERROR_MESSAGE[provider])
         else:
             tagged = anthropic_wire.stream_events(rid, spec.name, answer, parsed.input_tokens, cite)
-            error_event = anthropic_wire.stream_error("overloaded_error", _STREAM_ERROR_MESSAGE[provider], rid)
         events = [StreamEvent(timing.head if i == 0 else timing.first_token + n * timing.per_token, n, data)
                   for i, (n, data) in enumerate(tagged)]
         if dice.broken_stream < scenario.stream_error_rate:
             cut = max(1, int(len(events) * dice.stream_cut))
-            events = events[:cut] + [StreamEvent(events[cut].offset, events[cut].tokens, error_event)]
+            events = events[:cut] + [StreamEvent(events[cut].offset, events[cut].tokens,
+                                                 _stream_error_event(provider, rid))]
             record.error, record.stop_reason = "stream error", None  # it never said why it would have ended
         return self._timed_stream(record, spec, parsed, events, read_timeout, headers)
 
@@ -258,11 +260,8 @@ class SimulatedAPI:
             self._log.append(record)
             return LiveFaults(before=fault)
         if parsed.stream and dice.broken_stream < self.scenario.stream_error_rate:
-            if provider == "openai":
-                error_event = openai_wire.stream_error(_STREAM_ERROR_MESSAGE[provider])
-            else:
-                error_event = anthropic_wire.stream_error("overloaded_error", _STREAM_ERROR_MESSAGE[provider], rid)
-            return LiveFaults(cut_after=max(1, int(_LIVE_STREAM_EVENTS * dice.stream_cut)), error_event=error_event)
+            return LiveFaults(cut_after=max(1, int(_LIVE_STREAM_EVENTS * dice.stream_cut)),
+                              error_event=_stream_error_event(provider, rid))
         return LiveFaults()
 
     # -- pieces of the decision ---

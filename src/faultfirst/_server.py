@@ -14,7 +14,7 @@ import contextlib
 import ipaddress
 import socket
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -26,10 +26,10 @@ from ._outcome import Outcome
 from ._world import World
 
 
-def provider_of(path: str, headers: Mapping[str, str]) -> str:
+def provider_of(path: str, headers: httpx2.Headers) -> str:
     """Which API a request is for: Anthropic's routes live under /v1/messages, and on a route both APIs
     have (GET /v1/models) the Anthropic SDK is the one that sends `anthropic-version`."""
-    if path.startswith("/v1/messages") or "anthropic-version" in {name.lower() for name in headers}:
+    if path.startswith("/v1/messages") or "anthropic-version" in headers:  # httpx2.Headers: case-insensitive
         return "anthropic"
     return "openai"
 
