@@ -120,9 +120,10 @@ class _Sampled:
 
 # Lessons and benchmarks repeat prompts heavily, and reading a prompt (splitting
 # sentences, finding injections, ranking) costs more than sampling a reply from
-# it, so the prompt-only part of `respond` is cached. Bounded: cleared when full.
+# it, so the prompt-only part of `respond` is cached. Bounded: cleared when full. The bound holds the
+# parallelism lesson's thousand documents through every pass and seed its cells make over them.
 _DECISIONS: dict[tuple[Any, ...], Reply | _Sampled] = {}
-_DECISIONS_MAX = 4096
+_DECISIONS_MAX = 16384
 
 
 def _decide(prompt: Prompt) -> Reply | _Sampled:

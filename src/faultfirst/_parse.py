@@ -222,8 +222,9 @@ def parse_anthropic_messages(body: dict[str, Any], spec: ModelSpec, *, counting:
 
 
 # Retries, loops and lessons send the same bytes again and again; reading them once is enough.
-# Callers only read the cached values. Failures (InvalidRequest) are not cached.
-@lru_cache(maxsize=2048)
+# Callers only read the cached values. Failures (InvalidRequest) are not cached. Sized for a lesson that
+# sends a thousand distinct documents and their retries.
+@lru_cache(maxsize=8192)
 def decode_body(content: bytes) -> dict[str, Any] | None:
     try:
         body = json.loads(content)
@@ -232,7 +233,7 @@ def decode_body(content: bytes) -> dict[str, Any] | None:
     return body if isinstance(body, dict) else None
 
 
-@lru_cache(maxsize=2048)
+@lru_cache(maxsize=8192)
 def parse_request(endpoint: str, spec: ModelSpec, content: bytes) -> ParsedRequest:
     body = decode_body(content)
     if endpoint == "chat.completions":

