@@ -58,6 +58,9 @@ def serve(socket_path: str) -> None:
 
     # ipykernel sets this at start-up; matplotlib reads it when first imported, which is now, before the fork.
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    # The zygote runs with frozen modules on, and debugpy warns about that on the terminal when imported;
+    # ipykernel's own kernel specs set this when they leave frozen modules on.
+    os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     for name in _PRELOAD:
         importlib.import_module(name)
     from faultfirst._tokens import encoding
