@@ -57,9 +57,13 @@ def test_errors_keep_their_shape_over_http(server):
             "/v1/complete", cast_to=object, body={})
 
 
-@pytest.mark.parametrize("server", [("rate-limited", 10)], indirect=True)
+@pytest.mark.parametrize("server", [("rate-limited", 5)], indirect=True)
 def test_rate_limits_over_http(server):
-    """A concurrent burst of 80 against the rate-limited world (60 per minute) gets 429s with retry-after."""
+    """A concurrent burst of 80 against the rate-limited world (60 per minute) gets 429s with retry-after.
+
+    The burst arrives over about 0.5 real seconds on an idle machine; at 5x real time nothing would be
+    refused only if a loaded machine spread it over 4 seconds, when the bucket has refilled by 20.
+    """
     from concurrent.futures import ThreadPoolExecutor
 
     client = openai.OpenAI(base_url=f"{server.base_url}/v1", api_key="any", max_retries=0)
