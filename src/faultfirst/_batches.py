@@ -36,7 +36,7 @@ BATCH_DISCOUNT = 0.5
 _BASE_SECONDS, _PER_ITEM_SECONDS = 300.0, 1.5
 _ANTHROPIC_ROUTES = re.compile(r"^/v1/messages/batches(?:/(?P<id>[\w-]+)(?:/(?P<action>results|cancel))?)?$")
 _OPENAI_ROUTES = re.compile(r"^/v1/(?P<kind>files|batches)(?:/(?P<id>[\w-]+)(?:/(?P<action>content|cancel))?)?$")
-_OPENAI_ENDPOINTS = {"/v1/chat/completions": "chat.completions", "/v1/responses": "responses"}
+OPENAI_BATCH_ENDPOINTS = {"/v1/chat/completions": "chat.completions", "/v1/responses": "responses"}
 
 
 def _iso(t: float) -> str:
@@ -129,9 +129,9 @@ class BatchService:
         if file_id not in self._files:
             raise InvalidRequest(f"Invalid 'input_file_id': {file_id!r}. No such file.", "input_file_id")
         endpoint = body.get("endpoint")
-        if endpoint not in _OPENAI_ENDPOINTS:
+        if endpoint not in OPENAI_BATCH_ENDPOINTS:
             raise InvalidRequest(f"Invalid 'endpoint': {endpoint!r}. The simulated world batches "
-                                 f"{', '.join(_OPENAI_ENDPOINTS)}.", "endpoint")
+                                 f"{', '.join(OPENAI_BATCH_ENDPOINTS)}.", "endpoint")
         items = []
         for number, line in enumerate(self._files[file_id][1].decode().splitlines(), 1):
             if not line.strip():
@@ -143,7 +143,7 @@ class BatchService:
             if entry.get("url") != endpoint or not isinstance(entry.get("body"), dict) or "custom_id" not in entry:
                 raise InvalidRequest(f"line {number} of the input file needs custom_id, method, url={endpoint!r} "
                                      "and a body", "input_file_id")
-            items.append(_Item(str(entry["custom_id"]), _OPENAI_ENDPOINTS[endpoint], entry["body"]))
+            items.append(_Item(str(entry["custom_id"]), OPENAI_BATCH_ENDPOINTS[endpoint], entry["body"]))
         return self._start(f"batch_{rid}", "openai", items, now, input_file_id=file_id, endpoint=endpoint)
 
     def _openai_batch(self, batch: _Batch, now: float) -> dict[str, Any]:

@@ -41,7 +41,7 @@ from ._records import RequestRecord
 from ._scenarios import Scenario
 from ._spend import SpendLedger
 from ._tokens import count_tokens, truncate_to_tokens
-from ._wire import EPOCH, Answer, dumps
+from ._wire import EPOCH, Answer, dumps, error_name
 
 ROUTES: dict[str, dict[tuple[str, str], str]] = {
     "openai": {("POST", "/v1/chat/completions"): "chat.completions", ("POST", "/v1/responses"): "responses",
@@ -379,7 +379,7 @@ class SimulatedAPI:
                      status: int = 200, headers: dict[str, str] | None = None) -> Outcome:
         record.status, record.latency = status, delay
         if status >= 400:
-            record.error = _error_name(data)
+            record.error = error_name(data)
         all_headers = _JSON | _id_header(record.provider, rid) | (headers or {})
         return Outcome(record, delay=delay, status=status, headers=all_headers, body=dumps(data))
 
@@ -507,7 +507,3 @@ def _stop_reason(provider: str, answer: Answer) -> str:
         return "length" if answer.truncated else "stop"
     return anthropic_wire.stop_reason(answer)
 
-
-def _error_name(data: dict[str, Any]) -> str:
-    error = data.get("error") or {}
-    return str(error.get("code") or error.get("type") or "error")

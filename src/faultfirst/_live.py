@@ -33,6 +33,7 @@ from ._records import RequestRecord
 from ._spend import Hold
 from ._tokens import count_tokens
 from ._transport import transport_failure
+from ._wire import error_name
 
 if TYPE_CHECKING:
     from ._world import World
@@ -105,7 +106,7 @@ class _Exchange:
         if broken:
             record.error = "stream error"
         if status >= 400:
-            record.error = _error_name(content)
+            record.error = error_name(decode_body(content))
         elif self.endpoint is not None and self.spec is not None:
             streamed = "event-stream" in headers.get("content-type", "")
             events = sse_events(content) if streamed else None
@@ -281,14 +282,6 @@ class AsyncLiveTransport(httpx2.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         await self.inner.aclose()
-
-
-def _error_name(content: bytes) -> str:
-    try:
-        error = json.loads(content).get("error") or {}
-    except (ValueError, AttributeError):
-        return "error"
-    return str(error.get("code") or error.get("type") or "error") if isinstance(error, dict) else "error"
 
 
 def _failure(err: BaseException) -> tuple[str, bool]:

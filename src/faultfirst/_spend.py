@@ -23,13 +23,11 @@ from dataclasses import dataclass
 
 import httpx2
 
-from ._batches import BATCH_DISCOUNT, multipart_file
+from ._batches import BATCH_DISCOUNT, OPENAI_BATCH_ENDPOINTS, multipart_file
 from ._catalog import Catalog
 from ._errors import SpendCapExceeded
 from ._parse import GENERATING_ROUTES, InvalidRequest, decode_body, parse_request
 from ._records import RequestRecord
-
-_OPENAI_BATCH_ENDPOINTS = {"/v1/chat/completions": "chat.completions", "/v1/responses": "responses"}
 
 
 def _usd(amount: float) -> str:
@@ -165,7 +163,7 @@ class SpendLedger:
         usd, lines = 0.0, 0
         for line in content.decode("utf-8", "replace").splitlines():
             entry = decode_body(line.encode()) if line.strip() else None
-            endpoint = _OPENAI_BATCH_ENDPOINTS.get(str((entry or {}).get("url")))
+            endpoint = OPENAI_BATCH_ENDPOINTS.get(str((entry or {}).get("url")))
             if entry is not None and endpoint is not None and isinstance(entry.get("body"), dict):
                 usd += self._item_worst_case(endpoint, entry["body"])
                 lines += 1

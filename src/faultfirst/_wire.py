@@ -40,6 +40,14 @@ def sse(data: Any, event: str | None = None) -> bytes:
     return f"{head}data: {payload}\n\n".encode()
 
 
+def error_name(data: Any) -> str:
+    """What `world.requests` logs for an API error body: its error's code, else its type ("error" if neither)."""
+    error = data.get("error") if isinstance(data, dict) else None
+    if not isinstance(error, dict):
+        return "error"
+    return str(error.get("code") or error.get("type") or "error")
+
+
 def pieces(text: str) -> list[str]:
     """The chunks a stream delivers: a word with its leading space, as token streams look."""
     return _PIECE.findall(text) or [""]
