@@ -11,6 +11,11 @@ The loop runs in a worker thread of its own, which is what lets `world.run`
 work inside Jupyter, where the main thread already runs an event loop. It only
 runs while a `world.run` call waits on it, so leftover timers never move
 virtual time behind a lesson's back.
+
+Closing never depends on the garbage collector doing anything but enqueue a
+sentinel: a finalizer that joins a thread can deadlock when the collector runs
+it inside another thread's start-up, where `threading` holds a lock that
+joining needs too (tests/test_world_close.py reproduces that).
 """
 
 from __future__ import annotations
@@ -18,7 +23,9 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import inspect
+import queue
 import selectors
+import threading
 import weakref
 from collections.abc import Awaitable
 from typing import Any, TypeVar
@@ -105,28 +112,89 @@ def _is_generator_finalizer(task: asyncio.Task[Any]) -> bool:
     return type(task.get_coro()).__name__ == "async_generator_athrow" and not task.done()
 
 
-def _close(loop: VirtualTimeLoop, thread: concurrent.futures.ThreadPoolExecutor) -> None:
-    """When a world is collected: stop its thread, then close its loop (no "unclosed event loop" warning)."""
-    thread.shutdown(wait=True)
-    if not loop.is_running():
+class _LoopThread:
+    """The one thread that runs a world's loop: it takes work from a queue and closes the loop itself.
+
+    Nothing here ever joins, waits or takes a lock on behalf of the garbage collector. A collected world's
+    finalizer only puts a stop sentinel on a `queue.SimpleQueue` (whose `put` is safe to call from a
+    finalizer, even one the collector runs in the middle of another thread's start-up); the thread then
+    closes the loop and ends on its own. A daemon thread, so it never holds up the interpreter's exit.
+    """
+
+    _STOP = None
+
+    def __init__(self, loop: VirtualTimeLoop) -> None:
+        self._work: queue.SimpleQueue[tuple[concurrent.futures.Future[Any], Awaitable[Any]] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=_serve, args=(loop, self._work), name="faultfirst-world", daemon=True)
+        self._thread.start()
+
+    def submit(self, awaitable: Awaitable[T]) -> concurrent.futures.Future[T]:
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        self._work.put((future, awaitable))
+        return future
+
+    def stop(self) -> None:
+        """Ask the thread to close the loop and end; returns at once (safe in a finalizer)."""
+        self._work.put(self._STOP)
+
+    def join(self) -> None:
+        """Wait for the thread to end (explicit close only; never from a finalizer or the thread itself)."""
+        if threading.current_thread() is not self._thread:
+            self._thread.join()
+
+
+def _serve(loop: VirtualTimeLoop, work: queue.SimpleQueue[Any]) -> None:
+    """The loop thread's body: run each awaitable handed over, until told to stop; then close the loop."""
+    try:
+        while (item := work.get()) is not _LoopThread._STOP:
+            _run_one(loop, *item)
+            del item  # hold nothing of the last run (its world, its result) while idle
+    finally:
         loop.close()
 
 
+def _run_one(loop: VirtualTimeLoop, future: concurrent.futures.Future[T], awaitable: Awaitable[T]) -> None:
+    if not future.set_running_or_notify_cancel():
+        return
+    try:
+        result = _run_to_completion(loop, awaitable)
+    except BaseException as err:  # noqa: BLE001 - handed to the caller, as a Future does
+        future.set_exception(err)
+    else:
+        future.set_result(result)
+
+
+def _run_to_completion(loop: VirtualTimeLoop, awaitable: Awaitable[T]) -> T:
+    try:
+        return loop.run_until_complete(awaitable)
+    finally:
+        # The SDKs' async streams hold their own generator (`self._iterator = self.__stream__()`),
+        # a reference cycle that only the cyclic GC frees, at some arbitrary later moment. Free such
+        # generators now, while this loop can still run their `aclose()`, and let that finish.
+        loop.run_until_complete(_finish_generator_finalizers())
+
+
 class LoopRunner:
-    """Owns a world's virtual-time loop and the one thread that runs it; both are closed with the world."""
+    """Owns a world's virtual-time loop and the one thread that runs it; both end with the world.
+
+    `close()` ends them now and waits; if nobody calls it, collecting the runner (with its world) asks
+    the thread to end without waiting for it.
+    """
 
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
         self._loop: VirtualTimeLoop | None = None
-        self._thread: concurrent.futures.ThreadPoolExecutor | None = None
-        self._closer: weakref.finalize | None = None
+        self._thread: _LoopThread | None = None
+        self._closed = False
 
     @property
     def loop(self) -> VirtualTimeLoop:
+        if self._closed:
+            raise RuntimeError("this world is closed: make a new World to run more code")
         if self._loop is None:
             self._loop = VirtualTimeLoop(self._clock)
-            self._thread = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="faultfirst-world")
-            self._closer = weakref.finalize(self, _close, self._loop, self._thread)
+            self._thread = _LoopThread(self._loop)
+            weakref.finalize(self, self._thread.stop)
         return self._loop
 
     def run(self, awaitable: Awaitable[T]) -> T:
@@ -135,20 +203,29 @@ class LoopRunner:
                 f"world.run() takes an awaitable, such as world.run(main()), got {type(awaitable).__name__}; "
                 "did you pass the function instead of calling it?"
             )
-        loop = self.loop
+        try:
+            loop = self.loop
+        except RuntimeError:
+            _discard(awaitable)
+            raise
         if loop.is_running():
-            awaitable.close() if asyncio.iscoroutine(awaitable) else None
+            _discard(awaitable)
             raise RuntimeError("world.run() was called from code that world.run() is already running; "
                                "inside a coroutine, use `await` instead")
         assert self._thread is not None  # made with the loop
-        return self._thread.submit(self._run_in_thread, awaitable).result()
+        return self._thread.submit(awaitable).result()
 
-    def _run_in_thread(self, awaitable: Awaitable[T]) -> T:
-        loop = self.loop
-        try:
-            return loop.run_until_complete(awaitable)
-        finally:
-            # The SDKs' async streams hold their own generator (`self._iterator = self.__stream__()`),
-            # a reference cycle that only the cyclic GC frees, at some arbitrary later moment. Free such
-            # generators now, while this loop can still run their `aclose()`, and let that finish.
-            loop.run_until_complete(_finish_generator_finalizers())
+    def close(self) -> None:
+        """Stop the loop's thread, wait for it, and close the loop. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._thread is not None:
+            self._thread.stop()
+            self._thread.join()
+
+
+def _discard(awaitable: Awaitable[Any]) -> None:
+    """Close a coroutine that will never run, so Python does not warn that it was never awaited."""
+    if asyncio.iscoroutine(awaitable):
+        awaitable.close()

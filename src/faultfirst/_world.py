@@ -146,6 +146,23 @@ class World:
         """
         return self._runner.run(awaitable)
 
+    # -- closing ----------------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """End the thread that runs this world's event loop, and close the loop. Idempotent.
+
+        Optional: a world that is simply dropped ends its thread when it is collected. Close it (or use
+        `with World(...) as world:`) where a long-running process makes many worlds and wants their threads
+        gone at a known moment. A closed world keeps its log and clock; `run` then raises.
+        """
+        self._runner.close()
+
+    def __enter__(self) -> World:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
 
 def _fixtures_for(extra: str | os.PathLike[str] | list[str | os.PathLike[str]] | None) -> FixtureSet:
     """The package's fixtures, after any the caller gave (first match wins, so theirs take precedence)."""
