@@ -296,3 +296,14 @@ def test_stop_is_asked_only_when_the_predicate_wants_a_retry():
     assert asked == []
     _failing_policy(World(), retry=tenacity.retry_if_exception(lambda e: True), stop=stop)
     assert asked == [1, 2, 3]
+
+
+@pytest.mark.parametrize("sdk, cls", SDKS)
+def test_the_packages_retryable_status_is_the_sdks_own_rule(sdk, cls):
+    """faultfirst.retryable_status, which every lesson uses, agrees with `_should_retry` on every status."""
+    from faultfirst import retryable_status
+
+    client = _scripted(cls, [])
+    disagree = [code for code in range(400, 600)
+                if client._should_retry(httpx2.Response(code)) is not retryable_status(code)]
+    assert disagree == []

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._catalog import Catalog, ModelSpec
 from ._records import RequestRecord
+from ._retryable import retryable_status
 from ._scenarios import SCENARIOS, Outage, RateLimits, Scenario
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 _ON_FIRST_USE = {"World": "._world", "SpendCapExceeded": "._errors"}
 
 __all__ = ["World", "Catalog", "ModelSpec", "RequestRecord", "Scenario", "SCENARIOS", "RateLimits", "Outage",
-           "SpendCapExceeded"]
+           "SpendCapExceeded", "retryable_status"]
 
 
 def __getattr__(name: str) -> Any:

@@ -75,7 +75,7 @@ def stub(code: str, label: str) -> str:
     return _SOLUTION.sub(lambda m: f'{m["indent"]}raise NotImplementedError("exercise {label}: write this part")', code)
 
 
-def _exercises(source: NotebookNode) -> list[_Exercise]:
+def find_exercises(source: NotebookNode) -> list[_Exercise]:
     """Find each exercise's statement, solution cell and check cell, in order."""
     found: list[_Exercise] = []
     pending: list[_Exercise] = []
@@ -113,7 +113,7 @@ def _code(source: str, tags: list[str] | None = None) -> NotebookNode:
 def build(lesson: Lesson, variant: str, *, repository: str) -> NotebookNode:
     """The variant of `lesson`, unexecuted."""
     source = jupytext.read(lesson.source)
-    exercises = _exercises(source)
+    exercises = find_exercises(source)
     titles = _titles(exercises)
     by_solution = {e.solution: e for e in exercises}
     cells: list[NotebookNode] = []
@@ -273,5 +273,5 @@ def check(root: Path, *, repository: str) -> list[str]:
 def iter_exercise_labels(root: Path) -> Iterator[tuple[Lesson, str]]:
     """Every exercise label in the book, with its lesson."""
     for lesson in lessons(root):
-        for exercise in _exercises(jupytext.read(lesson.source)):
+        for exercise in find_exercises(jupytext.read(lesson.source)):
             yield lesson, exercise.label

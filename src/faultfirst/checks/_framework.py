@@ -6,6 +6,14 @@ the faults the lesson taught, each against a fresh seeded world. Learner code
 runs only through `Report.call`, which turns every way it can go wrong (a stub,
 an exception, a runaway loop) into a readable line instead of a crash, so a
 check cell never breaks the notebook.
+
+Checks are written against mistakes. A hint belongs to the observation that
+diagnoses one mistake (`report.expect(..., hint=...)`), not to a case: a case
+fails for many reasons, and a hint about another mistake teaches the wrong
+thing. Each check module lists the mistakes a learner plausibly makes
+(`mistakes(label, Mistake(...), ...)`), each as a change to the book's
+reference solution and the hint that mistake must get; the tests run every
+one and assert that the check rejects it with that hint.
 """
 
 from __future__ import annotations
@@ -26,11 +34,19 @@ NOT_ATTEMPTED, PASSED, FAILED = "not attempted", "passed", "failed"
 
 
 class _NotAttempted(Exception):
-    """The learner's function is still the stub."""
+    """The learner's function (or a helper it calls) is still the stub."""
+
+    def __init__(self, function: str | None) -> None:
+        super().__init__(function)
+        self.function = function  # the stub that raised, e.g. "`pause`"; None if it cannot be told
 
 
 class _CaseFailed(Exception):
-    """One case did not hold; the message says why."""
+    """One case did not hold; the message says why, and the hint (if any) what to change."""
+
+    def __init__(self, reason: str, hint: str | None = None) -> None:
+        super().__init__(reason)
+        self.hint = hint
 
 
 @dataclass(frozen=True)
@@ -38,7 +54,7 @@ class Case:
     name: str
     passed: bool
     reason: str = ""
-    hint: str | None = None
+    hint: str | None = None  # the hint of the expectation that failed, if it diagnoses a mistake
     detail: str = ""  # what the case measured (attempts, time, cost), shown whether it passed or not
 
 
@@ -105,21 +121,24 @@ class Report:
         self.cases: list[Case] = []
 
     @contextmanager
-    def case(self, name: str, *, hint: str | None = None) -> Iterator[CaseNotes]:
+    def case(self, name: str) -> Iterator[CaseNotes]:
         """One case: passes unless `expect` fails or the learner's code goes wrong inside it."""
         notes = CaseNotes()
         try:
             yield notes
         except _CaseFailed as failure:
-            self.cases.append(Case(name, False, str(failure), hint, notes.detail))
+            self.cases.append(Case(name, False, str(failure), failure.hint, notes.detail))
         else:
             self.cases.append(Case(name, True, detail=notes.detail))
 
     @staticmethod
-    def expect(condition: bool, reason: str) -> None:
-        """Fail the current case with `reason` unless `condition` holds."""
+    def expect(condition: bool, reason: str, *, hint: str | None = None) -> None:
+        """Fail the current case with `reason` unless `condition` holds.
+
+        `hint` is for an expectation whose failure points at one mistake: say how to fix that mistake.
+        """
         if not condition:
-            raise _CaseFailed(reason)
+            raise _CaseFailed(reason, hint)
 
     @staticmethod
     def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -128,11 +147,25 @@ class Report:
             with _watchdog(WATCHDOG_SECONDS):
                 return fn(*args, **kwargs)
         except NotImplementedError as err:
-            raise _NotAttempted from err
+            raise _NotAttempted(_stub_name(err)) from err
         except Runaway as err:
             raise _CaseFailed(f"did not finish: it {err} (a loop with no limit?)") from None
         except Exception as err:  # noqa: BLE001 - any learner exception becomes a readable line
             raise _CaseFailed(f"raised {type(err).__name__}: {err}") from None
+
+
+def _stub_name(err: NotImplementedError) -> str | None:
+    """The function whose body is still `raise NotImplementedError`: the innermost frame of the traceback.
+
+    A learner who wrote the outer function but left a helper's stub must be told to write the helper.
+    """
+    tb = err.__traceback__
+    if tb is None:
+        return None
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    name = tb.tb_frame.f_code.co_name
+    return f"`{name}`" if name.isidentifier() else None
 
 
 # The last line of defence against a loop that touches no world and no request (`while True: pass`):
@@ -197,6 +230,30 @@ def checked_world(*, seed: int, scenario: str = "calm", max_attempts: int = 200,
     return World(seed=seed, scenario=scenario)._limit(max_attempts=max_attempts, max_seconds=max_seconds)
 
 
+@dataclass(frozen=True)
+class Mistake:
+    """A wrong answer a learner plausibly writes, as a change to the book's reference solution.
+
+    `changes` are `(old, new)` replacements in the exercise's solution cell, each `old` found there exactly
+    once (faultfirst.testing.solutions applies them). `hint` is the hint the check must give for it: the
+    same string the check passes to `report.expect(..., hint=...)` where it diagnoses this mistake.
+    """
+
+    what: str
+    changes: tuple[tuple[str, str], ...]
+    hint: str
+
+
+MISTAKES: dict[str, tuple[Mistake, ...]] = {}
+
+
+def mistakes(label: str, *listed: Mistake) -> None:
+    """Declare the plausible mistakes of exercise `label` (in its check module, beside its check)."""
+    if label in MISTAKES:
+        raise ValueError(f"mistakes for exercise {label!r} are listed twice")
+    MISTAKES[label] = listed
+
+
 CheckBody = Callable[[Callable[..., Any], Report], None]
 CHECKS: dict[str, CheckBody] = {}
 
@@ -222,8 +279,8 @@ def check(label: str, fn: Callable[..., Any]) -> CheckResult:
     report = Report()
     try:
         body(fn, report)
-    except _NotAttempted:
-        return CheckResult(label, NOT_ATTEMPTED, function=name)
+    except _NotAttempted as stub:
+        return CheckResult(label, NOT_ATTEMPTED, function=stub.function or name)
     except Exception as err:  # noqa: BLE001 - a bug in a check must not look like the learner's
         report.cases.append(Case("the check itself", False, f"the check crashed ({type(err).__name__}: {err}); "
                                                            "please report this as a bug"))
