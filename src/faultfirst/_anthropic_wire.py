@@ -31,7 +31,15 @@ def _text_block(block: Block, cite: bool) -> dict[str, Any]:
 def stop_reason(answer: Answer) -> str:
     if answer.truncated:
         return "max_tokens"
-    return "tool_use" if answer.tool else "end_turn"
+    if answer.tool:
+        return "tool_use"
+    if answer.ending in ("stop_sequence", "refusal"):
+        return answer.ending
+    return "end_turn"
+
+
+def _stop_sequence(answer: Answer) -> str | None:
+    return answer.stop_sequence if stop_reason(answer) == "stop_sequence" else None
 
 
 def usage(input_tokens: int, output_tokens: int) -> dict[str, Any]:
@@ -55,7 +63,7 @@ def message(rid: str, model: str, answer: Answer, input_tokens: int, cite: bool)
     return {
         "id": f"msg_{rid}", "type": "message", "role": "assistant", "model": model,
         "content": content(rid, answer, cite),
-        "stop_reason": stop_reason(answer), "stop_sequence": None,
+        "stop_reason": stop_reason(answer), "stop_sequence": _stop_sequence(answer),
         "usage": usage(input_tokens, answer.output_tokens),
     }
 
@@ -98,8 +106,11 @@ def stream_events(rid: str, model: str, answer: Answer, input_tokens: int, cite:
             events.append((at(), sse({"type": "content_block_delta", "index": index,
                                       "delta": {"type": kind, key: value}}, "content_block_delta")))
         events.append((at(), sse({"type": "content_block_stop", "index": index}, "content_block_stop")))
+    if answer.dropped:
+        return events  # the connection closed before the event that says why the reply ended
     end = answer.output_tokens
-    events.append((end, sse({"type": "message_delta", "delta": {"stop_reason": stop_reason(answer), "stop_sequence": None},
+    events.append((end, sse({"type": "message_delta", "delta": {"stop_reason": stop_reason(answer),
+                                                                "stop_sequence": _stop_sequence(answer)},
                              "usage": {"output_tokens": answer.output_tokens}}, "message_delta")))
     events.append((end, sse({"type": "message_stop"}, "message_stop")))
     return events

@@ -90,6 +90,8 @@ class Reply:
 
     blocks: tuple[Block, ...]
     skill: str
+    ending: str | None = None  # a fixture's scripted ending (see _fixtures.ENDINGS); None: the engine's own
+    stop_sequence: str | None = None
 
     @property
     def text(self) -> str:
@@ -99,8 +101,9 @@ class Reply:
 
 def respond(prompt: Prompt, rng: random.Random, *, fixtures: FixtureSet | None = None) -> Reply:
     """Decide what the simulated model replies to ``prompt`` (see the module docstring)."""
-    if fixtures is not None and (scripted := fixtures.match(prompt)) is not None:
-        return _plain(scripted, "fixture")
+    if fixtures is not None and (entry := fixtures.entry(prompt)) is not None:
+        texts = entry.reply if isinstance(entry.reply, tuple) else (entry.reply,)  # a tuple: several text blocks
+        return Reply(tuple(Block(text) for text in texts), "fixture", entry.ending, entry.stop_sequence)
     decision = _decide(prompt)
     if isinstance(decision, Reply):
         return decision

@@ -183,6 +183,8 @@ class SimulatedAPI:
             events = events[:cut] + [StreamEvent(events[cut].offset, events[cut].tokens,
                                                  _stream_error_event(provider, rid))]
             record.error, record.stop_reason = "stream error", None  # it never said why it would have ended
+        elif answer.dropped:
+            record.stop_reason = None  # the stream closed before it said why it ended
         return self._timed_stream(record, spec, parsed, events, read_timeout, headers)
 
     def answer_batch_item(self, provider: str, endpoint: str, body: dict[str, Any], start: float,
@@ -326,10 +328,12 @@ class SimulatedAPI:
             n = count_tokens(block.text, spec.encoding)
             if used + n > limit:
                 kept.append(Block(truncate_to_tokens(block.text, limit - used, spec.encoding)))
-                return Answer(tuple(kept), limit, truncated=True, tool=parsed.forced_tool)
+                return Answer(tuple(kept), limit, truncated=True, tool=parsed.forced_tool,
+                              ending=reply.ending, stop_sequence=reply.stop_sequence)
             kept.append(block)
             used += n
-        return Answer(tuple(kept), used, truncated=False, tool=parsed.forced_tool)
+        return Answer(tuple(kept), used, truncated=False, tool=parsed.forced_tool,
+                      ending=reply.ending, stop_sequence=reply.stop_sequence)
 
     def _timed_stream(self, record: RequestRecord, spec: ModelSpec, parsed: ParsedRequest,
                       events: list[StreamEvent], read_timeout: float, headers: dict[str, str]) -> Outcome:
@@ -504,6 +508,6 @@ def _rfc3339_second(second: int) -> str:
 
 def _stop_reason(provider: str, answer: Answer) -> str:
     if provider == "openai":
-        return "length" if answer.truncated else "stop"
+        return openai_wire.finish_reason(answer)
     return anthropic_wire.stop_reason(answer)
 

@@ -15,11 +15,32 @@ comments explain the keys and are not part of the format)::
             "equals": "ping",                  # optional: the whole user text
             "system_contains": "pirate"        # optional: substring of the system prompt
           },
-          "reply": "The scripted reply text.",
+          "reply": "The scripted reply text.",  # or a list of strings: one text block each
+          "ending": "refusal",                 # optional: how the reply ends, see below
           "recorded": {...}                    # optional: the real exchange it came from
         }
       ]
     }
+
+A ``reply`` given as a list of strings is a reply of several text blocks,
+one per string: Anthropic's Messages API returns them as separate ``text``
+blocks in ``content`` (as it does a reply with citations); OpenAI's APIs,
+which have one text per reply, return them joined.
+
+``ending`` scripts an ending the engine would not choose by itself (a reply
+cut at ``max_tokens`` still says so, whatever ``ending`` says):
+
+- ``"stop_sequence"``, with ``"stop_sequence": "<the sequence>"`` beside it:
+  the reply stopped on a stop sequence, as if the request had set it.
+  Anthropic reports ``stop_reason: "stop_sequence"`` and the sequence; OpenAI's
+  Chat Completions reports ``finish_reason: "stop"``, as it does for any stop.
+- ``"refusal"``: the model declined. Anthropic reports ``stop_reason:
+  "refusal"``; Chat Completions ``finish_reason: "content_filter"``; Responses
+  ``status: "incomplete"`` with ``incomplete_details.reason: "content_filter"``.
+- ``"dropped"``: a streamed reply's connection closes cleanly after the text,
+  before the event that says why the reply ended (no ``finish_reason``, no
+  ``message_delta``, no ``[DONE]``/``message_stop``); a reply that is not
+  streamed ends normally.
 
 ``recorded`` is written by record mode (see ``_recording.py``): the request
 and response the reply was taken from, kept so a refresh can be reviewed. The
@@ -53,7 +74,8 @@ _PACKAGE_FIXTURES = pathlib.Path(__file__).parent / "fixtures"
 _PROVIDERS = ("openai", "anthropic")
 _TEXT_CONDITIONS = ("contains", "equals", "system_contains")
 _MATCH_KEYS = ("provider", "model", *_TEXT_CONDITIONS)
-_ENTRY_KEYS = ("match", "reply", "recorded")
+_ENTRY_KEYS = ("match", "reply", "recorded", "ending", "stop_sequence")
+ENDINGS = ("stop_sequence", "refusal", "dropped")
 _REQUIRED_ENTRY_KEYS = ("match", "reply")
 
 
@@ -65,7 +87,9 @@ class FixtureError(ValueError):
 class _Fixture:
     """One scripted reply and the conditions under which it is given."""
 
-    reply: str
+    reply: str | tuple[str, ...]  # a tuple is a reply of several text blocks
+    ending: str | None = None  # one of ENDINGS, or None: the engine's own ending
+    stop_sequence: str | None = None
     provider: str | None = None
     model: str | None = None
     contains: str | None = None
@@ -89,11 +113,16 @@ class FixtureSet:
 
     entries: tuple[_Fixture, ...] = ()
 
-    def match(self, prompt: Prompt) -> str | None:
-        """Return the reply of the first entry matching ``prompt``, or None."""
+    def match(self, prompt: Prompt) -> str | tuple[str, ...] | None:
+        """Return the reply of the first entry matching ``prompt`` (a tuple: one text block each), or None."""
+        entry = self.entry(prompt)
+        return None if entry is None else entry.reply
+
+    def entry(self, prompt: Prompt) -> _Fixture | None:
+        """The first entry matching ``prompt`` (its reply and scripted ending), or None."""
         for entry in self.entries:
             if entry.matches(prompt):
-                return entry.reply
+                return entry
         return None
 
 
@@ -146,8 +175,13 @@ def _parse_entry(entry: Any, where: str) -> _Fixture:
     for key in _REQUIRED_ENTRY_KEYS:
         if key not in entry:
             raise FixtureError(f"{where}: missing {key!r}")
-    if not isinstance(entry["reply"], str):
-        raise FixtureError(f"{where}: 'reply' must be a string")
+    reply = entry["reply"]
+    if isinstance(reply, list):
+        if not reply or not all(isinstance(block, str) and block for block in reply):
+            raise FixtureError(f"{where}: 'reply' as a list must hold non-empty strings (one text block each)")
+        reply = tuple(reply)
+    elif not isinstance(reply, str):
+        raise FixtureError(f"{where}: 'reply' must be a string or a list of strings")
     recorded = entry.get("recorded", {"request": {}, "response": {}})
     if not (isinstance(recorded, Mapping) and all(isinstance(recorded.get(k), Mapping) for k in ("request", "response"))):
         raise FixtureError(f"{where}: 'recorded' must be an object with 'request' and 'response' objects")
@@ -162,7 +196,12 @@ def _parse_entry(entry: Any, where: str) -> _Fixture:
         raise FixtureError(f"{where}: 'match.provider' must be one of {', '.join(_PROVIDERS)}")
     if not any(key in match for key in _TEXT_CONDITIONS):
         raise FixtureError(f"{where}: 'match' needs at least one of {', '.join(_TEXT_CONDITIONS)}")
-    return _Fixture(reply=entry["reply"], **match)
+    ending, stop_sequence = entry.get("ending"), entry.get("stop_sequence")
+    if ending is not None and ending not in ENDINGS:
+        raise FixtureError(f"{where}: 'ending' must be one of {', '.join(ENDINGS)}")
+    if (ending == "stop_sequence") != isinstance(stop_sequence, str) or stop_sequence == "":
+        raise FixtureError(f"{where}: 'stop_sequence' (a non-empty string) goes with 'ending': 'stop_sequence', and only with it")
+    return _Fixture(reply=reply, ending=ending, stop_sequence=stop_sequence, **match)
 
 
 def _check_keys(value: Any, allowed: tuple[str, ...], where: str, what: str) -> None:

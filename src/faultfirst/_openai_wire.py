@@ -14,6 +14,12 @@ from ._wire import Answer, pieces, sse
 FINGERPRINT = "fp_faultfirst"
 
 
+def finish_reason(answer: Answer) -> str:
+    if answer.truncated:
+        return "length"
+    return "content_filter" if answer.refused else "stop"
+
+
 def chat_usage(input_tokens: int, output_tokens: int) -> dict[str, Any]:
     return {
         "prompt_tokens": input_tokens,
@@ -37,7 +43,7 @@ def chat_completion(rid: str, created: int, model: str, answer: Answer, input_to
             "index": 0,
             "message": {"role": "assistant", "content": answer.text, "refusal": None, "annotations": []},
             "logprobs": None,
-            "finish_reason": "length" if answer.truncated else "stop",
+            "finish_reason": finish_reason(answer),
         }],
         "usage": chat_usage(input_tokens, answer.output_tokens),
         "service_tier": "default",
@@ -67,7 +73,9 @@ def chat_chunks(rid: str, created: int, model: str, answer: Answer,
     for part in pieces(text):
         sent += len(part)
         events.append((round(total * sent / max(1, len(text))), chunk({"content": part})))
-    events.append((total, chunk({}, "length" if answer.truncated else "stop")))
+    if answer.dropped:
+        return events  # the connection closed before the finish chunk
+    events.append((total, chunk({}, finish_reason(answer))))
     if include_usage:
         events.append((total, sse({**base, "choices": [], "usage": chat_usage(input_tokens, total)})))
     events.append((total, sse("[DONE]")))
@@ -80,7 +88,8 @@ def stream_error(message: str) -> bytes:
 
 
 def response(rid: str, created: int, model: str, answer: Answer, input_tokens: int, body: dict[str, Any]) -> dict[str, Any]:
-    status = "incomplete" if answer.truncated else "completed"
+    status = "incomplete" if answer.truncated or answer.refused else "completed"
+    reason = "max_output_tokens" if answer.truncated else "content_filter"
     fmt = (body.get("text") or {}).get("format") or {"type": "text"}
     return {
         "id": f"resp_{rid}",
@@ -89,7 +98,7 @@ def response(rid: str, created: int, model: str, answer: Answer, input_tokens: i
         "status": status,
         "background": False,
         "error": None,
-        "incomplete_details": {"reason": "max_output_tokens"} if answer.truncated else None,
+        "incomplete_details": {"reason": reason} if status == "incomplete" else None,
         "instructions": body.get("instructions"),
         "max_output_tokens": body.get("max_output_tokens"),
         "model": model,

@@ -23,6 +23,17 @@ class Answer:
     output_tokens: int
     truncated: bool  # cut at max_tokens
     tool: str | None = None  # an Anthropic forced tool whose input is the (JSON) text
+    ending: str | None = None  # a fixture's scripted ending: "stop_sequence", "refusal", "dropped"; None: the usual
+    stop_sequence: str | None = None
+
+    @property
+    def refused(self) -> bool:
+        return self.ending == "refusal" and not self.truncated
+
+    @property
+    def dropped(self) -> bool:
+        """A stream of it closes before the event that says why it ended."""
+        return self.ending == "dropped"
 
     @property
     def text(self) -> str:
