@@ -6,6 +6,8 @@ fails if a re-run gives anything else, so reading them is reading a fresh run.
 
 from __future__ import annotations
 
+import contextlib
+
 import nbformat
 import pytest
 
@@ -101,15 +103,85 @@ def test_bounded_stops_an_endless_pure_function():
     assert not case.passed and "did not finish" in case.reason and "10,000 Python instructions" in case.reason
 
 
-def test_the_watchdog_stops_a_loop_that_touches_nothing(monkeypatch):
-    """A learner loop that makes no request and moves no clock is stopped by the real-time watchdog."""
-    from faultfirst.checks import _framework
-
-    monkeypatch.setattr(_framework, "WATCHDOG_SECONDS", 0.1)
+def test_the_watchdog_stops_a_loop_that_touches_nothing_within_a_second():
+    """A learner loop that makes no request and moves no clock is stopped by its CPU time, and the rest of
+    the check is not run, so the report comes back at once."""
+    import time
 
     def spins(*args, **kwargs):
         while True:
             pass
 
-    result = check("first-calls-reply", spins)
-    assert result.status == "failed" and "still running after 0.1 s" in result.report()
+    with _three_calls() as label:
+        start = time.process_time()
+        report = check(label, spins).report()
+        used = time.process_time() - start
+    assert "✗ call 0\n      did not finish: it used more than 0.5 s of CPU time" in report
+    assert report.count("not run: an earlier case did not finish") == 2
+    assert used < 1.0
+
+
+def test_the_watchdog_stops_a_coroutine_that_never_awaits():
+    """`while True: pass` inside a coroutine holds the world's loop thread; the watchdog interrupts that thread
+    too, so the world can still run code afterwards (a check cleans up on it)."""
+    import asyncio
+
+    from faultfirst import World
+    from faultfirst.checks._framework import Report
+
+    world = World(seed=0)
+
+    async def spins():
+        while True:
+            pass
+
+    report = Report()
+    with report.case("spins on the loop"):
+        report.call(lambda: world.run(spins()))
+    [case] = report.cases
+    assert not case.passed and "did not finish" in case.reason
+    assert world.run(asyncio.sleep(1, result="free")) == "free"
+
+
+def test_the_watchdog_stops_code_that_blocks_in_real_time(monkeypatch):
+    """Code that waits without using CPU (a wall-clock sleep) is stopped by the real-time bound."""
+    import time
+
+    from faultfirst.checks import _framework
+
+    monkeypatch.setattr(_framework, "WATCHDOG_REAL_SECONDS", 0.2)
+    report = _framework.Report()
+    with report.case("sleeps"):
+        report.call(time.sleep, 30)
+    [case] = report.cases
+    assert not case.passed and "still running after 0.2 s" in case.reason
+
+
+def test_not_attempted_names_the_helper_that_is_still_a_stub():
+    """A learner who wrote the outer function but not a helper is told to write the helper."""
+    def pause(attempt):
+        raise NotImplementedError("exercise retries-policy: write this part")
+
+    def call_with_retries(*args, **kwargs):
+        return pause(1)
+
+    with _three_calls() as label:
+        result = check(label, call_with_retries)
+    assert result.status == "not attempted" and "`pause`" in result.report()
+
+
+@contextlib.contextmanager
+def _three_calls():
+    """A check registered for one test: three cases, each calling the learner's function once."""
+    from faultfirst.checks._framework import CHECKS, register
+
+    @register("demo-three-calls")
+    def _demo(fn, report) -> None:
+        for n in range(3):
+            with report.case(f"call {n}"):
+                report.call(fn)
+
+    try:
+        yield "demo-three-calls"
+    finally:
+        del CHECKS["demo-three-calls"]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import ctypes
 import inspect
 import queue
 import selectors
@@ -31,6 +32,7 @@ from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 from ._clock import Clock, RealTimeClock
+from ._guard import Runaway
 
 T = TypeVar("T")
 
@@ -133,35 +135,62 @@ class _LoopThread:
         self._work.put((future, awaitable))
         return future
 
+    def is_current(self) -> bool:
+        """Whether the caller is this thread, i.e. code the loop is running (which must `await`, not run)."""
+        return threading.current_thread() is self._thread
+
     def stop(self) -> None:
         """Ask the thread to close the loop and end; returns at once (safe in a finalizer)."""
         self._work.put(self._STOP)
 
     def join(self) -> None:
         """Wait for the thread to end (explicit close only; never from a finalizer or the thread itself)."""
-        if threading.current_thread() is not self._thread:
+        if not self.is_current():
             self._thread.join()
 
 
 def _serve(loop: VirtualTimeLoop, work: queue.SimpleQueue[Any]) -> None:
     """The loop thread's body: run each awaitable handed over, until told to stop; then close the loop."""
     try:
-        while (item := work.get()) is not _LoopThread._STOP:
-            _run_one(loop, *item)
-            del item  # hold nothing of the last run (its world, its result) while idle
+        while True:
+            try:
+                if (item := work.get()) is _LoopThread._STOP:
+                    break
+                _run_one(loop, *item)
+                del item  # hold nothing of the last run (its world, its result) while idle
+            except Runaway:
+                continue  # an interruption that arrived just after the run it was meant for had ended
     finally:
         loop.close()
+
+
+# The loop threads running code right now, which a check's watchdog may interrupt (see below).
+_RUNNING: set[int] = set()
 
 
 def _run_one(loop: VirtualTimeLoop, future: concurrent.futures.Future[T], awaitable: Awaitable[T]) -> None:
     if not future.set_running_or_notify_cancel():
         return
+    _RUNNING.add(threading.get_ident())
     try:
         result = _run_to_completion(loop, awaitable)
     except BaseException as err:  # noqa: BLE001 - handed to the caller, as a Future does
         future.set_exception(err)
     else:
         future.set_result(result)
+    finally:
+        _RUNNING.discard(threading.get_ident())
+
+
+def interrupt_running_loops(exception: type[BaseException]) -> None:
+    """Raise `exception` in every loop thread that is running code now, at its next Python instruction.
+
+    For a check's watchdog: a learner coroutine that spins without awaiting (`while True: pass`) never
+    gives the loop back, so cancelling its task cannot stop it; only an exception raised in its thread can.
+    (CPython's PyThreadState_SetAsyncExc; the thread's `_serve` loop survives one that arrives late.)
+    """
+    for ident in list(_RUNNING):
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), ctypes.py_object(exception))
 
 
 def _run_to_completion(loop: VirtualTimeLoop, awaitable: Awaitable[T]) -> T:
@@ -208,11 +237,11 @@ class LoopRunner:
         except RuntimeError:
             _discard(awaitable)
             raise
-        if loop.is_running():
+        assert self._thread is not None  # made with the loop
+        if self._thread.is_current():
             _discard(awaitable)
             raise RuntimeError("world.run() was called from code that world.run() is already running; "
                                "inside a coroutine, use `await` instead")
-        assert self._thread is not None  # made with the loop
         return self._thread.submit(awaitable).result()
 
     def close(self) -> None:

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._guard import Runaway
+from .._loop import interrupt_running_loops
 from .._world import World
 
 NOT_ATTEMPTED, PASSED, FAILED = "not attempted", "passed", "failed"
@@ -119,6 +120,7 @@ class Report:
 
     def __init__(self) -> None:
         self.cases: list[Case] = []
+        self._ran_away = False  # once learner code ran away, the rest is not run: the check answers at once
 
     @contextmanager
     def case(self, name: str) -> Iterator[CaseNotes]:
@@ -140,15 +142,17 @@ class Report:
         if not condition:
             raise _CaseFailed(reason, hint)
 
-    @staticmethod
-    def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Call learner code; a stub, an exception or a runaway loop becomes a failed case."""
+        if self._ran_away:
+            raise _CaseFailed("not run: an earlier case did not finish")
         try:
-            with _watchdog(WATCHDOG_SECONDS):
+            with _watchdog():
                 return fn(*args, **kwargs)
         except NotImplementedError as err:
             raise _NotAttempted(_stub_name(err)) from err
         except Runaway as err:
+            self._ran_away = True
             raise _CaseFailed(f"did not finish: it {err} (a loop with no limit?)") from None
         except Exception as err:  # noqa: BLE001 - any learner exception becomes a readable line
             raise _CaseFailed(f"raised {type(err).__name__}: {err}") from None
@@ -168,29 +172,48 @@ def _stub_name(err: NotImplementedError) -> str | None:
     return f"`{name}`" if name.isidentifier() else None
 
 
-# The last line of defence against a loop that touches no world and no request (`while True: pass`):
-# real seconds, because nothing virtual moves. Far above what any check needs, so it never decides a
-# case that terminates.
-WATCHDOG_SECONDS = 60.0
+# The last line of defence against a loop that touches no world and no request (`while True: pass`),
+# which no virtual bound can see. CPU time, not real time, decides: a loaded machine slows a correct
+# solution in real time but barely changes the CPU it uses, while a spinning loop uses CPU at once. No
+# single call of a reference solution uses a tenth of this (benchmarks/check_times.py measures it).
+# Real time remains the bound for code that blocks without using CPU (a `time.sleep` in learner code).
+WATCHDOG_CPU_SECONDS = 0.5
+WATCHDOG_REAL_SECONDS = 10.0
 
 
 @contextmanager
-def _watchdog(seconds: float) -> Iterator[None]:
-    """Raise `Runaway` in the main thread after `seconds` of real time (Unix, main thread only)."""
+def _watchdog() -> Iterator[None]:
+    """Raise `Runaway` in learner code that spins or blocks for too long (Unix, main thread only).
+
+    The main thread is interrupted by a signal; a world's loop thread that is running learner coroutines
+    (where a `while True:` without an `await` would spin forever) is interrupted too.
+    """
     if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
         yield
         return
 
-    def expire(signum: int, frame: Any) -> None:
-        raise Runaway(f"was still running after {seconds:g} s of real time")
+    def expire(what: str) -> Callable[[int, Any], None]:
+        def handler(signum: int, frame: Any) -> None:
+            _stop_timers()
+            interrupt_running_loops(Runaway)
+            raise Runaway(what)
+        return handler
 
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    previous = (signal.signal(signal.SIGPROF, expire(f"used more than {WATCHDOG_CPU_SECONDS:g} s of CPU time")),
+                signal.signal(signal.SIGALRM, expire(f"was still running after {WATCHDOG_REAL_SECONDS:g} s")))
+    signal.setitimer(signal.ITIMER_PROF, WATCHDOG_CPU_SECONDS)
+    signal.setitimer(signal.ITIMER_REAL, WATCHDOG_REAL_SECONDS)
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        _stop_timers()
+        signal.signal(signal.SIGPROF, previous[0])
+        signal.signal(signal.SIGALRM, previous[1])
+
+
+def _stop_timers() -> None:
+    signal.setitimer(signal.ITIMER_PROF, 0)
+    signal.setitimer(signal.ITIMER_REAL, 0)
 
 
 def bounded(fn: Callable[..., Any], *, max_instructions: int = 2_000_000) -> Callable[..., Any]:
