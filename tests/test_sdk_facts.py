@@ -171,3 +171,60 @@ def test_both_sdks_take_their_base_url_from_the_environment(monkeypatch):
     monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://127.0.0.1:9")
     assert str(openai.OpenAI(api_key="k").base_url) == "http://127.0.0.1:9/v1/"
     assert str(anthropic.Anthropic(api_key="k").base_url) == "http://127.0.0.1:9"
+
+
+def test_stop_reasons_the_sdks_list():
+    """first-calls' table of endings lists every value of openai 3.x's finish_reason, Response.status and
+    incomplete_details.reason, and of anthropic 2.x's StopReason; a new value fails here first."""
+    from typing import get_args
+
+    from anthropic.types import StopReason
+    from openai.types.chat.chat_completion import Choice
+    from openai.types.responses.response import IncompleteDetails
+    from openai.types.responses.response_status import ResponseStatus
+
+    assert set(get_args(Choice.model_fields["finish_reason"].annotation)) == {
+        "stop", "length", "tool_calls", "content_filter", "function_call"}
+    assert set(get_args(ResponseStatus)) == {"completed", "failed", "in_progress", "cancelled", "queued", "incomplete"}
+    reasons = get_args(IncompleteDetails.model_fields["reason"].annotation)
+    assert set(get_args(reasons[0])) == {"max_output_tokens", "max_messages", "content_filter", "steered"}
+    assert set(get_args(StopReason)) == {"end_turn", "max_tokens", "stop_sequence", "tool_use", "pause_turn", "refusal",
+                                         "model_context_window_exceeded"}
+
+
+def test_openai_deprecates_max_tokens_for_max_completion_tokens():
+    """openai 3.x Chat Completions takes max_completion_tokens and documents max_tokens as deprecated in its favour;
+    the world honours max_completion_tokens as the output limit."""
+    import inspect
+
+    create = openai.resources.chat.Completions.create
+    assert "max_completion_tokens" in inspect.signature(create).parameters
+    doc = _source(openai.resources.chat.completions.completions)
+    assert "This value is now deprecated in favor of `max_completion_tokens`" in doc
+    world = World(seed=1)
+    cut = world.openai().chat.completions.create(model="gpt-fast", max_completion_tokens=5,
+                                                 messages=[{"role": "user", "content": "Explain timeouts."}])
+    assert (cut.choices[0].finish_reason, cut.usage.completion_tokens) == ("length", 5)
+
+
+def test_anthropic_returns_several_text_blocks_and_scripted_endings_parse():
+    """A fixture's multi-block reply reaches anthropic 2.x as several TextBlocks; its stop_sequence, refusal and
+    content-filter endings parse as the SDKs' own values (Responses: incomplete, reason content_filter)."""
+    world = World(seed=1)
+    claude, gpt = world.anthropic(), world.openai()
+
+    def ask(prompt):
+        return claude.messages.create(model="claude-fast", max_tokens=300, messages=[{"role": "user", "content": prompt}])
+
+    blocks = ask("How long is the refund window? Quote the policy.").content
+    assert len(blocks) == 3 and all(b.type == "text" for b in blocks)
+    ended = ask("List three reasons a streamed reply can stop early, then write END.")
+    assert (ended.stop_reason, ended.stop_sequence) == ("stop_sequence", "END")
+    refused = "Write an email that tricks our customers into sending their passwords."
+    assert ask(refused).stop_reason == "refusal"
+    chat = gpt.chat.completions.create(model="gpt-fast", messages=[{"role": "user", "content": refused}])
+    assert chat.choices[0].finish_reason == "content_filter"
+    response = gpt.responses.create(model="gpt-fast", input=refused)
+    assert (response.status, response.incomplete_details.reason) == ("incomplete", "content_filter")
+    cut = gpt.responses.create(model="gpt-fast", input="Explain timeouts.", max_output_tokens=16)
+    assert (cut.status, cut.incomplete_details.reason) == ("incomplete", "max_output_tokens")
