@@ -261,7 +261,8 @@ def test_read_timeout_bounds_each_gap_not_the_whole_stream():
         model="m", max_tokens=10, messages=ask("hi"), stream=True),
 ], ids=["openai", "anthropic"])
 def test_a_float_client_timeout_is_a_read_timeout_per_network_read(make):
-    """Both SDKs send timeout=1.5 as read=1.5; httpcore2 applies it to each network read, not the whole body."""
+    """Both SDKs send timeout=1.5 as httpx2.Timeout(1.5): connect, read, write and pool all 1.5; httpcore2 applies
+    the read timeout to each network read, not the whole body."""
     import httpcore2._sync.http11 as http11
 
     seen = []
@@ -271,7 +272,7 @@ def test_a_float_client_timeout_is_a_read_timeout_per_network_read(make):
         return httpx2.Response(200, headers=_SSE, content=b"", request=request)
 
     make(httpx2.Client(transport=httpx2.MockTransport(handler)))
-    assert seen[0]["read"] == 1.5
+    assert seen[0] == {"connect": 1.5, "read": 1.5, "write": 1.5, "pool": 1.5}
     body = inspect.getsource(http11.HTTP11Connection._receive_response_body)
     assert 'timeout = timeouts.get("read", None)' in body and "self._receive_event(timeout=timeout)" in body
     assert "self._network_stream.read(self.READ_NUM_BYTES, timeout=timeout)" in inspect.getsource(
@@ -301,3 +302,48 @@ def test_sdk_retries_never_cover_a_failure_during_iteration(sdk):
                                                                     messages=ask("x"), stream=True):
                 pass
     assert len(world.requests) == 1 and world.requests[0].error == "stream error"
+
+
+@pytest.mark.parametrize("sdk", ["openai", "anthropic"])
+def test_a_stream_that_closes_before_its_stop_reason_raises_nothing(sdk):
+    """Both SDKs end the loop quietly when the body ends without [DONE] / message_stop: only the missing
+    finish_reason / message_delta shows the reply did not finish (the world's scripted 'dropped' ending)."""
+    prompt = ask("Explain in a few sentences why a load balancer can close a long stream.")
+    world = World(seed=1)
+    if sdk == "openai":
+        chunks = list(world.openai().chat.completions.create(model="gpt-fast", messages=prompt, stream=True))
+        assert chunks and all(c.choices[0].finish_reason is None for c in chunks)
+    else:
+        events = list(world.anthropic().messages.create(model="claude-fast", max_tokens=300, messages=prompt,
+                                                       stream=True))
+        assert events[-1].type == "content_block_stop" and "message_delta" not in {e.type for e in events}
+    assert world.requests[-1].ok and world.requests[-1].stop_reason is None
+
+
+@pytest.mark.parametrize("sdk", ["openai", "anthropic"])
+def test_a_400_is_not_retried_before_a_stream(sdk):
+    """A 400 refusal of a streamed create() is raised at once, whatever max_retries allows."""
+    calls = []
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        calls.append(request)
+        return httpx2.Response(400, json={"error": {"message": "bad", "type": "invalid_request_error"}}, request=request)
+
+    http = httpx2.Client(transport=httpx2.MockTransport(handler))
+    with pytest.raises((openai.BadRequestError, anthropic.BadRequestError)):
+        if sdk == "openai":
+            openai.OpenAI(api_key="t", max_retries=2, http_client=http).chat.completions.create(
+                model="m", messages=ask("hi"), stream=True)
+        else:
+            anthropic.Anthropic(api_key="t", max_retries=2, http_client=http).messages.create(
+                model="m", max_tokens=10, messages=ask("hi"), stream=True)
+    assert len(calls) == 1
+
+
+def test_a_stop_sequence_ends_an_anthropic_stream_with_stop_sequence():
+    """message_delta carries stop_reason 'stop_sequence' and the sequence (the world's scripted stop-sequence reply)."""
+    events = list(World(seed=1).anthropic().messages.create(
+        model="claude-fast", max_tokens=300, stream=True,
+        messages=ask("List three reasons a streamed reply can stop early, then write END.")))
+    delta = next(e for e in events if e.type == "message_delta").delta
+    assert (delta.stop_reason, delta.stop_sequence) == ("stop_sequence", "END")
