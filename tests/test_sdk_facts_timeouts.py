@@ -315,3 +315,106 @@ def test_tenacity_reraises_what_it_does_not_retry():
     with pytest.raises(KeyError):
         retrying(refused)
     assert calls == [1]
+
+
+# -- how long a call with the defaults can take: retry-after, connect and pool ---------------------------------
+
+class _Status:
+    """A MockTransport handler that answers every request with `status` and the given headers."""
+
+    def __init__(self, status: int, headers: dict[str, str]) -> None:
+        self.status, self.headers, self.calls = status, headers, 0
+
+    def __call__(self, request: httpx2.Request) -> httpx2.Response:
+        self.calls += 1
+        return httpx2.Response(self.status, headers=self.headers, json={"error": {"message": "busy"}}, request=request)
+
+
+@pytest.fixture
+def slept(monkeypatch) -> list[float]:
+    """What the SDKs' sync retry loop asked time.sleep for (nothing is slept), with jitter switched off."""
+    asked: list[float] = []
+
+    class _Time(types.ModuleType):
+        def __getattr__(self, name: str):
+            return getattr(time, name)
+
+        @staticmethod
+        def sleep(seconds: float) -> None:
+            asked.append(seconds)
+
+    for sdk in (openai, anthropic):
+        monkeypatch.setattr(sdk._base_client, "time", _Time("time"))
+        monkeypatch.setattr(sdk._base_client, "random", lambda: 0.0)
+    return asked
+
+
+def _status_client(sdk, handler, **options):
+    cls = sdk.OpenAI if sdk is openai else sdk.Anthropic
+    return cls(api_key="test", http_client=httpx2.Client(transport=httpx2.MockTransport(handler)), **options)
+
+
+@pytest.mark.parametrize("sdk", SDKS)
+def test_default_phase_timeouts_and_pool_size(sdk):
+    """Defaults: connect 5 s; read, write and pool 600 s each (separate clocks); a client pools 1,000 connections."""
+    assert (sdk.DEFAULT_TIMEOUT.connect, sdk.DEFAULT_TIMEOUT.read, sdk.DEFAULT_TIMEOUT.write,
+            sdk.DEFAULT_TIMEOUT.pool) == (5.0, 600, 600, 600)
+    assert sdk._constants.DEFAULT_CONNECTION_LIMITS.max_connections == 1000
+    assert (sdk._constants.INITIAL_RETRY_DELAY, sdk._constants.MAX_RETRY_DELAY) == (0.5, 8.0)
+
+
+def test_the_pool_timeout_bounds_the_wait_for_a_free_connection():
+    """httpcore2's pool waits for a connection with the request's 'pool' timeout, before any connect or read."""
+    source = inspect.getsource(httpcore2._sync.connection_pool.ConnectionPool.handle_request)
+    assert 'timeout = timeouts.get("pool", None)' in source
+    assert "connection = pool_request.wait_for_connection(timeout=timeout)" in source
+
+
+def test_openai_sleeps_retry_after_up_to_120_s_and_does_not_retry_above(slept):
+    """openai 3.57: 0 < retry-after <= MAX_RETRY_AFTER_DELAY (120 s) is slept as given; above it, no retry at all."""
+    assert openai._constants.MAX_RETRY_AFTER_DELAY == 120
+    handler = _Status(503, {"retry-after": "120"})
+    with pytest.raises(openai.InternalServerError):
+        _call(openai, _status_client(openai, handler, max_retries=2))
+    assert handler.calls == 3 and slept == [120.0, 120.0]
+
+    slept.clear()
+    handler = _Status(503, {"retry-after": "121"})
+    with pytest.raises(openai.InternalServerError):
+        _call(openai, _status_client(openai, handler, max_retries=2))
+    assert handler.calls == 1 and slept == []
+
+
+def test_anthropic_sleeps_any_positive_retry_after_capped_at_4294967_s(slept):
+    """anthropic 2.14 sleeps any positive retry-after (a day, here), capped only at 4,294,967 s (time.sleep's limit)."""
+    handler = _Status(529, {"retry-after": "86400"})
+    with pytest.raises(anthropic.InternalServerError):
+        _call(anthropic, _status_client(anthropic, handler, max_retries=2))
+    assert handler.calls == 3 and slept == [86_400.0, 86_400.0]
+
+    slept.clear()
+    handler = _Status(529, {"retry-after": "1e12"})
+    with pytest.raises(anthropic.InternalServerError):
+        _call(anthropic, _status_client(anthropic, handler, max_retries=2))
+    assert handler.calls == 3 and slept == [4_294_967.0, 4_294_967.0]
+    assert "min(retry_after, 4_294_967.0)" in inspect.getsource(anthropic._base_client.BaseClient._calculate_retry_timeout)
+
+
+@pytest.mark.parametrize("sdk", SDKS)
+def test_without_retry_after_the_waits_are_the_back_off(sdk, slept):
+    """A 5xx without retry-after waits min(0.5 * 2**n, 8) s (jitter off): 0.5 s, then 1 s, as after a timeout."""
+    handler = _Status(503, {})
+    with pytest.raises(sdk.InternalServerError):
+        _call(sdk, _status_client(sdk, handler, max_retries=2))
+    assert handler.calls == 3 and slept == [0.5, 1.0]
+
+
+def test_the_lessons_worst_cases_follow_from_these_facts():
+    """3 x 600 s + 1.5 s = 1,801.5 s; + 3 x 5 s connect; openai with retry-after 120: 2,055 s; anthropic: about 99 days."""
+    limits, retries = anthropic.DEFAULT_TIMEOUT, anthropic.DEFAULT_MAX_RETRIES
+    assert openai.DEFAULT_TIMEOUT == limits and openai.DEFAULT_MAX_RETRIES == retries == 2
+    backoff = sum(min(0.5 * 2**n, 8.0) for n in range(retries))
+    assert 3 * limits.read + backoff == 1_801.5
+    assert 3 * (limits.connect + limits.read) + backoff == 1_816.5
+    assert 3 * (limits.connect + limits.read) + retries * openai._constants.MAX_RETRY_AFTER_DELAY == 2_055
+    assert round((3 * (limits.connect + limits.read) + retries * 4_294_967.0) / 86_400) == 99

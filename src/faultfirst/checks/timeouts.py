@@ -1,14 +1,18 @@
 """Checks for the lesson "Timeouts and deadlines" (book/tier2/timeouts.md).
 
 `timeouts-deadline` runs the learner's call in fresh seeded worlds: calm, at
-the peak of latency drift, overloaded, during an outage, and with a request
-the API refuses. Every case measures the world's clock around the call, so
-"never spends more than the deadline" is a measurement, not a promise.
+the peak of latency drift, overloaded (a quick 529, then an attempt slower than
+what is left of the deadline), during an outage, and with a request the API
+refuses. Every case measures the world's clock around the call and around each
+attempt, so "never spends more than the deadline" is a measurement, not a
+promise, and an attempt that ran past the deadline is told apart from a wait
+that did.
 
 `timeouts-choose` is a pure function over a request log. The logs are built
 here from seeded worlds (and by hand where an exact shape is needed), the
 expected answer comes from `reference_timeout`, and a wrong answer is matched
-against the usual mistakes so the report can say which one it was.
+against the value each listed mistake would give, so the report names the
+mistake and gives its hint.
 """
 
 from __future__ import annotations
@@ -21,12 +25,16 @@ from numbers import Real
 from typing import Any
 
 import anthropic
+import httpx2
 import openai
+import tenacity
 
+from .._guard import Runaway
 from .._records import RequestRecord
+from .._retryable import retryable_status
 from .._tokens import count_tokens
 from .._world import World
-from ._framework import Report, bounded, checked_world, register
+from ._framework import Mistake, Report, bounded, checked_world, mistakes, register
 
 _PROMPT = "What does the research say about sleep deprivation and working memory?"
 _TOLERANCE = 1e-6  # seconds: floating-point slack on "never later than the deadline"
@@ -34,6 +42,29 @@ _CUT = ("timeout", "cancelled")  # attempts the client stopped waiting for
 
 
 # -- timeouts-deadline -----------------------------------------------------------------------------------------
+
+REMAINING = ("Each attempt's timeout is what is left of the deadline when that attempt starts, "
+             "`deadline - world.clock.now()` computed just before it (or attempt_timeout_s if that is smaller), "
+             "never a fixed number such as deadline_s: after a quick failure and a wait, less is left.")
+ATTEMPT_CAP = ("attempt_timeout_s caps every attempt: timeout = min(what is left, attempt_timeout_s), so a slow "
+               "attempt is cut early and a retry still fits in the deadline.")
+WHOLE_BUDGET = ("Without attempt_timeout_s, give each attempt all that is left of the deadline, not a slice of "
+                "it: a slow model that needs most of the budget must get it.")
+NO_WAIT_PAST = ("Never wait into the deadline: stop before a wait that would end after it "
+                "(tenacity.stop_before_delay(deadline_s), or compare the wait with what is left before sleeping).")
+RAISE_DEADLINE = ("When the budget is gone, raise DeadlineExceeded (from the setup cell): not tenacity's RetryError, "
+                  "not the SDK's last exception, not a return value.")
+RETRY_STATUS = ("A 529, 503 or 429 is transient: retry every failure transient(err) accepts (a timeout or other "
+                "connection error, or a status retryable_status accepts: 408, 409, 429, 5xx), not only timeouts.")
+RETRY_CONNECTION = ("A connection reset or a timeout (APIConnectionError, and its subclass APITimeoutError) is "
+                    "transient: retry it while the budget lasts.")
+BACK_OFF = ("Wait between attempts (tenacity.wait_exponential(multiplier=0.5, max=8) with sleep=world.clock.sleep): "
+            "a provider that is down answers at once, and a retry loop without waits hammers it.")
+NO_RETRY_400 = ("Retry only what transient(err) accepts: a 400 (BadRequestError) fails the same way every time, "
+                "so it is not retried.")
+PASS_400_THROUGH = ("Let an error that is not transient through unchanged, at once: the caller must see the SDK's "
+                    "BadRequestError, not DeadlineExceeded (the budget was not the problem).")
+
 
 def _is_deadline_exceeded(err: BaseException | None) -> bool:
     return err is not None and any(cls.__name__ == "DeadlineExceeded" for cls in type(err).__mro__)
@@ -48,7 +79,12 @@ def _describe(err: BaseException) -> str:
 
 def _run(report: Report, fn: Callable[..., Any], world: World, model: str, *, deadline_s: float,
          **options: Any) -> tuple[Any, BaseException | None, float]:
-    """Call the learner's function once; return what it returned, what it raised, and the virtual seconds spent."""
+    """Call the learner's function once; return what it returned, what it raised, and the virtual seconds spent.
+
+    The world's own bound on attempts or time (`Runaway`) comes back as what was raised, so the case can say
+    what the attempts were instead of only "did not finish"; the framework's watchdog (a loop that touches no
+    world) goes on to `report.call`, which stops the check.
+    """
     start = world.clock.now()
 
     def attempt() -> tuple[Any, BaseException | None]:
@@ -56,6 +92,10 @@ def _run(report: Report, fn: Callable[..., Any], world: World, model: str, *, de
             return fn(world, model, _PROMPT, deadline_s=deadline_s, **options), None
         except NotImplementedError:
             raise
+        except Runaway as err:
+            if not _past_bounds(world):
+                raise
+            return None, err
         except Exception as err:  # noqa: BLE001 - what the learner raised is what the case judges
             return None, err
 
@@ -63,13 +103,24 @@ def _run(report: Report, fn: Callable[..., Any], world: World, model: str, *, de
     return value, err, world.clock.now() - start
 
 
+def _past_bounds(world: World) -> bool:
+    """Did this world's bound on attempts or simulated time stop the call?"""
+    limits = world._api.limits
+    return limits is not None and (len(world.requests) > limits.max_attempts or world.clock.now() > limits.max_seconds)
+
+
 def _world(seed: int, scenario: str, *, at_peak: bool = False, deadline_s: float) -> World:
     """A bounded world, moved to the slowest moment of its drift first when `at_peak`."""
-    peak = World(seed=seed, scenario=scenario)._api.latency.rise_seconds if at_peak else 0.0
+    peak = _rise_seconds(seed) if at_peak else 0.0
     world = checked_world(seed=seed, scenario=scenario, max_attempts=40, max_seconds=peak + deadline_s + 300)
     if at_peak:
         world.clock.sleep(peak)  # the multiplier is at its peak one rise after minute 0
     return world
+
+
+@lru_cache(maxsize=None)
+def _rise_seconds(seed: int) -> float:
+    return World(seed=seed, scenario="latency-drift")._api.latency.rise_seconds
 
 
 def _detail(world: World, elapsed: float, *, peak: bool = False) -> str:
@@ -79,16 +130,50 @@ def _detail(world: World, elapsed: float, *, peak: bool = False) -> str:
     return f"{line}, starting at the drift's peak (minute {(world.clock.now() - elapsed) / 60:.1f})" if peak else line
 
 
-def _within(report: Report, elapsed: float, deadline_s: float) -> None:
+def _within(report: Report, world: World, elapsed: float, deadline_s: float) -> None:
+    """No attempt started or ran past the deadline, and the call returned by it: each told apart, with its hint."""
+    begun = world.clock.now() - elapsed
+    deadline = begun + deadline_s
+    for n, record in enumerate(world.requests, 1):
+        report.expect(record.start <= deadline + _TOLERANCE,
+                      f"attempt {n} started at {record.start - begun:.2f} s, after the {deadline_s:g} s deadline: "
+                      "a wait went past it", hint=NO_WAIT_PAST)
+        report.expect(record.end <= deadline + _TOLERANCE,
+                      f"attempt {n} started at {record.start - begun:.2f} s, with {deadline - record.start:.2f} s "
+                      f"left, and ran {record.latency:.2f} s, to {record.end - begun:.2f} s: its timeout was longer "
+                      "than what was left", hint=REMAINING)
     report.expect(elapsed <= deadline_s + _TOLERANCE,
-                  f"spent {elapsed:.2f} s of simulated time with a deadline of {deadline_s:g} s; each attempt's "
-                  "timeout must be what is left of the budget, and no wait may run past it")
+                  f"returned after {elapsed:.2f} s of simulated time with a deadline of {deadline_s:g} s, although "
+                  "every attempt ended in time: a wait ran past the deadline", hint=NO_WAIT_PAST)
+
+
+def _expect_no_sdk_error(report: Report, world: World, err: BaseException | None, elapsed: float,
+                         deadline_s: float) -> None:
+    """An SDK exception or tenacity's RetryError escaped: say whether it was not retried or not converted."""
+    if err is None or _is_deadline_exceeded(err):
+        return
+    attempts = len(world.requests)
+    time_left = elapsed < deadline_s - 0.5
+    if isinstance(err, tenacity.RetryError) or (attempts > 1 and isinstance(err, (openai.APIError, anthropic.APIError))):
+        report.expect(False, f"raised {_describe(err)} after {_attempts(attempts)} and {elapsed:.2f} s",
+                      hint=RAISE_DEADLINE)
+    if isinstance(err, (openai.APITimeoutError, anthropic.APITimeoutError)):
+        report.expect(not time_left, f"raised {_describe(err)} after one attempt, with "
+                                     f"{deadline_s - elapsed:.2f} s of the budget left", hint=RETRY_CONNECTION)
+        report.expect(False, f"raised {_describe(err)} when the budget was gone", hint=RAISE_DEADLINE)
+    if isinstance(err, (openai.APIConnectionError, anthropic.APIConnectionError)):
+        report.expect(False, f"raised {_describe(err)} after one attempt, with {deadline_s - elapsed:.2f} s of the "
+                             "budget left", hint=RETRY_CONNECTION)
+    if isinstance(err, (openai.APIStatusError, anthropic.APIStatusError)) and retryable_status(err.status_code):
+        report.expect(False, f"raised {_describe(err)} after one attempt, with {deadline_s - elapsed:.2f} s of the "
+                             "budget left", hint=RETRY_STATUS)
 
 
 def _expect_answer(report: Report, world: World, model: str, value: Any, err: BaseException | None,
                    elapsed: float, deadline_s: float) -> None:
+    _within(report, world, elapsed, deadline_s)
+    _expect_no_sdk_error(report, world, err, elapsed, deadline_s)
     report.expect(err is None, f"raised {_describe(err)}" if err is not None else "")
-    _within(report, elapsed, deadline_s)
     report.expect(isinstance(value, str), f"should return the reply's text (a str), got {type(value).__name__}")
     answered = [r for r in world.requests if r.ok]
     report.expect(bool(answered), "returned without any attempt being answered")
@@ -96,15 +181,45 @@ def _expect_answer(report: Report, world: World, model: str, value: Any, err: Ba
                   "the text returned is not the text of the answered attempt")
 
 
-def _expect_deadline(report: Report, value: Any, err: BaseException | None, elapsed: float, deadline_s: float) -> None:
-    _within(report, elapsed, deadline_s)
-    if err is None:
-        report.expect(False, f"returned {value!r:.60} although no attempt was answered in time; "
-                             "raise DeadlineExceeded when the budget is gone")
-    if not _is_deadline_exceeded(err) and isinstance(err, (openai.APIError, anthropic.APIError)):
-        report.expect(False, f"raised {_describe(err)}; when the budget is gone, raise DeadlineExceeded (the caller "
-                             "should not have to know every SDK's exceptions)")
+def _expect_deadline(report: Report, world: World, value: Any, err: BaseException | None, elapsed: float,
+                     deadline_s: float, attempt_timeout_s: float | None = None) -> None:
+    _within(report, world, elapsed, deadline_s)
+    _expect_no_sdk_error(report, world, err, elapsed, deadline_s)
+    answered = [n for n, r in enumerate(world.requests, 1) if r.ok]
+    if err is None and answered:
+        early = _cut_early(world, elapsed, deadline_s, attempt_timeout_s)
+        report.expect(early is None,
+                      f"returned the answer of attempt {answered[-1]}, after attempt {early[0] if early else 0} was "
+                      f"cut at {early[1].latency if early else 0:.2f} s with {early[2] if early else 0:.2f} s left; "
+                      "given all that was left, that attempt would have run to the deadline", hint=WHOLE_BUDGET)
+    report.expect(err is not None, f"returned {value!r:.60} where DeadlineExceeded was expected", hint=RAISE_DEADLINE)
     report.expect(_is_deadline_exceeded(err), f"raised {_describe(err)}" if err is not None else "")
+
+
+def _cut_early(world: World, elapsed: float, deadline_s: float,
+               attempt_timeout_s: float | None) -> tuple[int, RequestRecord, float] | None:
+    """The first attempt that timed out before what was left (or attempt_timeout_s) ran out, if any."""
+    deadline = world.clock.now() - elapsed + deadline_s
+    for n, record in enumerate(world.requests, 1):
+        left = deadline - record.start
+        allowed = left if attempt_timeout_s is None else min(left, attempt_timeout_s)
+        if record.error == "timeout" and record.latency < allowed - 1e-6:
+            return n, record, left
+    return None
+
+
+def _attempts(n: int) -> str:
+    return f"{n} attempt" if n == 1 else f"{n} attempts"
+
+
+def _cut_at(report: Report, world: World, n: int, seconds: float, why: str, hint: str) -> None:
+    """Attempt n (from 1) timed out, at `seconds`."""
+    report.expect(len(world.requests) >= n, f"made {_attempts(len(world.requests))}")
+    record = world.requests[n - 1]
+    report.expect(record.error == "timeout" and abs(record.latency - seconds) < 1e-6,
+                  f"attempt {n} " + (f"was cut at {record.latency:.2f} s" if record.error == "timeout"
+                                     else f"ended {record.status or record.error} after {record.latency:.2f} s")
+                  + f"; {why}", hint=hint)
 
 
 @register("timeouts-deadline")
@@ -118,77 +233,139 @@ def check_deadline(fn: Callable[..., Any], report: Report) -> None:
             report.expect(len(world.requests) == 1, f"made {len(world.requests)} requests; one was enough")
 
     with report.case("latency drift at its peak: claude-strong cannot answer in 8 s, so DeadlineExceeded after "
-                     "no more than 8 s",
-                     hint="The first attempt's timeout is the whole budget. When it times out, nothing is left: "
-                          "do not retry with a fresh timeout (and do not let the SDK retry: max_retries=0).") as notes:
+                     "no more than 8 s") as notes:
         world = _world(64, "latency-drift", at_peak=True, deadline_s=8)
         value, err, elapsed = _run(report, fn, world, "claude-strong", deadline_s=8)
         notes.detail = _detail(world, elapsed, peak=True)
-        _expect_deadline(report, value, err, elapsed, 8)
+        _expect_deadline(report, world, value, err, elapsed, 8)
+
+    with report.case("overloaded: a 529 at once, then an attempt slower than the 9.4 s left: it is cut at the "
+                     "deadline, and DeadlineExceeded at 10 s") as notes:
+        world = _world(124, "overloaded", deadline_s=10)
+        value, err, elapsed = _run(report, fn, world, "claude-fast", deadline_s=10)
+        notes.detail = _detail(world, elapsed)
+        _expect_deadline(report, world, value, err, elapsed, 10)
 
     with report.case("calm, the slow path: attempt_timeout_s=4 cuts a 17 s first attempt at 4 s, and a retry "
-                     "answers within the 10 s deadline",
-                     hint="Each attempt's timeout is min(what is left, attempt_timeout_s); a timeout is transient, "
-                          "so it is retried while the budget lasts.") as notes:
+                     "answers within the 10 s deadline") as notes:
         world = _world(60, "calm", deadline_s=10)
         value, err, elapsed = _run(report, fn, world, "claude-fast", deadline_s=10, attempt_timeout_s=4)
         notes.detail = _detail(world, elapsed)
+        _cut_at(report, world, 1, 4, "with attempt_timeout_s=4 it should be cut at 4 s", ATTEMPT_CAP)
         _expect_answer(report, world, "claude-fast", value, err, elapsed, 10)
-        first = world.requests[0]
-        report.expect(first.error != "timeout" or abs(first.latency - 4) < 1e-6,
-                      f"the first attempt was cut at {first.latency:.2f} s; with attempt_timeout_s=4 it should be "
-                      "cut at 4 s")
 
-    with report.case("latency drift at its peak: gpt-fast needs most of a 30 s budget, and gets it",
-                     hint="Give the first attempt the whole remaining budget as its timeout, not a fixed "
-                          "slice of it.") as notes:
+    with report.case("calm, the same 17 s attempt with deadline_s=3 and attempt_timeout_s=4: the deadline wins, "
+                     "the attempt is cut at 3 s, DeadlineExceeded") as notes:
+        world = _world(60, "calm", deadline_s=3)
+        value, err, elapsed = _run(report, fn, world, "claude-fast", deadline_s=3, attempt_timeout_s=4)
+        notes.detail = _detail(world, elapsed)
+        _expect_deadline(report, world, value, err, elapsed, 3, attempt_timeout_s=4)
+
+    with report.case("latency drift at its peak: gpt-fast needs most of a 30 s budget, and gets it") as notes:
         world = _world(73, "latency-drift", at_peak=True, deadline_s=30)
         value, err, elapsed = _run(report, fn, world, "gpt-fast", deadline_s=30)
         notes.detail = _detail(world, elapsed, peak=True)
+        first = world.requests[0] if world.requests else None
+        report.expect(first is None or first.error != "timeout" or first.latency >= 30 - 1e-6,
+                      f"the first attempt was cut at {first.latency if first else 0:.2f} s of a 30 s budget",
+                      hint=WHOLE_BUDGET)
         _expect_answer(report, world, "gpt-fast", value, err, elapsed, 30)
 
     with report.case("overloaded: three 529s in a row from claude-fast are retried, and the fourth attempt answers "
-                     "within 10 s",
-                     hint="529 (anthropic.OverloadedError) and 503 are subclasses of InternalServerError; "
-                          "retry those, rate limits and connection errors.") as notes:
+                     "within 10 s") as notes:
         world = _world(125, "overloaded", deadline_s=10)
         value, err, elapsed = _run(report, fn, world, "claude-fast", deadline_s=10)
         notes.detail = _detail(world, elapsed)
         _expect_answer(report, world, "claude-fast", value, err, elapsed, 10)
 
-    with report.case("overloaded: a connection reset from gpt-fast is retried, and the retry answers",
-                     hint="A reset arrives as openai.APIConnectionError (the parent of APITimeoutError).") as notes:
+    with report.case("overloaded: a connection reset from gpt-fast is retried, and the retry answers") as notes:
         world = _world(61, "overloaded", deadline_s=10)
         value, err, elapsed = _run(report, fn, world, "gpt-fast", deadline_s=10)
         notes.detail = _detail(world, elapsed)
         _expect_answer(report, world, "gpt-fast", value, err, elapsed, 10)
 
     with report.case("outage: every gpt-fast attempt gets 503; DeadlineExceeded within 10 s, waiting between "
-                     "attempts",
-                     hint="Sleep between attempts with world.clock.sleep (or tenacity's sleep=world.clock.sleep), "
-                          "never past the deadline.") as notes:
+                     "attempts") as notes:
         world = _world(66, "outage", deadline_s=10)
         value, err, elapsed = _run(report, fn, world, "gpt-fast", deadline_s=10)
         notes.detail = _detail(world, elapsed)
-        _expect_deadline(report, value, err, elapsed, 10)
         report.expect(len(world.requests) <= 12,
-                      f"made {len(world.requests)} attempts in {elapsed:.1f} s against a provider that is down; "
-                      "wait between attempts (0.5 s, then 1 s, 2 s, ...)")
+                      f"made {len(world.requests)}{'+' if isinstance(err, Runaway) else ''} attempts in "
+                      f"{elapsed:.1f} s against a provider that is down", hint=BACK_OFF)
+        _expect_deadline(report, world, value, err, elapsed, 10)
 
-    with report.case("a request the API refuses (400) is not retried: the SDK's BadRequestError comes back at once",
-                     hint="Retry only transient failures; let a BadRequestError through unchanged.") as notes:
+    with report.case("a request the API refuses (400) is not retried: the SDK's BadRequestError comes back at "
+                     "once") as notes:
         for seed, model, max_tokens in ((68, "gpt-fast", 50_000), (69, "claude-strong", 40_000)):
             world = _world(seed, "calm", deadline_s=10)
             value, err, elapsed = _run(report, fn, world, model, deadline_s=10, max_tokens=max_tokens)
             notes.detail = _detail(world, elapsed)
+            report.expect(len(world.requests) <= 1,
+                          f"{model}: made {len(world.requests)} requests for one refused with 400", hint=NO_RETRY_400)
             report.expect(isinstance(err, (openai.BadRequestError, anthropic.BadRequestError)),
                           f"{model} with max_tokens={max_tokens:,}: expected the SDK's BadRequestError, "
-                          + (f"got {_describe(err)}" if err is not None else f"got a return value {value!r:.60}"))
-            report.expect(len(world.requests) == 1,
-                          f"{model}: made {len(world.requests)} requests; a 400 will fail the same way every time")
+                          + (f"got {_describe(err)}" if err is not None else f"got a return value {value!r:.60}"),
+                          hint=PASS_400_THROUGH)
+
+
+_SOLUTION_RETRY = "retry=tenacity.retry_if_exception(transient),"
+_SOLUTION_TIMEOUT = "timeout = deadline - world.clock.now()"
+_SOLUTION_CAP = "timeout = min(timeout, attempt_timeout_s)"
+
+mistakes(
+    "timeouts-deadline",
+    Mistake("one fixed timeout, the whole deadline, on every attempt",
+            ((_SOLUTION_TIMEOUT, "timeout = deadline_s"),), REMAINING),
+    Mistake("attempt_timeout_s used as it is, even when less than that is left",
+            ((_SOLUTION_CAP, "timeout = attempt_timeout_s"),), REMAINING),
+    Mistake("attempt_timeout_s ignored",
+            ((_SOLUTION_CAP, "pass"),), ATTEMPT_CAP),
+    Mistake("the budget split into three fixed slices, like the SDK's three attempts",
+            ((_SOLUTION_TIMEOUT, "timeout = deadline_s / 3"),), WHOLE_BUDGET),
+    Mistake("stop_after_delay, which sleeps into the deadline and starts another attempt after it",
+            (("stop=tenacity.stop_before_delay(deadline_s),", "stop=tenacity.stop_after_delay(deadline_s),"),),
+            NO_WAIT_PAST),
+    Mistake("tenacity's reraise=True: the SDK's last exception instead of DeadlineExceeded",
+            (("sleep=world.clock.sleep,", "sleep=world.clock.sleep, reraise=True,"),), RAISE_DEADLINE),
+    Mistake("the wrong exception caught, so tenacity's RetryError escapes",
+            (("except tenacity.RetryError as gave_up:", "except ValueError as gave_up:"),), RAISE_DEADLINE),
+    Mistake("only timeouts retried",
+            ((_SOLUTION_RETRY, "retry=tenacity.retry_if_exception_type((openai.APITimeoutError, "
+                               "anthropic.APITimeoutError)),"),), RETRY_STATUS),
+    Mistake("only status errors retried, not connection resets",
+            ((_SOLUTION_RETRY, "retry=tenacity.retry_if_exception(lambda err: transient(err) and not "
+                               "isinstance(err, (openai.APIConnectionError, anthropic.APIConnectionError))),"),),
+            RETRY_CONNECTION),
+    Mistake("no wait between attempts",
+            (("wait=tenacity.wait_exponential(multiplier=0.5, max=8),", ""),), BACK_OFF),
+    Mistake("every exception retried, a 400 included",
+            ((_SOLUTION_RETRY, "retry=tenacity.retry_if_exception_type(Exception),"),), NO_RETRY_400),
+    Mistake("every error turned into DeadlineExceeded, a 400 included",
+            (("except tenacity.RetryError as gave_up:", "except Exception as gave_up:"),
+             ("from gave_up.last_attempt.exception()", "from gave_up"),), PASS_400_THROUGH),
+)
 
 
 # -- timeouts-choose -------------------------------------------------------------------------------------------
+
+NEAREST_RANK = ("The p-th percentile of n sorted samples is the one at rank ceil(p * n / 100), counting from 1: "
+                "index rank - 1 in a Python list.")
+USE_ARGUMENTS = "Use the percentile and margin the caller passes, not 99 and 1.5 every time."
+MARGIN = "Multiply the percentile by margin: the timeout sits a little above the p99, not on it."
+FAILURES_NOT_SAMPLES = ("Only answered attempts (record.ok) and attempts cut short are samples: a 429, a 5xx or a "
+                        "reset that came back fast says nothing about how long an answer takes.")
+CUT_ARE_SAMPLES = ("A timed-out attempt is a sample too, one slower than its timeout: count the cut attempts in n, "
+                   "after every answered one; leaving them out makes the tail look shorter than it is.")
+CUT_ARE_LOWER_BOUNDS = ("An attempt cut short has as its latency the moment the client stopped waiting, a lower "
+                        "bound: count it as slower than every answered attempt, not at its latency.")
+CANCELLED_ARE_CUT = ("An attempt with error 'cancelled' was cut short by asyncio.timeout: it is a timeout too, "
+                     "counted like error 'timeout'.")
+UNKNOWN_PERCENTILE = ("When the rank lands beyond the answered attempts, the percentile is only known to be above "
+                      "some timeout: raise ValueError instead of returning the slowest answer or failing with "
+                      "another error.")
+NO_SAMPLES = ("With no answered and no cut attempts there is nothing to measure: check for that first and raise "
+              "ValueError (an empty list has no element to index).")
+
 
 def reference_timeout(records: list[RequestRecord], *, percentile: float = 99, margin: float = 1.5) -> float:
     """What a correct `choose_timeout` returns."""
@@ -206,21 +383,25 @@ def reference_timeout(records: list[RequestRecord], *, percentile: float = 99, m
 @lru_cache(maxsize=None)
 def _canary(seed: int, scenario: str, model: str, *, calls: int, timeout: float | None = None,
             start: float = 0.0) -> tuple[RequestRecord, ...]:
-    """A canary's log: `calls` requests to `model`, one every 10 s from `start`, failures caught."""
+    """A canary's log: `calls` requests to `model`, one every 10 s from `start`, failures caught.
+
+    The requests go through the world's HTTP layer, as the SDK would send them (`max_retries=0`, the read
+    timeout in `extensions["timeout"]`), without the SDK's response parsing: the log is the world's, and a
+    check answers in a fraction of the time.
+    """
     world = World(seed=seed, scenario=scenario)
     world.clock.sleep(start)
-    options = {} if timeout is None else {"timeout": timeout}
     on_openai = world.catalog[model].provider == "openai"
-    client: Any = world.openai(**options) if on_openai else world.anthropic(**options)
-    messages = [{"role": "user", "content": _PROMPT}]
+    client: Any = world.openai() if on_openai else world.anthropic()
+    url = f"{client.base_url}".rstrip("/") + ("/chat/completions" if on_openai else "/v1/messages")
+    body = {"model": model, "max_tokens": 300, "messages": [{"role": "user", "content": _PROMPT}]}
+    limit = 600.0 if timeout is None else timeout
+    extensions = {"timeout": {"connect": 5.0, "read": limit, "write": limit, "pool": limit}}
     for _ in range(calls):
         began = world.clock.now()
         try:
-            if on_openai:
-                client.chat.completions.create(model=model, max_tokens=300, messages=messages)
-            else:
-                client.messages.create(model=model, max_tokens=300, messages=messages)
-        except (openai.APIError, anthropic.APIError):
+            client._client.post(url, json=body, extensions=extensions)
+        except httpx2.TransportError:
             pass
         world.clock.sleep(max(0.0, began + 10 - world.clock.now()))
     return tuple(world.requests)
@@ -264,39 +445,49 @@ def _copies(log: tuple[RequestRecord, ...] | list[RequestRecord]) -> list[Reques
     return [replace(record) for record in log]
 
 
-
-
 def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, Real):
         return None
     return float(value)
 
 
-def _nearest(values: list[float], p: float) -> float | None:
-    return values[math.ceil(p * len(values) / 100) - 1] if values else None
+def _nearest(values: list[float], p: float, *, off_by_one: bool = False) -> float | None:
+    """Nearest rank (or the element after it, as `values[rank]` would give); None where there is none."""
+    if not values:
+        return None
+    index = math.ceil(p * len(values) / 100) - (0 if off_by_one else 1)
+    return values[index] if 0 <= index < len(values) else None
 
 
-def _explain(records: list[RequestRecord], p: float, margin: float, got: float) -> str:
-    """Name the likely mistake behind a wrong timeout, when one matches."""
+def _mistaken_values(records: list[RequestRecord], p: float, margin: float) -> list[tuple[float | None, str, str]]:
+    """What each listed mistake returns for this log: (value, what it did, its hint).
+
+    Where two mistakes give the same value on a log, the first listed names it: a log without failures
+    cannot tell "every attempt" from "cut attempts at their latency", so the latter comes first, and a log
+    whose only cut attempts were cancelled cannot tell "cancelled left out" from "answered only".
+    """
     answered = sorted(r.latency for r in records if r.ok)
-    every = sorted(r.latency for r in records)
-    as_values = sorted(r.latency for r in records if r.ok or r.error in _CUT)
-    only_timeout = sorted([r.latency for r in records if r.ok] + [math.inf] * sum(r.error == "timeout" for r in records))
-    guesses = [
-        (_nearest(answered, p), margin, "answered attempts only: a timed-out attempt is a sample too, one that "
-                                        "took longer than its timeout"),
-        (_nearest(every, p), margin, "every attempt's latency, failures included: a 429, a 5xx or a reset says "
-                                     "nothing about how long an answer takes"),
-        (_nearest(as_values, p), margin, "cut attempts counted at their latency: that is only a lower bound; count "
-                                         "them as slower than every answer"),
-        (_nearest(only_timeout, p), margin, "attempts with error 'cancelled' left out: an asyncio.timeout cut them "
-                                            "short, which makes them timeouts too"),
-        (reference_or_none(records, p, 1.0), 1.0, "the percentile without the margin"),
+    timeouts = sum(r.error == "timeout" for r in records)
+    cut = sum(r.error in _CUT for r in records)
+    with_cut = answered + [math.inf] * cut
+
+    def times(value: float | None, factor: float = margin) -> float | None:
+        return None if value is None else value * factor
+
+    return [
+        (times(_nearest(with_cut, p, off_by_one=True)), "the sample one rank above the nearest rank", NEAREST_RANK),
+        (times(reference_or_none(records, 99, margin), 1.0), "p99 instead of the percentile asked for",
+         USE_ARGUMENTS),
+        (reference_or_none(records, p, 1.5), "a margin of 1.5 instead of the margin asked for", USE_ARGUMENTS),
+        (reference_or_none(records, 99, 1.5), "p99 x 1.5 whatever was asked for", USE_ARGUMENTS),
+        (reference_or_none(records, p, 1.0), "the percentile without the margin", MARGIN),
+        (times(_nearest(sorted(r.latency for r in records if r.ok or r.error in _CUT), p)),
+         "cut attempts counted at their latency", CUT_ARE_LOWER_BOUNDS),
+        (times(_nearest(answered + [math.inf] * timeouts, p)), "cancelled attempts left out", CANCELLED_ARE_CUT),
+        (times(_nearest(sorted(r.latency for r in records), p)), "every attempt's latency, failures included",
+         FAILURES_NOT_SAMPLES),
+        (times(_nearest(answered, p)), "the answered attempts only", CUT_ARE_SAMPLES),
     ]
-    for value, factor, meaning in guesses:
-        if value is not None and math.isfinite(value) and math.isclose(got, value * factor, rel_tol=1e-9):
-            return f"; that is the value from {meaning}"
-    return ""
 
 
 def reference_or_none(records: list[RequestRecord], p: float, margin: float) -> float | None:
@@ -313,22 +504,33 @@ def _compare(report: Report, fn: Callable[..., Any], log: tuple[RequestRecord, .
     got = report.call(bounded(fn), _copies(log), **options)
     number = _number(got)
     report.expect(number is not None, f"{what}: should return a number of seconds, got {type(got).__name__} {got!r:.60}")
+    assert number is not None
     p, margin = options.get("percentile", 99), options.get("margin", 1.5)
-    report.expect(math.isclose(number, want, rel_tol=1e-9),
-                  f"{what}: expected {want:.4f} s (p{p:g} by nearest rank x {margin:g}), got {number:.4f}"
-                  f"{_explain(records, p, margin, number)}")
+    if math.isclose(number, want, rel_tol=1e-9):
+        return
+    for value, meaning, hint in _mistaken_values(records, p, margin):
+        if value is not None and math.isfinite(value) and not math.isclose(value, want, rel_tol=1e-9):
+            report.expect(not math.isclose(number, value, rel_tol=1e-9),
+                          f"{what}: expected {want:.4f} s (p{p:g} by nearest rank x {margin:g}), got {number:.4f}: "
+                          f"the value from {meaning}", hint=hint)
+    report.expect(False, f"{what}: expected {want:.4f} s (p{p:g} by nearest rank x {margin:g}), got {number:.4f}")
 
 
 def _refuses(report: Report, fn: Callable[..., Any], log: tuple[RequestRecord, ...] | list[RequestRecord],
-             what: str, why: str, **options: float) -> None:
+             what: str, why: str, hint: str, **options: float) -> None:
     def attempt() -> tuple[str, Any]:
         try:
             return "returned", fn(_copies(log), **options)
         except ValueError as err:
             return "raised", err
+        except Exception as err:  # noqa: BLE001 - an IndexError here is the mistake this case names
+            return "failed", err
 
     outcome, value = report.call(bounded(attempt))
-    report.expect(outcome == "raised", f"{what}: should raise ValueError ({why}), but returned {value!r:.60}")
+    report.expect(outcome == "raised",
+                  f"{what}: should raise ValueError ({why}), but "
+                  + (f"returned {value!r:.60}" if outcome == "returned" else f"raised {type(value).__name__}: {value}"),
+                  hint=hint)
 
 
 def _summary(log: tuple[RequestRecord, ...] | list[RequestRecord]) -> str:
@@ -339,37 +541,26 @@ def _summary(log: tuple[RequestRecord, ...] | list[RequestRecord]) -> str:
 
 @register("timeouts-choose")
 def check_choose(fn: Callable[..., Any], report: Report) -> None:
-    with report.case("calm logs (claude-fast and gpt-fast): p99 by nearest rank, times 1.5",
-                     hint="Sort the latencies of the answered attempts; the p-th percentile of n samples is the one "
-                          "at rank ceil(p * n / 100), counting from 1.") as notes:
-        for seed, model in ((71, "claude-fast"), (72, "gpt-fast")):
-            log = _canary(seed, "calm", model, calls=100)
-            notes.detail = _summary(log)
-            _compare(report, fn, log, f"calm, seed {seed}, {model}")
+    calm = _canary(71, "calm", "claude-fast", calls=100)
+    with report.case("a calm log (claude-fast): p99 by nearest rank, times 1.5") as notes:
+        notes.detail = _summary(calm)
+        _compare(report, fn, calm, "calm, seed 71, claude-fast")
 
-    with report.case("the percentile and margin asked for are the ones used (p90 x 2, p50 x 3)") as notes:
-        log = _canary(71, "calm", "claude-fast", calls=100)
-        _compare(report, fn, log, "p90 x 2", percentile=90, margin=2.0)
-        _compare(report, fn, log, "p50 x 3", percentile=50, margin=3.0)
+    with report.case("the percentile and margin asked for are the ones used (p90 x 2, p50 x 3)"):
+        _compare(report, fn, calm, "p90 x 2", percentile=90, margin=2.0)
+        _compare(report, fn, calm, "p50 x 3", percentile=50, margin=3.0)
 
-    with report.case("failed attempts (529s, 503s, connection resets) are not latency samples",
-                     hint="`record.ok` is True for an answered attempt; a failure that came back fast says nothing "
-                          "about how long an answer takes.") as notes:
-        for seed, model in ((73, "claude-fast"), (74, "gpt-fast")):
-            log = _canary(seed, "overloaded", model, calls=100)
-            notes.detail = _summary(log)
-            _compare(report, fn, log, f"overloaded, seed {seed}, {model}", percentile=90)
-
-    with report.case("timed-out attempts count, as slower than every answer (calm, 12 s timeout)",
-                     hint="A timed-out attempt took at least its timeout; leaving it out makes the tail look "
-                          "shorter than it is.") as notes:
-        log = _canary(76, "calm", "claude-fast", calls=200, timeout=12.0)
+    with report.case("failed attempts (529s, a connection reset) are not latency samples") as notes:
+        log = _canary(73, "overloaded", "claude-fast", calls=60)
         notes.detail = _summary(log)
-        _compare(report, fn, log, "calm, seed 76, claude-fast, timeout 12 s")
+        _compare(report, fn, log, "overloaded, seed 73, claude-fast", percentile=90)
 
-    with report.case("an attempt cut at what was left of a deadline is a lower bound, not a sample",
-                     hint="Its latency is when the client stopped waiting, not when the answer would have come: "
-                          "count it as slower than every answered attempt.") as notes:
+    with report.case("timed-out attempts count, as slower than every answer (calm, 6 s timeout)") as notes:
+        log = _canary(76, "calm", "claude-fast", calls=100, timeout=6.0)
+        notes.detail = _summary(log)
+        _compare(report, fn, log, "calm, seed 76, claude-fast, timeout 6 s", percentile=90)
+
+    with report.case("an attempt cut at what was left of a deadline is a lower bound, not a sample") as notes:
         notes.detail = _summary(_deadline_log())
         _compare(report, fn, _deadline_log(), "198 answers and 2 attempts cut at about 1 s")
 
@@ -377,16 +568,43 @@ def check_choose(fn: Callable[..., Any], report: Report) -> None:
         notes.detail = _summary(_cancelled_log())
         _compare(report, fn, _cancelled_log(), "198 answers and 2 cancelled attempts")
 
-    with report.case("when the percentile lands on attempts that were cut short, the log cannot tell: ValueError",
-                     hint="If the rank is beyond the answered attempts, the p-th percentile is only known to be "
-                          "longer than some timeout; raise ValueError instead of guessing.") as notes:
-        peak = World(seed=79, scenario="latency-drift")._api.latency.rise_seconds
-        log = _canary(79, "latency-drift", "claude-fast", calls=30, timeout=10.0, start=peak - 150)
+    with report.case("when the percentile lands on attempts that were cut short, the log cannot tell: "
+                     "ValueError") as notes:
+        log = _canary(79, "latency-drift", "claude-fast", calls=20, timeout=10.0, start=_rise_seconds(79) - 100)
         notes.detail = _summary(log)
         _refuses(report, fn, log, "latency drift at its peak with a 10 s timeout",
-                 "most attempts timed out, so the p99 is somewhere above 10 s")
+                 "most attempts timed out, so the p99 is somewhere above 10 s", UNKNOWN_PERCENTILE)
 
-    with report.case("an empty log, and a log of failures only, raise ValueError") as notes:
-        _refuses(report, fn, [], "an empty log", "there are no samples")
+    with report.case("an empty log, and a log of failures only, raise ValueError"):
+        _refuses(report, fn, [], "an empty log", "there are no samples", NO_SAMPLES)
         _refuses(report, fn, [_failed(0.05, 529, "overloaded_error"), _failed(0.3, None, "connection reset")],
-                 "a 529 and a reset", "there are no samples")
+                 "a 529 and a reset", "there are no samples", NO_SAMPLES)
+
+
+_SOLUTION_ANSWERED = "answered = sorted(record.latency for record in records if record.ok)"
+_SOLUTION_RETURN = "return answered[rank - 1] * margin"
+
+mistakes(
+    "timeouts-choose",
+    Mistake("index rank instead of rank - 1", ((_SOLUTION_RETURN, "return answered[rank] * margin"),), NEAREST_RANK),
+    Mistake("the percentile argument ignored (always p99)",
+            (("rank = math.ceil(percentile * n / 100)", "rank = math.ceil(99 * n / 100)"),), USE_ARGUMENTS),
+    Mistake("no margin", ((_SOLUTION_RETURN, "return answered[rank - 1]"),), MARGIN),
+    Mistake("every attempt's latency, failures included",
+            ((_SOLUTION_ANSWERED, "answered = sorted(record.latency for record in records)"),
+             ('cut = sum(record.error in ("timeout", "cancelled") for record in records)', "cut = 0")),
+            FAILURES_NOT_SAMPLES),
+    Mistake("answered attempts only: cut attempts left out of n", (("n = len(answered) + cut", "n = len(answered)"),),
+            CUT_ARE_SAMPLES),
+    Mistake("cut attempts counted at their latency",
+            ((_SOLUTION_ANSWERED, "answered = sorted(record.latency for record in records "
+                                  "if record.ok or record.error in ('timeout', 'cancelled'))"),
+             ("n = len(answered) + cut", "n = len(answered)")), CUT_ARE_LOWER_BOUNDS),
+    Mistake("only error 'timeout' counted as cut short, not 'cancelled'",
+            (('record.error in ("timeout", "cancelled")', 'record.error == "timeout"'),), CANCELLED_ARE_CUT),
+    Mistake("the slowest answer returned when the rank lands on cut attempts",
+            (("if rank > len(answered):", "rank = min(rank, len(answered))\n    if rank > len(answered):"),),
+            UNKNOWN_PERCENTILE),
+    Mistake("no check for a log without samples",
+            (("if n == 0:", "if n < 0:"),), NO_SAMPLES),
+)
