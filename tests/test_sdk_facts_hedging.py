@@ -311,3 +311,25 @@ def test_neither_sdk_hedges_by_itself():
     for package in (openai, anthropic):
         root = Path(package.__file__).parent
         assert not [p for p in root.rglob("*.py") if b"hedg" in p.read_bytes().lower()]  # bytes: 7x faster
+
+
+def test_world_correlated_tail_is_opt_in_and_shared_by_every_attempt_in_a_minute():
+    """Simulator: with Scenario.correlated_tail (in no named scenario) 3% of minutes are slow, 4-12x, for every attempt in them; the per-attempt draws are unchanged."""
+    from faultfirst import SCENARIOS
+    from faultfirst._catalog import CATALOG
+    from faultfirst._latency import LatencyModel
+
+    assert not any(s.correlated_tail for s in SCENARIOS.values())
+    spec = CATALOG["gpt-fast"]
+    shared = LatencyModel(5, drift=False, correlated_tail=True)
+    factors = [shared.slow_factor(minute * 60.0) for minute in range(3000)]
+    slow = [f for f in factors if f > 1]
+    assert 0.025 < len(slow) / len(factors) < 0.035 and all(4 <= f <= 12 for f in slow)
+    assert LatencyModel(5, drift=False).slow_factor(0) == 1.0  # off: no minute is slow, nothing is drawn
+    slow_minute, fast_minute = 60.0 * factors.index(slow[0]), 60.0 * factors.index(1.0)
+    for t, factor in ((slow_minute, slow[0]), (fast_minute, 1.0)):
+        plain, correlated = LatencyModel(5, drift=False), LatencyModel(5, drift=False, correlated_tail=True)
+        ratios = [correlated.sample(spec, t + i % 60).total(100) / plain.sample(spec, t + i % 60).total(100)
+                  for i in range(1000)]
+        # the same body draw for each attempt; only attempts the plain model sent down its own slow path differ
+        assert sum(r == pytest.approx(factor) for r in ratios) > 950

@@ -89,7 +89,7 @@ class SimulatedAPI:
         self.scenario = scenario
         self.spend = spend  # told when a batch's items are billed, so its hold on the spend cap goes
         self.catalog = catalog
-        self.latency = LatencyModel(seed, drift=scenario.drift)
+        self.latency = LatencyModel(seed, drift=scenario.drift, correlated_tail=scenario.correlated_tail)
         self._log = log
         self._fixtures = fixtures
         self._faults = random.Random(f"{seed}:faults")
