@@ -171,3 +171,27 @@ def test_a_token_is_at_least_one_byte(name):
         ids = enc.encode_ordinary(text)
         assert len(ids) <= len(text.encode("utf-8"))
         assert all(len(enc.decode_bytes([token])) >= 1 for token in ids)
+
+
+def test_anthropic_context_errors_are_two_messages_without_a_code(world):
+    """The simulated Messages API (like the real one) refuses a prompt over the window with 'prompt is too long', and
+    a prompt that fits only without its max_tokens with '... exceed context limit'; anthropic 2.x gives both as a
+    BadRequestError whose api_message carries the wording and whose error_code is None."""
+    codes = " Codes: " + "".join(f"{c}{i % 10}" for i, c in enumerate("abcdefghijklmnopqrstuvwxyz" * 2))[:78] + "."
+    claude = world.anthropic()
+    for lines, max_tokens, wording in ((2600, 400, "prompt is too long"), (2350, 20_000, "exceed context limit")):
+        with pytest.raises(anthropic.BadRequestError) as caught:
+            claude.messages.create(model="claude-fast", max_tokens=max_tokens,
+                                   messages=[{"role": "user", "content": codes * lines}])
+        assert wording in caught.value.api_message and caught.value.error_code is None
+
+
+def test_the_lesson_has_one_rule_for_falling_over_and_for_unavailable():
+    """book/tier2/fallbacks.md decides 'another model may answer' with faultfirst.retryable_status in the chain and in
+    the adapter exercise's Unavailable: no private list of statuses that could differ from the SDKs' retry rule."""
+    from faultfirst._workspace import find_repo_root
+
+    lesson = (find_repo_root() / "book" / "tier2" / "fallbacks.md").read_text()
+    assert "FALLS_OVER" not in lesson and "(408, 409, 429)" not in lesson
+    assert "and retryable_status(err.status_code)" in lesson  # falls_over(), used by every chain in the lesson
+    assert "if retryable_status(err.status_code):" in lesson  # the adapter exercise's Unavailable
