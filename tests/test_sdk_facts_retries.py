@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import email.utils
 import random
+import types
 
 import anthropic
 import httpx2
@@ -237,6 +238,30 @@ def test_stop_after_delay_can_overshoot_by_one_wait_and_stop_before_delay_cannot
     before, _ = _failing_policy(World(), wait=tenacity.wait_fixed(7), stop=tenacity.stop_before_delay(20))
     assert after == [0, 8, 16, 24]  # the attempt at 16 ends at 17 < 20, so it sleeps again and tries at 24
     assert before == [0, 8, 16]  # the attempt at 16 ends at 17, and 17 + 7 would sleep past 20: it stops instead
+
+
+def test_stop_after_delay_overshoots_by_up_to_one_wait_plus_one_attempt(monkeypatch):
+    """Against tenacity alone, on a fake clock: the last wait starts before d, and the attempt after it runs in full."""
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    monkeypatch.setattr(tenacity, "time", types.SimpleNamespace(monotonic=lambda: now[0]))  # its clock for stops
+    starts: list[float] = []
+
+    def fails():
+        starts.append(now[0])
+        sleep(5.0)  # each attempt takes 5 s
+        raise ConnectionError("down")
+
+    with pytest.raises(ConnectionError):
+        tenacity.Retrying(sleep=sleep, wait=tenacity.wait_fixed(7), stop=tenacity.stop_after_delay(20),
+                          reraise=True)(fails)
+    # failures at 5 and 17 are before 20, so it waits 7 s after each; the attempt at 24 fails at 29 and stops it
+    assert starts == [0, 12, 24] and now[0] == 29
+    assert now[0] - 20 > 7  # more than one wait past the delay: one wait plus (most of) one attempt
+    assert now[0] - 20 <= 7 + 5
 
 
 def test_reraise_decides_between_retry_error_and_the_last_exception():
