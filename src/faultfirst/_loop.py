@@ -164,6 +164,8 @@ def _serve(loop: VirtualTimeLoop, work: queue.SimpleQueue[Any]) -> None:
         loop.close()
 
 
+_HANDLER_SLICE_SECONDS = 0.05
+
 # The loop threads running code right now, which a check's watchdog may interrupt (see below).
 _RUNNING: set[int] = set()
 
@@ -242,7 +244,15 @@ class LoopRunner:
             _discard(awaitable)
             raise RuntimeError("world.run() was called from code that world.run() is already running; "
                                "inside a coroutine, use `await` instead")
-        return self._thread.submit(awaitable).result()
+        future = self._thread.submit(awaitable)
+        while True:
+            # Wait in short slices, not one long wait: a signal whose handler runs in this thread (Ctrl-C in a
+            # kernel, a check's watchdog) may be delivered to the loop's thread, and a thread blocked in one
+            # uninterrupted wait would never run it. The result is returned the moment it is set.
+            try:
+                return future.result(timeout=_HANDLER_SLICE_SECONDS)
+            except concurrent.futures.TimeoutError:
+                continue
 
     def close(self) -> None:
         """Stop the loop's thread, wait for it, and close the loop. Idempotent."""
