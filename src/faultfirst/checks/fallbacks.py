@@ -403,6 +403,14 @@ def _raises(report: Report, fn: Callable[..., Any], world: World, model: str, re
                                             f"__cause__ (it is {type(err.__cause__).__name__})", hint=HINT_CHAINED)
 
 
+def _scripted(world: World, reply: tuple[str, ...], **match: str) -> World:
+    """`world`, answering a request that matches with `reply`, one text block per string (a Claude reply of several
+    blocks), ahead of its own behaviour (which would also read a long prompt sentence by sentence)."""
+    world._api._fixtures = FixtureSet((_Fixture(reply, **match),) + world._api._fixtures.entries)
+    return world
+
+
+_LONG_ASKED = "Which codes repeat?"
 _BLOCKS = ("Retry storms turn a short outage into a long one. ", "Jittered backoff halved the retry traffic.")
 _BLOCKS_ASKED = "In two blocks: what do the results say about retry storms?"
 
@@ -432,8 +440,7 @@ def check_adapter(fn: Callable[..., Any], report: Report) -> None:
         _on_the_wire(report, fn, seed=35, model="gpt-strong", request=_Request(text, _SYSTEM))
         _on_the_wire(report, fn, seed=35, model="claude-strong", request=_Request(text, _SYSTEM))
     with report.case("a Claude reply in two text blocks (as a reply with citations comes): all of its text") as notes:
-        world = checked_world(seed=38, max_attempts=10)
-        world._api._fixtures = FixtureSet((_Fixture(_BLOCKS, contains=_BLOCKS_ASKED),) + world._api._fixtures.entries)
+        world = _scripted(checked_world(seed=38, max_attempts=10), _BLOCKS, contains=_BLOCKS_ASKED)
         _on_the_wire(report, fn, seed=38, model="claude-fast", request=_Request(_BLOCKS_ASKED, _SYSTEM), world=world)
         notes.detail = f"the reply's content: {len(_BLOCKS)} text blocks"
     with report.case("structured output: JSON that fits the schema from both providers"):
@@ -758,9 +765,9 @@ def check_chain(fn: Callable[..., Any], report: Report) -> None:
             as notes:
         notes.detail = _overloaded_case(report, fn)
     with report.case("a prompt too long for gpt-fast goes to claude-fast, and does not open OpenAI's breaker") as notes:
-        world = checked_world(seed=55, **_SMALL)
+        world = _scripted(checked_world(seed=55, **_SMALL), ("Every code repeats.",), system_contains=_LONG_ASKED)
         chain, breakers = ["gpt-fast", "claude-fast"], {}
-        long = _Request(_long(130_000), "Which codes repeat?", max_tokens=400)
+        long = _Request(_long(130_000), _LONG_ASKED, max_tokens=400)
         value, err = _outcome(report, fn, world, long, chain=chain, breakers=breakers, failures=1, cooldown=60.0)
         report.expect(err is None, f"a 130,000-token prompt raised {_short(err)}; claude-fast (200,000 tokens) "
                                    "could have answered it", hint=HINT_TOO_LONG_MOVES_ON)
