@@ -23,7 +23,7 @@ import openai
 from .._latency import LatencyModel
 from .._records import RequestRecord
 from .._world import World
-from ._framework import Report, bounded, register
+from ._framework import Mistake, Report, bounded, mistakes, register
 
 PERCENTILES = (50, 90, 99)
 _QUESTION = "How should I paginate through 10,000 invoices?"
@@ -145,28 +145,37 @@ def _interpolated(values: list[float], p: float) -> float:
     return values[low] + (h - low) * (values[high] - values[low])
 
 
-def _explain(records: list[RequestRecord], p: int, got: float) -> str:
-    """Name the likely mistake behind a wrong percentile, when one matches."""
+FAILED_COUNTED = "`record.ok` is True only for a 2xx status with no error; filter on it before sorting."
+BROKEN_STREAM = ("`record.ok` checks `record.error` as well as the status: a 200 whose stream broke (or stalled) is "
+                 "a failure, not a latency.")
+NEAREST_RANK = ("Nearest rank: sort the latencies; the p-th percentile of n values is the one at rank "
+                "ceil(p * n / 100), counting from 1, a latency that was actually observed (no interpolation).")
+OFF_BY_ONE = "The rank ceil(p * n / 100) counts from 1: the value is latencies[math.ceil(p * n / 100) - 1]."
+NOT_THE_MEAN = "A percentile is a rank in the sorted latencies, not the mean."
+LEFT_AS_IT_WAS = "sorted(...) builds a new list; list.sort() reorders the log the caller gave you."
+RAISE_WHEN_EMPTY = "Check for an empty list of latencies before indexing, and raise ValueError with a message."
+
+
+def _explain(records: list[RequestRecord], p: int, got: float) -> tuple[str, str]:
+    """The likely mistake behind a wrong percentile: what the value is, and the hint for it."""
     ok = sorted(r.latency for r in records if r.ok)
     every = sorted(r.latency for r in records)
     with_200 = sorted(r.latency for r in records if r.status == 200)
     rank = math.ceil(p * len(ok) / 100)
     guesses = [
-        (nearest_rank(every, p) if every else None, "the value with failed attempts counted: count only attempts "
-                                                     "whose `record.ok` is True"),
-        (nearest_rank(with_200, p) if with_200 else None,
-         "the value with every status-200 attempt counted, including ones whose stream broke (error set): "
-         "use `record.ok`, which also checks `record.error`"),
-        (_interpolated(ok, p), "an interpolated percentile (numpy's default); the exercise asks for nearest rank, "
-                               "a latency that was actually observed"),
-        (sum(ok) / len(ok), "the mean; a percentile is a rank in the sorted latencies"),
-        (ok[rank] if rank < len(ok) else None, f"the value one rank too high (rank {rank + 1} of {len(ok)}); "
-                                               f"nearest rank is ceil(p * n / 100), counted from 1"),
-        (ok[rank - 2] if rank >= 2 else None, f"the value one rank too low (rank {rank - 1} of {len(ok)}); "
-                                              f"nearest rank is ceil(p * n / 100), counted from 1"),
+        (nearest_rank(with_200, p) if with_200 and with_200 != ok else None,
+         "the value with every status-200 attempt counted, including ones whose stream broke (error set)",
+         BROKEN_STREAM),
+        (nearest_rank(every, p) if every != ok else None, "the value with failed attempts counted", FAILED_COUNTED),
+        (ok[rank] if rank < len(ok) else None, f"the value one rank too high (rank {rank + 1} of {len(ok)})", OFF_BY_ONE),
+        (ok[rank - 2] if rank >= 2 else None, f"the value one rank too low (rank {rank - 1} of {len(ok)})", OFF_BY_ONE),
+        (sum(ok) / len(ok), "the mean", NOT_THE_MEAN),
+        (_interpolated(ok, p), "an interpolated percentile (numpy's default)", NEAREST_RANK),
     ]
-    meanings = [meaning for value, meaning in guesses if value is not None and _close(got, value)]
-    return f"; that is {' (or '.join(meanings[:2])}{')' if len(meanings) > 1 else ''}" if meanings else ""
+    for value, meaning, hint in guesses:
+        if value is not None and _close(got, value):
+            return f"; that is {meaning}", hint
+    return "", NEAREST_RANK
 
 
 def _compare_report(report: Report, fn: Callable[..., Any], log: list[RequestRecord] | tuple[RequestRecord, ...],
@@ -175,6 +184,8 @@ def _compare_report(report: Report, fn: Callable[..., Any], log: list[RequestRec
     want = reference_percentiles(records)
     given = _copies(log)
     got = report.call(bounded(fn), given)
+    report.expect(given == records, f"{what}: the log was changed (sorted or filtered in place); "
+                                    "a report must leave the log it reads as it was", hint=LEFT_AS_IT_WAS)
     report.expect(isinstance(got, Mapping), f"{what}: should return a dict {{50: ..., 90: ..., 99: ...}}, "
                                             f"got {type(got).__name__}")
     missing = [p for p in PERCENTILES if p not in got]
@@ -185,11 +196,10 @@ def _compare_report(report: Report, fn: Callable[..., Any], log: list[RequestRec
         value = got[p]
         if _number(value) is None:
             report.expect(False, f"{what}: p{p} should be a number of seconds, got {type(value).__name__} {value!r}")
-        report.expect(_close(value, want[p]),
-                      f"{what}: p{p} should be {want[p]:.4f} s (nearest rank among {n} successful attempts), "
-                      f"got {float(value):.4f}{_explain(records, p, float(value))}")
-    report.expect(given == records, f"{what}: the log was changed (sorted or filtered in place); "
-                                    "a report must leave the log it reads as it was")
+        if not _close(value, want[p]):
+            meaning, hint = _explain(records, p, float(value))
+            report.expect(False, f"{what}: p{p} should be {want[p]:.4f} s (nearest rank among {n} successful "
+                                 f"attempts), got {float(value):.4f}{meaning}", hint=hint)
 
 
 def _raises_value_error(report: Report, fn: Callable[..., Any], records: list[RequestRecord], what: str) -> None:
@@ -198,30 +208,29 @@ def _raises_value_error(report: Report, fn: Callable[..., Any], records: list[Re
             return "returned", fn(records)
         except ValueError as err:
             return "raised", err
+        except (IndexError, ZeroDivisionError, KeyError) as err:  # indexing an empty list: the check was left out
+            return "crashed", err
 
     outcome, value = report.call(bounded(attempt))
-    report.expect(outcome == "raised", f"{what}: should raise ValueError (there is no latency to report), "
-                                       f"but returned {value!r}")
+    report.expect(outcome == "raised", f"{what}: should raise ValueError (there is no latency to report), but "
+                                       + (f"raised {type(value).__name__}: {value}" if outcome == "crashed"
+                                          else f"returned {value!r}"), hint=RAISE_WHEN_EMPTY)
 
 
 @register("latency-percentiles")
 def check_percentiles(fn: Callable[..., Any], report: Report) -> None:
-    with report.case("a calm log (claude-strong, a call every 15 s for 40 minutes): p50, p90 and p99 by nearest rank",
-                     hint="Sort the latencies of the successful attempts; the p-th percentile of n values is the "
-                          "one at rank ceil(p * n / 100), counting from 1."):
+    with report.case("a calm log (claude-strong, a call every 15 s for 40 minutes): p50, p90 and p99 by nearest rank"):
         _compare_report(report, fn, probe_log(54, "calm", "claude-strong"), "calm, seed 54, claude-strong")
     with report.case("logs from other seeds, models and scenarios (calm and latency-drift)"):
         for seed, scenario, model, max_tokens in ((55, "calm", "gpt-fast", 8), (51, "latency-drift", "gpt-fast", 8),
                                                   (52, "latency-drift", "claude-fast", 300)):
             _compare_report(report, fn, probe_log(seed, scenario, model, max_tokens=max_tokens),
                             f"{scenario}, seed {seed}, {model}")
-    with report.case("failed attempts are left out: 503 and 529 overloads, connection resets, timeouts (status None)",
-                     hint="`record.ok` is True only for a 2xx status with no error; filter on it before sorting."):
+    with report.case("failed attempts are left out: 503 and 529 overloads, connection resets, timeouts (status None)"):
         for seed, model in ((45, "gpt-fast"), (46, "claude-fast")):
             _compare_report(report, fn, probe_log(seed, "overloaded", model, timeout=2.5),
                             f"overloaded, seed {seed}, {model}, timeout 2.5 s")
-    with report.case("a 200 whose stream broke midway (status 200, error set) is a failure too",
-                     hint="`record.ok` checks `record.error` as well as the status."):
+    with report.case("a 200 whose stream broke midway (status 200, error set) is a failure too"):
         log = _steady(0, 600, 10, _wobble)
         log += [_failed(600 + 10 * i, 40.0 + i, status=200, error="stream error") for i in range(5)]
         log += [_failed(650 + 10 * i, 30.0, status=200, error="timeout") for i in range(3)]
@@ -229,19 +238,39 @@ def check_percentiles(fn: Callable[..., Any], report: Report) -> None:
     with report.case("a log with long idle stretches gives the percentiles of its calls, gaps and all"):
         _compare_report(report, fn, probe_log(58, "calm", "claude-fast", idle=((10, 55),), minutes=70),
                         "calm, seed 58, idle from minute 10 to 55")
-    with report.case("tiny logs: one record, and two (where p50 is the faster, with no interpolation)",
-                     hint="With one value every percentile is that value; with two, ceil(50 * 2 / 100) = 1 picks "
-                          "the first (smaller) one."):
+    with report.case("tiny logs: one record, and two (where p50 is the faster, with no interpolation)"):
         _compare_report(report, fn, [_ok(0.0, 1.25)], "one record")
         two = [_ok(0.0, 2.0), _ok(5.0, 0.5), _failed(9.0, 0.01, status=429, error="rate_limit_exceeded")]
         _compare_report(report, fn, two, "two successes and a 429")
-    with report.case("an empty log, and a log of failures only, raise ValueError",
-                     hint="Check for an empty list of latencies before indexing, and raise ValueError with a message."):
+    with report.case("an empty log, and a log of failures only, raise ValueError"):
         _raises_value_error(report, fn, [], "an empty log")
         _raises_value_error(report, fn, [_failed(0.0, 0.02, status=429, error="rate_limit_exceeded"),
                                          _failed(1.0, 30.0, status=None, error="timeout"),
                                          _failed(40.0, 0.05, status=None, error="connection reset")],
                             "a 429, a timeout and a reset")
+
+
+mistakes(
+    "latency-percentiles",
+    Mistake("counts failed attempts too", (("for record in records if record.ok)", "for record in records)"),),
+            FAILED_COUNTED),
+    Mistake("takes status 200 for success", (("if record.ok)", "if record.status == 200)"),), BROKEN_STREAM),
+    Mistake("indexes the rank from 0", (("latencies[math.ceil(p * n / 100) - 1]", "latencies[math.ceil(p * n / 100)]"),),
+            OFF_BY_ONE),
+    Mistake("rounds the rank down", (("latencies[math.ceil(p * n / 100) - 1]", "latencies[int(p * n / 100)]"),),
+            OFF_BY_ONE),
+    Mistake("interpolates between ranks", (("latencies[math.ceil(p * n / 100) - 1]",
+                                            "latencies[int((n - 1) * p / 100)] + ((n - 1) * p / 100 % 1) * "
+                                            "(latencies[min(int((n - 1) * p / 100) + 1, n - 1)] "
+                                            "- latencies[int((n - 1) * p / 100)])"),), NEAREST_RANK),
+    Mistake("reports the mean", (("latencies[math.ceil(p * n / 100) - 1]", "sum(latencies) / n"),), NOT_THE_MEAN),
+    Mistake("sorts the log in place", (("    latencies = sorted(record.latency for record in records if record.ok)",
+                                        "    records.sort(key=lambda r: r.latency)\n"
+                                        "    latencies = [record.latency for record in records if record.ok]"),),
+            LEFT_AS_IT_WAS),
+    Mistake("does not check for an empty log", (("    if not latencies:\n        raise ValueError(", "    if False:\n        raise ValueError("),),
+            RAISE_WHEN_EMPTY),
+)
 
 
 # -- exercise 2: the drift detector -------------------------------------------------------------------------------
@@ -264,11 +293,33 @@ def _describe(records: list[RequestRecord], starts: list[float], window: float, 
     return "; ".join(parts)
 
 
+RELATIVE = ("Compare each window's median with the baseline window's median times factor, not with a fixed "
+            "number of seconds: a slow model's normal is a fast model's alarm.")
+TAIL = "Only a window's median counts; a few very slow calls are the normal tail."
+MEDIAN_NOT_MEAN = "Use the median (your percentile_report's p50), not the mean: the mean follows the tail."
+MIN_SAMPLES = "The baseline is the first window with at least min_samples successful attempts; skip the others."
+ALIGNED = ("Group records by int(record.start // window): window k starts at k * window, whenever the first record "
+           "came, and windows with no records never appear.")
+ONLY_OK = ("Filter on record.ok before grouping: a 429 answers in milliseconds, a timeout takes as long as the "
+           "timeout, and neither is a latency the model delivered.")
+OPTIONS = "Use the window, factor and min_samples the caller passes, not the defaults."
+NOTHING = "With no successful attempts there is no baseline: return an empty list."
+
+
 def _compare_drift(report: Report, fn: Callable[..., Any], log: list[RequestRecord] | tuple[RequestRecord, ...],
-                   what: str, **options: Any) -> list[float]:
+                   what: str, *, hint: str, **options: Any) -> list[float]:
+    """`hint` is the mistake a wrong answer most likely comes from in this case."""
     records = _copies(log)
     want = reference_drift(records, **options)
-    got = report.call(bounded(fn), _copies(log), **options)
+
+    def attempt() -> tuple[bool, Any]:
+        try:
+            return True, fn(_copies(log), **options)
+        except (ValueError, IndexError, KeyError, ZeroDivisionError) as err:
+            return False, err
+
+    returned, got = report.call(bounded(attempt))
+    report.expect(returned, f"{what}: raised {type(got).__name__}: {got}", hint=hint)
     report.expect(isinstance(got, (list, tuple)), f"{what}: should return a list of window start times, "
                                                   f"got {type(got).__name__} {got!r:.80}")
     numbers = [_number(t) for t in got]
@@ -280,10 +331,12 @@ def _compare_drift(report: Report, fn: Callable[..., Any], log: list[RequestReco
     missed = [w for w in want if not any(math.isclose(t, w, abs_tol=1e-6) for t in numbers)]
     if extra:
         report.expect(False, f"{what}: reported {extra[0]:g} s, which is not a drifted window "
-                             f"(expected {_short(want)}; {_describe(records, extra, window, factor, min_samples)})")
+                             f"(expected {_short(want)}; {_describe(records, extra, window, factor, min_samples)})",
+                      hint=hint)
     if missed:
         report.expect(False, f"{what}: missed the window at {missed[0]:g} s (expected {_short(want)}, got "
-                             f"{_short(numbers)}; {_describe(records, missed, window, factor, min_samples)})")
+                             f"{_short(numbers)}; {_describe(records, missed, window, factor, min_samples)})",
+                      hint=hint)
     report.expect(len(numbers) == len(want) and numbers == sorted(numbers),
                   f"{what}: expected each window once, in order: {_short(want)}, got {_short(numbers)}")
     return want
@@ -296,9 +349,7 @@ def _short(starts: list[float]) -> str:
 
 @register("latency-drift")
 def check_drift(fn: Callable[..., Any], report: Report) -> None:
-    with report.case("a drift is caught while latency is still rising (latency-drift, three seeds and models)",
-                     hint="Compare each window's median with the baseline window's median, not with a fixed "
-                          "number of seconds: a slow model's normal is a fast model's alarm."):
+    with report.case("a drift is caught while latency is still rising (latency-drift, three seeds and models)"):
         for seed, model, max_tokens in ((51, "gpt-fast", 8), (52, "claude-fast", 300), (53, "claude-strong", 300)):
             what = f"latency-drift, seed {seed}, {model}"
             log = probe_log(seed, "latency-drift", model, max_tokens=max_tokens)
@@ -306,51 +357,67 @@ def check_drift(fn: Callable[..., Any], report: Report) -> None:
             got = report.call(bounded(fn), _copies(log))
             report.expect(isinstance(got, (list, tuple)) and len(got) > 0,
                           f"{what}: latency rose {LatencyModel(seed, drift=True).peak:.1f}x over "
-                          f"{rise / 60:.0f} minutes and the detector reported {got!r:.60}")
+                          f"{rise / 60:.0f} minutes and the detector reported {got!r:.60}", hint=RELATIVE)
             first = _number(got[0])
             report.expect(first is not None and first < rise,
                           f"{what}: the first window reported, {got[0]!r}, is not within the rise "
-                          f"(the first {rise:.0f} s)")
-            _compare_drift(report, fn, log, what)
-    with report.case("no false alarm on a calm day, heavy tail included (calm, three seeds and models)",
-                     hint="Only a window's median counts; a few very slow calls are the normal tail."):
+                          f"(the first {rise:.0f} s)", hint=RELATIVE)
+            _compare_drift(report, fn, log, what, hint=RELATIVE)
+    with report.case("no false alarm on a calm day, heavy tail included (calm, three seeds and models)"):
         for seed, model, max_tokens in ((54, "claude-strong", 300), (55, "gpt-fast", 8), (56, "claude-fast", 300)):
             _compare_drift(report, fn, probe_log(seed, "calm", model, max_tokens=max_tokens),
-                           f"calm, seed {seed}, {model}")
-    with report.case("a few very slow calls in every window do not raise an alarm (the median holds, the mean moves)",
-                     hint="Use the median (your percentile_report's p50), not the mean: the mean follows the tail."):
+                           f"calm, seed {seed}, {model}", hint=TAIL)
+    with report.case("a few very slow calls in every window do not raise an alarm (the median holds, the mean moves)"):
         log = _steady(0, 300, 15, _wobble)
         log += [_ok(t, 20.0 if i % 20 in (3, 9, 15) else _wobble(i)) for i, t in
                 enumerate(range(300, 1800, 15))]
-        _compare_drift(report, fn, log, "3 of every 20 calls at 20 s after the first window")
-    with report.case("windows with too few successful attempts are skipped, for the baseline too",
-                     hint="The baseline is the first window with at least min_samples successful attempts."):
+        _compare_drift(report, fn, log, "3 of every 20 calls at 20 s after the first window", hint=MEDIAN_NOT_MEAN)
+    with report.case("windows with too few successful attempts are skipped, for the baseline too"):
         log = [_ok(10.0 * i, 0.2) for i in range(4)]  # a quiet first window: 4 fast calls
         log += _steady(300, 1800, 20, _wobble) + [_ok(1800.0, 9.0), _ok(1850.0, 9.5)]
-        _compare_drift(report, fn, log, "4 calls in the first window, 2 slow ones in the last")
+        _compare_drift(report, fn, log, "4 calls in the first window, 2 slow ones in the last", hint=MIN_SAMPLES)
     with report.case("logs with idle stretches: empty windows are skipped, windows stay aligned to multiples of "
-                     "window, drift after the gap is caught",
-                     hint="Group records by int(record.start // window): window k starts at k * window, whenever "
-                          "the first record came, and windows with no records never appear."):
+                     "window, drift after the gap is caught"):
         _compare_drift(report, fn, probe_log(57, "latency-drift", "gpt-fast", idle=((0, 3.5), (8, 22)), minutes=40),
-                       "latency-drift, seed 57, first call at 210 s, idle from minute 8 to 22")
+                       "latency-drift, seed 57, first call at 210 s, idle from minute 8 to 22", hint=ALIGNED)
         _compare_drift(report, fn, probe_log(58, "calm", "claude-fast", idle=((10, 55),), minutes=70),
-                       "calm, seed 58, idle from minute 10 to 55")
-    with report.case("failed attempts are left out: 429s in the baseline window, timeouts later",
-                     hint="Filter on record.ok before grouping: a 429 answers in milliseconds, a timeout takes "
-                          "as long as the timeout, and neither is a latency the model delivered."):
+                       "calm, seed 58, idle from minute 10 to 55", hint=ALIGNED)
+    with report.case("failed attempts are left out: 429s in the baseline window, timeouts later"):
         log = _steady(0, 1800, 15, _wobble)
         log += [_failed(2.0 + 10 * i, 0.02, status=429, error="rate_limit_exceeded") for i in range(25)]
         log += [_failed(902.0 + 10 * i, 30.0, status=None, error="timeout") for i in range(25)]
         log += [_failed(1202.0 + 10 * i, 30.0, status=200, error="timeout") for i in range(25)]  # streams that stalled
         log.sort(key=lambda r: r.start)
-        _compare_drift(report, fn, log, "steady successes, 25 quick 429s, 25 timeouts, 25 stalled streams (status 200)")
+        _compare_drift(report, fn, log, "steady successes, 25 quick 429s, 25 timeouts, 25 stalled streams (status 200)",
+                       hint=ONLY_OK)
         _compare_drift(report, fn, probe_log(59, "bad-day", "gpt-fast"),
-                       "bad-day, seed 59, gpt-fast (drift, overloads and resets)")
+                       "bad-day, seed 59, gpt-fast (drift, overloads and resets)", hint=ONLY_OK)
     with report.case("window, factor and min_samples are honoured (window=600, factor=2, min_samples=5)"):
         _compare_drift(report, fn, probe_log(51, "latency-drift", "gpt-fast", max_tokens=8),
-                       "latency-drift, seed 51, 10-minute windows", window=600.0, factor=2.0, min_samples=5)
+                       "latency-drift, seed 51, 10-minute windows", hint=OPTIONS, window=600.0, factor=2.0,
+                       min_samples=5)
     with report.case("an empty log, and a log of failures only, report nothing"):
-        _compare_drift(report, fn, [], "an empty log")
+        _compare_drift(report, fn, [], "an empty log", hint=NOTHING)
         _compare_drift(report, fn, [_failed(10.0 * i, 30.0, status=None, error="timeout") for i in range(30)],
-                       "30 timeouts")
+                       "30 timeouts", hint=ONLY_OK)
+
+
+mistakes(
+    "latency-drift",
+    Mistake("compares with a fixed number of seconds", (("> factor * baseline", "> factor"),), RELATIVE),
+    Mistake("compares window means", (("baseline = percentile_report(windows[full[0]])[50]",
+                                       "baseline = sum(r.latency for r in windows[full[0]]) / len(windows[full[0]])"),
+                                      ("if percentile_report(windows[k])[50] > factor",
+                                       "if sum(r.latency for r in windows[k]) / len(windows[k]) > factor")),
+            MEDIAN_NOT_MEAN),
+    Mistake("takes the first window as the baseline, however few its samples",
+            (("baseline = percentile_report(windows[full[0]])[50]", "baseline = percentile_report(windows[min(windows)])[50]"),),
+            MIN_SAMPLES),
+    Mistake("counts windows from the first record", (("int(record.start // window)",
+                                                      "int((record.start - records[0].start) // window)"),), ALIGNED),
+    Mistake("groups failed attempts too", (("        if record.ok:\n            windows", "        if True:\n            windows"),),
+            ONLY_OK),
+    Mistake("uses five-minute windows whatever window says", (("int(record.start // window)", "int(record.start // 300)"),),
+            OPTIONS),
+    Mistake("alarms at any window slower than the baseline", (("> factor * baseline", "> baseline"),), TAIL),
+)
