@@ -15,8 +15,10 @@ whose `max_tokens` does not fit beside it, a malformed request) and checks which
 of the lesson's neutral exceptions comes out, chained from the SDK's.
 
 `fallbacks-chain` drives traffic through the learner's chain, one request every
-15 simulated seconds, under `outage`, `bad-day`, `overloaded` and `calm`, and
-judges it by what the world saw: attempts per provider inside and outside the
+15 or 20 simulated seconds, under `calm`, `overloaded`, and `outage` and
+`bad-day` with their outages shortened to a few minutes (as many requests as
+show a breaker open, probe and close, and no more: each costs the SDKs
+milliseconds), and judges it by what the world saw: attempts per provider inside and outside the
 outage window, which model answered when, how many requests were answered and
 how many lost, and what was raised. The driver is sequential, so it cannot see
 a half-open breaker that admits every call (each probe's outcome is known before
