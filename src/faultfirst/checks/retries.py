@@ -555,11 +555,11 @@ def check_budget(fn: Callable[..., Any], report: Report) -> None:
         report.expect(all(len(c) == 1 for c in bad), f"made {max(map(len, bad))} attempts at a 400", hint=B_NO_4XX)
         _replay(report, batch)
 
-    with report.case("a rough day (14 calls to claude-fast: 30% 529s, 15% resets): retries while the budget lasts") \
+    with report.case("a rough day (14 calls to gpt-fast: 30% 503s, 15% resets): retries while the budget lasts") \
             as notes:
         world = checked_world(seed=63, scenario=_ROUGH, max_attempts=400, max_seconds=3600)
         observer = _Observer(world)
-        batch = _ask_all(report, fn, world, "claude-fast", _prompts(14), seed=63, observer=observer)
+        batch = _ask_all(report, fn, world, "gpt-fast", _prompts(14), seed=63, observer=observer)
         notes.detail = _detail(world, batch)
         _replay(report, batch)
 
