@@ -16,7 +16,7 @@ import anthropic
 import openai
 
 from .._parse import _PER_MESSAGE, _PER_REPLY
-from .._tokens import encoding
+from .._tokens import count_tokens, encoding
 from .._world import World
 from ._framework import Mistake, Report, checked_world, mistakes, register
 
@@ -29,7 +29,10 @@ _GENERATION = ("chat.completions", "responses", "messages")
 
 @lru_cache(maxsize=None)
 def _english(sentences: int) -> str:
-    return " ".join(f"Ticket {i} was reopened after the nightly export timed out on shard {i % 17}."
+    # Fifty distinct sentences, repeated: the world counts a prompt sentence by sentence from a cache, so a
+    # 200,000-token prompt costs the check a few milliseconds after its first fifty sentences. The reply to these
+    # prompts is scripted (fixtures/tier1-tokens-check.json), so the simulated model does not read them either.
+    return " ".join(f"Ticket {1000 + i % 50} was reopened after the nightly export timed out on shard {i % 10}."
                     for i in range(sentences))
 
 
@@ -40,7 +43,7 @@ _JAPANESE = ("昨夜もエクスポート処理が失敗し、経理チームは
 
 @lru_cache(maxsize=None)
 def _japanese(sentences: int) -> str:
-    return "".join(f"チケット{i}番：" + _JAPANESE[i % 3] for i in range(sentences))
+    return "".join(f"チケット{1000 + i % 50}番：" + _JAPANESE[i % 3] for i in range(sentences))
 
 
 # -- tokens-max-tokens ---------------------------------------------------------------------------------------
@@ -51,7 +54,9 @@ def reference_safe_max_tokens(world: World, model: str, prompt: str) -> int:
     spec = world.catalog[model]
     messages = [{"role": "user", "content": prompt}]
     if spec.provider == "openai":
-        used = len(encoding(spec.encoding).encode_ordinary(prompt)) + _PER_MESSAGE + _PER_REPLY  # the simulator's framing
+        # count_tokens counts as encode_ordinary does (tests/test_tokens.py), sentence by sentence from the cache the
+        # world's own counting shares, so the long prompts are not encoded again here.
+        used = count_tokens(prompt, spec.encoding) + _PER_MESSAGE + _PER_REPLY  # the simulator's framing
     else:
         used = world.anthropic().messages.count_tokens(model=model, messages=messages).input_tokens
     return max(0, min(spec.max_output_tokens, spec.context_window - used))
