@@ -100,3 +100,17 @@ def test_a_dropped_world_ends_its_thread_on_its_own():
     gc.collect()
     thread.join(timeout=10)  # the test may wait; the collector never does
     assert not thread.is_alive()
+
+
+def test_run_passes_on_a_timeout_error_the_coroutine_raised():
+    """world.run waits in slices; the builtin TimeoutError it may see from its wait is never confused with one
+    the coroutine raised (as asyncio.timeout does), which must reach the caller at once."""
+    world = World(seed=5)
+
+    async def times_out():
+        async with asyncio.timeout(1.0):
+            await asyncio.sleep(5)
+
+    with pytest.raises(TimeoutError):
+        world.run(times_out())
+    assert world.clock.now() == 1.0

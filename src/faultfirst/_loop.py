@@ -249,10 +249,10 @@ class LoopRunner:
             # Wait in short slices, not one long wait: a signal whose handler runs in this thread (Ctrl-C in a
             # kernel, a check's watchdog) may be delivered to the loop's thread, and a thread blocked in one
             # uninterrupted wait would never run it. The result is returned the moment it is set.
-            try:
-                return future.result(timeout=_HANDLER_SLICE_SECONDS)
-            except concurrent.futures.TimeoutError:
-                continue
+            # (Not `future.result(timeout=...)`: its TimeoutError is the builtin one, which the awaitable may
+            # have raised itself, as `asyncio.timeout` does.)
+            if concurrent.futures.wait((future,), timeout=_HANDLER_SLICE_SECONDS).done:
+                return future.result()
 
     def close(self) -> None:
         """Stop the loop's thread, wait for it, and close the loop. Idempotent."""
