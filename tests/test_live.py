@@ -16,7 +16,7 @@ from faultfirst._fixtures import FixtureError, load_fixtures
 from faultfirst._behaviour import Prompt
 from faultfirst._keys import MissingKey, api_key
 from faultfirst._live import LiveTransport, UnknownAlias
-from faultfirst._server import WorldServer, serve_world, serving
+from faultfirst._server import WorldServer, serving
 from tests.conftest import ask, gathered_calls
 
 FAKE_KEYS = {"OPENAI_API_KEY": "test-openai-not-a-key", "ANTHROPIC_API_KEY": "test-anthropic-not-a-key"}

@@ -6,7 +6,6 @@ import random
 
 import pytest
 
-from faultfirst import World
 from faultfirst._behaviour import Prompt, respond
 from faultfirst._tokens import count_tokens, encoding, truncate_to_tokens
 from tests.conftest import ask

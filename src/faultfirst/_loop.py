@@ -235,7 +235,7 @@ class LoopRunner:
                 "did you pass the function instead of calling it?"
             )
         try:
-            loop = self.loop
+            self.loop  # made on first use; raises once the world is closed
         except RuntimeError:
             _discard(awaitable)
             raise

@@ -144,18 +144,29 @@ class Report:
 
     def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Call learner code; a stub, an exception or a runaway loop becomes a failed case."""
+        value, err = self.outcome(fn, *args, **kwargs)
+        if err is not None:
+            raise _CaseFailed(f"raised {type(err).__name__}: {err}")
+        return value
+
+    def outcome(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, Exception | None]:
+        """Call learner code and return `(value, None)`, or `(None, exception)` for what it raised.
+
+        For checks where an exception is the answer (the lesson's own error types). A stub still means "not
+        attempted" and a runaway still fails the case, and after a runaway the rest of the check is not run.
+        """
         if self._ran_away:
             raise _CaseFailed("not run: an earlier case did not finish")
         try:
             with _watchdog():
-                return fn(*args, **kwargs)
+                return fn(*args, **kwargs), None
         except NotImplementedError as err:
             raise _NotAttempted(_stub_name(err)) from err
         except Runaway as err:
             self._ran_away = True
             raise _CaseFailed(f"did not finish: it {err} (a loop with no limit?)") from None
-        except Exception as err:  # noqa: BLE001 - any learner exception becomes a readable line
-            raise _CaseFailed(f"raised {type(err).__name__}: {err}") from None
+        except Exception as err:  # noqa: BLE001 - any learner exception is an observation
+            return None, err
 
 
 def _stub_name(err: NotImplementedError) -> str | None:

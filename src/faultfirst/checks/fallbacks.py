@@ -40,11 +40,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .._fixtures import FixtureSet, _Fixture
-from .._guard import Runaway
 from .._records import RequestRecord
 from .._scenarios import SCENARIOS, Outage, RateLimits
 from .._world import World
-from ._framework import (Mistake, Report, _CaseFailed, _NotAttempted, _stub_name, _watchdog, checked_world, mistakes,
+from ._framework import (Mistake, Report, _CaseFailed, checked_world, mistakes,
                          register, usage)
 
 # -- the lesson's neutral request ---------------------------------------------------------------------------------
@@ -142,26 +141,6 @@ def _from_sdk(err: BaseException | None, name: str = "APIError") -> bool:
     """Whether `err` is one of the SDKs' own exceptions (by default any of them), not the lesson's."""
     return err is not None and any(cls.__name__ == name and cls.__module__.split(".")[0] in ("openai", "anthropic")
                                    for cls in type(err).__mro__)
-
-
-def _outcome(report: Report, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, Exception | None]:
-    """Call learner code as `report.call` does, but keep what it raised: the lesson's exceptions are answers here.
-
-    A stub means not attempted (naming the helper that is still a stub); a runaway fails this case, and every case
-    after it answers at once without running the learner's code again.
-    """
-    if report._ran_away:
-        raise _CaseFailed("not run: an earlier case did not finish")
-    try:
-        with _watchdog():
-            return fn(*args, **kwargs), None
-    except NotImplementedError as err:
-        raise _NotAttempted(_stub_name(err)) from err
-    except Runaway as err:
-        report._ran_away = True
-        raise _CaseFailed(f"did not finish: it {err} (a loop with no limit?)") from None
-    except Exception as err:  # noqa: BLE001 - learner exceptions are data here
-        return None, err
 
 
 def _short(err: BaseException | None) -> str:
@@ -357,7 +336,7 @@ def _on_the_wire(report: Report, fn: Callable[..., Any], *, seed: int, model: st
     """One call of the learner's adapter: one request, in the provider's shape, answered, its text returned whole."""
     world = world or checked_world(seed=seed, max_attempts=10)
     wire = _recording(world)
-    got, err = _outcome(report, fn, world, model, request)
+    got, err = report.outcome(fn, world, model, request)
     report.expect(bool(wire), f"{model}: no request reached the API; the call raised {_short(err)}"
                   if err is not None else f"{model}: no request reached the API")
     found = _wire_problem(wire[0].provider, wire[0].body, request)
@@ -391,7 +370,7 @@ def _raises(report: Report, fn: Callable[..., Any], world: World, model: str, re
     """One call that fails at the API: exactly one request, and the lesson's `expected` exception, chained from the
     SDK's. `hint` names the mistake of raising the wrong one of the lesson's exceptions here."""
     before = len(world.requests)
-    value, err = _outcome(report, fn, world, model, request)
+    value, err = report.outcome(fn, world, model, request)
     made = len(world.requests) - before
     status = world.requests[-1].status if made else None
     report.expect(err is not None, f"returned {str(value)[:60]!r} for {what} (HTTP {status}); raise {expected}")
@@ -478,7 +457,7 @@ def check_adapter(fn: Callable[..., Any], report: Report) -> None:
         notes.detail = "503, 500, 529, connection reset"
     with report.case("a 429, a 408 and a 409 are Unavailable: the statuses worth another attempt") as notes:
         world = checked_world(seed=45, scenario=_ONE_PER_MINUTE, max_attempts=10)
-        _, err = _outcome(report, fn, world, "gpt-fast", _Request(_QUESTION))
+        _, err = report.outcome(fn, world, "gpt-fast", _Request(_QUESTION))
         report.expect(err is None, f"the first request under a limit of one per minute failed: {_short(err)}")
         _raises(report, fn, world, "gpt-fast", _Request(_QUESTION), "Unavailable", what="a 429 (rate limited)",
                 hint=HINT_RETRYABLE)
@@ -546,7 +525,7 @@ def _drive(report: Report, fn: Callable[..., Any], world: World, *, chain: list[
         world.clock.advance_to(first * 60 + i * every)
         before, start = len(world.requests), world.clock.now()
         asked = _Request(_QUESTIONS[i % len(_QUESTIONS)], _SYSTEM, max_tokens=200)
-        value, err = _outcome(report, fn, world, asked, chain=list(chain), breakers=breakers,
+        value, err = report.outcome(fn, world, asked, chain=list(chain), breakers=breakers,
                               failures=failures, cooldown=cooldown)
         calls.append(_Call(start, value, err, world.requests[before:]))
     for call in calls:
@@ -687,7 +666,7 @@ def _half_open_case(report: Report, fn: Callable[..., Any]) -> None:
     def one(at: float) -> _Call:
         world.clock.advance_to(at)
         before = len(world.requests)
-        value, err = _outcome(report, fn, world, _Request(_QUESTION, _SYSTEM, max_tokens=200), **ask)
+        value, err = report.outcome(fn, world, _Request(_QUESTION, _SYSTEM, max_tokens=200), **ask)
         return _Call(at, value, err, world.requests[before:])
 
     failed, tries = 0, failures + 4
@@ -770,7 +749,7 @@ def check_chain(fn: Callable[..., Any], report: Report) -> None:
         world = _scripted(checked_world(seed=55, **_SMALL), ("Every code repeats.",), system_contains=_LONG_ASKED)
         chain, breakers = ["gpt-fast", "claude-fast"], {}
         long = _Request(_long(130_000), _LONG_ASKED, max_tokens=400)
-        value, err = _outcome(report, fn, world, long, chain=chain, breakers=breakers, failures=1, cooldown=60.0)
+        value, err = report.outcome(fn, world, long, chain=chain, breakers=breakers, failures=1, cooldown=60.0)
         report.expect(err is None, f"a 130,000-token prompt raised {_short(err)}; claude-fast (200,000 tokens) "
                                    "could have answered it", hint=HINT_TOO_LONG_MOVES_ON)
         problem = _answer_problem(value)
@@ -782,7 +761,7 @@ def check_chain(fn: Callable[..., Any], report: Report) -> None:
         report.expect(sum(r.model == "gpt-fast" for r in world.requests) <= 1,
                       "sent the long prompt to gpt-fast more than once", hint=HINT_TOO_LONG_MOVES_ON)
         world.clock.sleep(5)
-        value, err = _outcome(report, fn, world, _Request(_QUESTION, _SYSTEM), chain=chain, breakers=breakers,
+        value, err = report.outcome(fn, world, _Request(_QUESTION, _SYSTEM), chain=chain, breakers=breakers,
                               failures=1, cooldown=60.0)
         notes.detail = _per_provider(world)
         report.expect(err is None, f"a short request after the long one raised {_short(err)}")
@@ -798,7 +777,7 @@ def check_chain(fn: Callable[..., Any], report: Report) -> None:
         chain, breakers = ["gpt-fast", "gpt-strong", "claude-fast"], {}
         for _ in range(2):
             before = len(world.requests)
-            value, err = _outcome(report, fn, world, _Request(_QUESTION, max_tokens=-200), chain=chain, breakers=breakers,
+            value, err = report.outcome(fn, world, _Request(_QUESTION, max_tokens=-200), chain=chain, breakers=breakers,
                                   failures=2, cooldown=60.0)
             made = len(world.requests) - before
             report.expect(made == 1, f"the malformed request was sent {made} times, down the chain; a 400 for a "
@@ -806,7 +785,7 @@ def check_chain(fn: Callable[..., Any], report: Report) -> None:
             report.expect(_is(err, "Rejected"), f"a malformed request should raise Rejected; got {_short(err)}"
                           if err is not None else f"a malformed request returned {str(value)[:60]!r}; raise Rejected",
                           hint=HINT_REJECTED_AT_ONCE)
-        value, err = _outcome(report, fn, world, _Request(_QUESTION, _SYSTEM), chain=chain, breakers=breakers,
+        value, err = report.outcome(fn, world, _Request(_QUESTION, _SYSTEM), chain=chain, breakers=breakers,
                               failures=2, cooldown=60.0)
         notes.detail = _per_provider(world)
         report.expect(err is None and getattr(value, "model", None) == "gpt-fast",
@@ -816,7 +795,7 @@ def check_chain(fn: Callable[..., Any], report: Report) -> None:
     with report.case("every model refusing: one attempt each, then a clear AllFailed") as notes:
         world = checked_world(seed=57, scenario=_ALWAYS_OVERLOADED, **_SMALL)
         chain = ["gpt-fast", "claude-fast", "claude-strong"]
-        value, err = _outcome(report, fn, world, _Request(_QUESTION, _SYSTEM), chain=chain, breakers={})
+        value, err = report.outcome(fn, world, _Request(_QUESTION, _SYSTEM), chain=chain, breakers={})
         notes.detail = f"{_per_provider(world)}; raised {_short(err)}"
         report.expect(err is not None, f"returned {str(value)[:60]!r} although every model refused",
                       hint=HINT_ALL_FAILED)

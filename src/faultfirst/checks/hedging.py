@@ -27,7 +27,6 @@ import asyncio
 import inspect
 import math
 import random
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from numbers import Real
