@@ -185,3 +185,22 @@ def _three_calls():
         yield "demo-three-calls"
     finally:
         del CHECKS["demo-three-calls"]
+
+
+def test_a_cancelled_error_from_learner_code_is_a_failed_case():
+    """CancelledError is a BaseException; one that escapes learner code (a gather without return_exceptions
+    over a task it cancelled) must be a line in the report, not a traceback in the notebook."""
+    import asyncio
+
+    from faultfirst import World
+
+    world = World(seed=0)
+
+    async def cancels_its_own_task():
+        task = asyncio.create_task(asyncio.sleep(5))
+        task.cancel()
+        await asyncio.gather(task)
+
+    with _three_calls() as label:
+        report = check(label, lambda: world.run(cancels_its_own_task())).report()
+    assert "raised CancelledError" in report and "the check itself" not in report

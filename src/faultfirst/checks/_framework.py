@@ -18,6 +18,7 @@ one and assert that the check rejects it with that hint.
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import sys
 import textwrap
@@ -149,7 +150,7 @@ class Report:
             raise _CaseFailed(f"raised {type(err).__name__}: {err}")
         return value
 
-    def outcome(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, Exception | None]:
+    def outcome(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, BaseException | None]:
         """Call learner code and return `(value, None)`, or `(None, exception)` for what it raised.
 
         For checks where an exception is the answer (the lesson's own error types). A stub still means "not
@@ -165,8 +166,10 @@ class Report:
         except Runaway as err:
             self._ran_away = True
             raise _CaseFailed(f"did not finish: it {err} (a loop with no limit?)") from None
-        except Exception as err:  # noqa: BLE001 - any learner exception is an observation
-            return None, err
+        except (Exception, asyncio.CancelledError) as err:  # noqa: BLE001 - any learner exception is an observation
+            # CancelledError is a BaseException, but one escaping learner code is the learner's (a task it
+            # cancelled and then awaited, a gather without return_exceptions), never the check's own.
+            return None, err  # type: ignore[return-value]
 
 
 def _stub_name(err: NotImplementedError) -> str | None:
