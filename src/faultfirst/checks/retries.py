@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import anthropic
+import httpx2
 import openai
 import tenacity
 
@@ -86,6 +87,16 @@ HINT_JITTER_ON_ADVICE = ("add full jitter on top of the advice: retry_after(err)
 HINT_JITTER = "draw each wait from the rng you are given: rng.uniform(0, window), not the window itself"
 HINT_WINDOW = ("the jitter window after attempt n is min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (n - 1)): 1 s after the "
                "first attempt, then 2, 4, 8, ...")
+HINT_RNG = ("draw the jitter from the rng argument, rng.uniform(0, window), not from the random module: the caller's "
+            "seeded rng is what makes the waits reproducible, and the check replays it wait by wait")
+HINT_CONNECTION_OPENAI = ("retryable() must say True to openai.APIConnectionError as well as "
+                          "anthropic.APIConnectionError: the two SDKs' classes are unrelated, so name both")
+HINT_408_409 = ("retryable() must say True to 408 and 409, not only to 5xx: for a status other than 429, return "
+                "retryable_status(err.status_code), the SDKs' own rule")
+HINT_NOT_SDK = ("retryable() must say False to an exception that is neither an SDK connection error nor an SDK status "
+                "error (a ValueError, a KeyError): a bug in the code does not go away on the next attempt")
+HINT_AT_MOST = (f"a retry-after of exactly LONGEST_RETRY_AFTER_S ({LONGEST_RETRY_AFTER_S:g} s) is still retried: "
+                "advice <= LONGEST_RETRY_AFTER_S, not <")
 HINT_RERAISE = "pass reraise=True so that the caller gets the SDK's own exception, not tenacity's RetryError"
 HINT_ATTEMPTS = f"stop after MAX_ATTEMPTS ({MAX_ATTEMPTS}) attempts: tenacity.stop_after_attempt(MAX_ATTEMPTS)"
 
@@ -154,6 +165,7 @@ class _Run:
     error: BaseException | None
     attempts: list[RequestRecord]
     seconds: float
+    seed: int
 
     def detail(self) -> str:
         cost = sum(r.cost_usd for r in self.attempts)
@@ -174,7 +186,7 @@ def _run(report: Report, fn: Callable[..., Any], world: World, model: str, *, se
             return None, err
 
     reply, error = report.call(call)
-    return _Run(reply, error, world.requests[first:], world.clock.now() - start)
+    return _Run(reply, error, world.requests[first:], world.clock.now() - start, seed)
 
 
 def _error_line(run: _Run) -> str:
@@ -225,6 +237,53 @@ def _expect_backoff_waits(report: Report, run: _Run, observer: _Observer) -> Non
                       f"waited {wait:.3f} s after attempt {attempt}; the policy waits "
                       f"{'the retry-after plus ' if advised else ''}at most {_window(attempt):g} s of jitter",
                       hint=HINT_WINDOW)
+    # The waits are determined by the seed: replay the caller's rng, one uniform draw per wait.
+    twin = random.Random(run.seed)
+    for attempt, (record, wait) in enumerate(zip(run.attempts, _waits(run)), start=1):
+        advised = observer.advice(record) or 0.0
+        unit = twin.random()
+        want = advised + _window(attempt) * unit
+        if abs(wait - want) <= _EPS:
+            continue
+        jitter = wait - advised
+        if advised and abs(jitter) <= _EPS:
+            hint = HINT_JITTER_ON_ADVICE
+        elif abs(jitter - _window(attempt)) <= _EPS:
+            hint = HINT_JITTER
+        elif any(abs(jitter - _window(n) * unit) <= _EPS for n in (attempt - 1, attempt + 1) if n >= 0):
+            hint = HINT_WINDOW
+        else:
+            hint = HINT_RNG
+        report.expect(False, f"waited {wait:.6f} s after attempt {attempt}; random.Random({run.seed}) passed as rng "
+                             f"gives {want:.6f} s ({f'the retry-after {advised:.0f} s plus ' if advised else ''}"
+                             f"rng.uniform(0, {_window(attempt):g}))", hint=hint)
+
+
+def _status_error(sdk: Any, status: int, retry_after: str | None = None) -> Any:
+    request = httpx2.Request("POST", "https://api.example.invalid/v1/messages")
+    headers = {"retry-after": retry_after} if retry_after is not None else {}
+    cls = {408: sdk.APIStatusError, 409: sdk.ConflictError, 429: sdk.RateLimitError}[status]
+    return cls(f"Error code: {status}", response=httpx2.Response(status, request=request, headers=headers), body=None)
+
+
+def _single_errors() -> list[tuple[BaseException, bool, str]]:
+    """Errors built here, each with the verdict the statement asks for and the hint of the mistake it exposes."""
+    return [
+        (_status_error(openai, 408), True, HINT_408_409),
+        (_status_error(anthropic, 409), True, HINT_408_409),
+        (ValueError("a bug in the caller"), False, HINT_NOT_SDK),
+        (_status_error(openai, 429, "60"), True, HINT_AT_MOST),
+        (_status_error(anthropic, 429, "60"), True, HINT_AT_MOST),
+    ]
+
+
+def _name(err: BaseException) -> str:
+    status = getattr(err, "status_code", None)
+    if status is None:
+        return f"{type(err).__name__}()"
+    advice = err.response.headers.get("retry-after")  # type: ignore[attr-defined]
+    return (f"{type(err).__module__.split('.')[0]}.{type(err).__name__}, status {status}"
+            + (f", retry-after: {advice}" if advice else ""))
 
 
 def _learner_retryable(fn: Callable[..., Any]) -> Callable[..., Any] | None:
@@ -309,15 +368,28 @@ def check_policy(fn: Callable[..., Any], report: Report) -> None:
         report.expect(any(w > BACKOFF_BASE_S + _EPS for s in schedules for w in s[1:]),
                       "no wait ever exceeded the first window of 1 s", hint=HINT_WINDOW)
 
-    with report.case("half the connections reset: retried, then the reply") as notes:
-        world = World(seed=3, scenario=_RESETS)._limit(max_attempts=40, max_seconds=900)
-        observer = _Observer(world)
-        run = _run(report, fn, world, "claude-fast", seed=49)
-        notes.detail = run.detail()
-        _expect_no_sdk_retries(report, run, observer)
-        _expect_reply(report, run, gave_up_hint=HINT_CONNECTION if isinstance(run.error, _CONNECTION_ERRORS) else None)
-        report.expect(len(run.attempts) >= 2, "the check expected a reset connection first; please report this as a bug")
-        _expect_backoff_waits(report, run, observer)
+    with report.case("half the connections reset (claude-fast, then gpt-fast): retried, then the reply") as notes:
+        runs = []
+        for world_seed, seed, model, hint in ((3, 49, "claude-fast", HINT_CONNECTION),
+                                              (1, 50, "gpt-fast", HINT_CONNECTION_OPENAI)):
+            world = World(seed=world_seed, scenario=_RESETS)._limit(max_attempts=40, max_seconds=900)
+            observer = _Observer(world)
+            runs.append(run := _run(report, fn, world, model, seed=seed))
+            notes.detail = "; ".join(r.detail() for r in runs)
+            _expect_no_sdk_retries(report, run, observer)
+            gave_up_at_once = isinstance(run.error, _CONNECTION_ERRORS) and len(run.attempts) == 1
+            _expect_reply(report, run, gave_up_hint=hint if gave_up_at_once else None)
+            report.expect(len(run.attempts) >= 2,
+                          "the check expected a reset connection first; please report this as a bug")
+            _expect_backoff_waits(report, run, observer)
+
+    with report.case("retryable() on single errors: 408 and 409 yes, a ValueError no, a 429 with retry-after: 60 yes"):
+        retryable = _learner_retryable(fn)
+        report.expect(retryable is not None, "no function retryable() beside resilient_call")
+        for err, want, hint in _single_errors():
+            verdict = report.call(retryable, err)
+            report.expect(verdict is want or (isinstance(verdict, int) and verdict == want),
+                          f"retryable({_name(err)}) said {verdict!r}, expected {want}", hint=hint)
 
     with report.case("two bad requests (400): one attempt each, the SDK's BadRequestError") as notes:
         runs = []
@@ -391,6 +463,20 @@ mistakes(
               "        return advice is None or advice <= LONGEST_RETRY_AFTER_S\n"),), HINT_NO_ADVICE),
     Mistake("every error status retried", (("    return retryable_status(err.status_code)", "    return True"),),
             HINT_4XX),
+    Mistake("backoff window one step too small",
+            (("state.attempt_number, rng)", "state.attempt_number - 1, rng)"),), HINT_WINDOW),
+    Mistake("jitter from the random module, not rng",
+            (("jitter = rng.uniform(", "jitter = random.uniform("),), HINT_RNG),
+    Mistake("OpenAI connection errors not retried",
+            (("isinstance(err, (openai.APIConnectionError, anthropic.APIConnectionError))",
+              "isinstance(err, anthropic.APIConnectionError)"),), HINT_CONNECTION_OPENAI),
+    Mistake("408 and 409 not retried: only 5xx",
+            (("    return retryable_status(err.status_code)", "    return err.status_code >= 500"),), HINT_408_409),
+    Mistake("any exception that is not an SDK status error retried",
+            (("        return False\n    if err.status_code", "        return True\n    if err.status_code"),),
+            HINT_NOT_SDK),
+    Mistake("advice < LONGEST_RETRY_AFTER_S: a retry-after of exactly 60 s refused",
+            (("advice <= LONGEST_RETRY_AFTER_S", "advice < LONGEST_RETRY_AFTER_S"),), HINT_AT_MOST),
     Mistake("connection errors not retried",
             (("    if isinstance(err, (openai.APIConnectionError, anthropic.APIConnectionError)):\n        return True\n",
               ""),), HINT_CONNECTION),
@@ -415,6 +501,11 @@ B_RETRYABLE = ("retry what the previous exercise's retryable() accepts (5xx, 529
 B_NO_4XX = "retry only what retryable() says yes to: a 400 or a 404 fails the same way every time"
 B_NEVER_RAISES = ("catch both SDKs' errors around each call, (openai.APIError, anthropic.APIError), and put None in its "
                   "place: ask_all never raises")
+B_DEADLINE = ("keep stop_before_delay(DEADLINE_S) in ask_all's stop: a call told retry-after: 30 each time still has "
+              "tokens, and without the time bound it sleeps past the deadline: stop_after_attempt(MAX_ATTEMPTS) | "
+              "stop_before_delay(DEADLINE_S) | (lambda state: not budget.spend())")
+B_ARGUMENTS = ("RetryBudget must use the ratio and cap it is given (self.ratio, self.cap = ratio, cap), not 0.1 and 10: "
+               "RetryBudget(ratio=0.5, cap=2) starts with 2 tokens and earns half a retry a call")
 B_PER_CALL = ("keep the previous exercise's stops before the budget: stop_after_attempt(MAX_ATTEMPTS) | "
               "stop_before_delay(DEADLINE_S) | (lambda state: not budget.spend()); the budget bounds the client, "
               "not one call")
@@ -483,9 +574,22 @@ def _worth_retrying(record: RequestRecord) -> bool:
                                                                 and record.status != 429)
 
 
-def _violations(batch: _Batch, *, cap: float) -> list[tuple[int, float]]:
+def _full_use(batch: _Batch, *, start: float) -> bool:
+    """Did every call that gave up on a retryable failure do so for want of a token, in a budget starting at `start`?"""
+    tokens = float(start)
+    for attempts in batch.calls:
+        if not attempts:
+            continue
+        tokens = min(_CAP, tokens + _RATIO) - (len(attempts) - 1)
+        last = attempts[-1]
+        if not last.ok and _worth_retrying(last) and len(attempts) < MAX_ATTEMPTS and tokens >= 1 - 1e-9:
+            return False
+    return True
+
+
+def _violations(batch: _Batch, *, cap: float, start: float = _CAP) -> list[tuple[int, float]]:
     """Replay a budget of 0.1 a call holding at most `cap`: each (call, tokens left) where a retry had no token."""
-    tokens, found = float(_CAP), []
+    tokens, found = float(start), []
     for i, attempts in enumerate(batch.calls):
         if attempts:
             tokens = min(cap, tokens + _RATIO)
@@ -515,6 +619,9 @@ def _replay(report: Report, batch: _Batch) -> None:
                 hint = HINT_CONNECTION if last.error else B_RETRYABLE
             elif tokens < 1 + 1e-6:
                 hint = B_FLOAT
+            elif any(not _violations(batch, cap=_CAP, start=start) and _full_use(batch, start=start)
+                     for start in range(_CAP)):
+                hint = B_START_FULL  # exactly what a correct budget that started with fewer tokens would do
             elif retried_before or failed_before:
                 hint = B_SPEND_ORDER
             else:
@@ -563,6 +670,19 @@ def check_budget(fn: Callable[..., Any], report: Report) -> None:
         notes.detail = _detail(world, batch)
         _replay(report, batch)
 
+    with report.case(f"every attempt a 429 with retry-after: 30, tokens to spare: no attempt begins more than "
+                     f"{DEADLINE_S:g} s after the call's first") as notes:
+        world = World(seed=66, scenario=_BURST)._limit(max_attempts=40, max_seconds=900)
+        observer = _Observer(world, crowd="gpt-fast")
+        batch = _ask_all(report, fn, world, "gpt-fast", _prompts(1), seed=66, observer=observer)
+        notes.detail = _detail(world, batch)
+        attempts = batch.calls[0]
+        report.expect(len(attempts) >= 2, f"made {len(attempts)} attempt(s) at a 429 whose retry-after was 30 s, with "
+                                          "a full budget", hint=B_RETRYABLE)
+        late = [r.start - attempts[0].start for r in attempts if r.start - attempts[0].start > DEADLINE_S + _EPS]
+        report.expect(not late, f"an attempt began {late[0] if late else 0:.1f} s after the call's first, past the "
+                                f"{DEADLINE_S:g} s deadline", hint=B_DEADLINE)
+
     with report.case("a retired model (4 calls to claude-legacy): 4 attempts, no retry spent on a 404") as notes:
         world = checked_world(seed=65, max_attempts=100, max_seconds=3600)
         observer = _Observer(world)
@@ -571,6 +691,38 @@ def check_budget(fn: Callable[..., Any], report: Report) -> None:
         report.expect(all(r is None for r in batch.replies), "a call to a retired model returned text; it should be None")
         report.expect(len(batch.attempts) == 4, f"made {len(batch.attempts)} attempts for 4 calls that cannot succeed",
                       hint=B_NO_4XX)
+
+    with report.case("RetryBudget(ratio=0.5, cap=2) on its own: the ratio and cap it is given"):
+        cls = getattr(fn, "__globals__", {}).get("RetryBudget")
+        report.expect(isinstance(cls, type), "no class RetryBudget beside ask_all")
+        _budget_steps(report, cls)
+
+
+def _budget_steps(report: Report, cls: Any) -> None:
+    """RetryBudget(ratio=0.5, cap=2) on its own: starts full, earns half a token a call, never holds more than 2."""
+    budget = report.call(cls, ratio=0.5, cap=2)
+
+    def spends(n: int) -> list[Any]:
+        return [report.call(budget.spend) for _ in range(n)]
+
+    def earn(n: int) -> None:
+        for _ in range(n):
+            report.call(budget.earn)
+
+    got = spends(2)
+    report.expect(got == [True, True], f"a new RetryBudget(ratio=0.5, cap=2) allowed {got}: it should start with 2 "
+                                       "tokens, two retries", hint=B_START_FULL)
+    got = spends(1)
+    report.expect(got == [False], "a new RetryBudget(ratio=0.5, cap=2) allowed a third retry: it holds at most cap=2 "
+                                  "tokens", hint=B_ARGUMENTS)
+    earn(2)
+    got = spends(2)
+    report.expect(got == [True, False], f"RetryBudget(ratio=0.5, cap=2), empty, then earn() twice: spend() twice gave "
+                                        f"{got}, expected [True, False] (2 x 0.5 is one token)", hint=B_ARGUMENTS)
+    earn(6)
+    got = spends(3)
+    report.expect(got == [True, True, False], f"RetryBudget(ratio=0.5, cap=2), empty, then earn() six times: spend() "
+                                              f"three times gave {got}, expected [True, True, False]", hint=B_CAP)
 
 
 _BUDGET = "    budget = RetryBudget(ratio=0.1, cap=10)\n"
@@ -593,6 +745,15 @@ mistakes(
     Mistake("starts empty", (("self.ratio, self.cap, self.tokens = ratio, cap, cap",
                               "self.ratio, self.cap, self.tokens = ratio, cap, 0.0"),), B_START_FULL),
     Mistake("no slack for floating point", (("if self.tokens >= 1 - 1e-9:", "if self.tokens >= 1:"),), B_FLOAT),
+    Mistake("stop_before_delay dropped from ask_all's stop",
+            (("stop=(tenacity.stop_after_attempt(MAX_ATTEMPTS) | tenacity.stop_before_delay(DEADLINE_S)\n",
+              "stop=(tenacity.stop_after_attempt(MAX_ATTEMPTS)\n"),), B_DEADLINE),
+    Mistake("RetryBudget ignores its ratio and cap",
+            (("self.ratio, self.cap, self.tokens = ratio, cap, cap",
+              "self.ratio, self.cap, self.tokens = 0.1, 10.0, 10.0"),), B_ARGUMENTS),
+    Mistake("starts one token short of cap",
+            (("self.ratio, self.cap, self.tokens = ratio, cap, cap",
+              "self.ratio, self.cap, self.tokens = ratio, cap, cap - 1"),), B_START_FULL),
     Mistake("catches only openai's errors", (("except (openai.APIError, anthropic.APIError):",
                                               "except openai.APIError:"),), B_NEVER_RAISES),
     Mistake("the budget as the only stop", (("stop=(tenacity.stop_after_attempt(MAX_ATTEMPTS) | "

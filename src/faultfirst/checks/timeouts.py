@@ -30,6 +30,8 @@ import openai
 import tenacity
 
 from .._guard import Runaway
+from .. import _anthropic_wire as anthropic_wire
+from .. import _openai_wire as openai_wire
 from .._records import RequestRecord
 from .._retryable import retryable_status
 from .._tokens import count_tokens
@@ -56,6 +58,12 @@ RAISE_DEADLINE = ("When the budget is gone, raise DeadlineExceeded (from the set
                   "not the SDK's last exception, not a return value.")
 RETRY_STATUS = ("A 529, 503 or 429 is transient: retry every failure transient(err) accepts (a timeout or other "
                 "connection error, or a status retryable_status accepts: 408, 409, 429, 5xx), not only timeouts.")
+RETRY_429 = ("A 429 (RateLimitError) is transient: retry_if_exception(transient) retries it; a rate limit with a "
+             "short retry-after is the commonest failure worth another attempt, so do not filter it out.")
+RETRY_408_409 = ("A 408 (request timeout) and a 409 (conflict) are transient too: retryable_status accepts them, as "
+                 "both SDKs do, so retry every status transient(err) accepts, not only 429 and 5xx.")
+PASS_MAX_TOKENS = ("Pass max_tokens on to every attempt: ask(world, model, prompt, timeout=..., max_tokens=max_tokens); "
+                   "without it each attempt asks for the default 300 tokens, not what the caller asked for.")
 RETRY_CONNECTION = ("A connection reset or a timeout (APIConnectionError, and its subclass APITimeoutError) is "
                     "transient: retry it while the budget lasts.")
 BACK_OFF = ("Wait between attempts (tenacity.wait_exponential(multiplier=0.5, max=8) with sleep=world.clock.sleep): "
@@ -165,8 +173,9 @@ def _expect_no_sdk_error(report: Report, world: World, err: BaseException | None
         report.expect(False, f"raised {_describe(err)} after one attempt, with {deadline_s - elapsed:.2f} s of the "
                              "budget left", hint=RETRY_CONNECTION)
     if isinstance(err, (openai.APIStatusError, anthropic.APIStatusError)) and retryable_status(err.status_code):
+        status_hint = {429: RETRY_429, 408: RETRY_408_409, 409: RETRY_408_409}.get(err.status_code, RETRY_STATUS)
         report.expect(False, f"raised {_describe(err)} after one attempt, with {deadline_s - elapsed:.2f} s of the "
-                             "budget left", hint=RETRY_STATUS)
+                             "budget left", hint=status_hint)
 
 
 def _expect_answer(report: Report, world: World, model: str, value: Any, err: BaseException | None,
@@ -206,6 +215,29 @@ def _cut_early(world: World, elapsed: float, deadline_s: float,
         if record.error == "timeout" and record.latency < allowed - 1e-6:
             return n, record, left
     return None
+
+
+def _scripted(world: World, statuses: tuple[tuple[int, int | None], ...]) -> World:
+    """The world's first attempts answered with these (status, retry-after) instead, in order; then as usual."""
+    engine = world._api
+    plan = engine.plan
+    left = list(statuses)
+
+    def scripted(provider: str, request: Any, now: float) -> Any:
+        outcome = plan(provider, request, now)
+        if not left:
+            return outcome
+        status, advice = left.pop(0)
+        record = RequestRecord(provider, outcome.record.model, outcome.record.endpoint, now)
+        engine._log[-1] = record
+        kind = {408: "timeout", 409: "conflict", 429: "rate_limit_error"}.get(status, "api_error")
+        data = (openai_wire.error(f"Scripted {status}.", kind) if provider == "openai"
+                else anthropic_wire.error(kind, f"Scripted {status}.", "scripted"))
+        headers = {"retry-after": str(advice)} if advice is not None else None
+        return engine._answer_json(record, data, "scripted", 0.05, status=status, headers=headers)
+
+    engine.plan = scripted  # type: ignore[method-assign]
+    return world
 
 
 def _attempts(n: int) -> str:
@@ -284,6 +316,15 @@ def check_deadline(fn: Callable[..., Any], report: Report) -> None:
         notes.detail = _detail(world, elapsed)
         _expect_answer(report, world, "gpt-fast", value, err, elapsed, 10)
 
+    for seed, model, script, what in (
+            (61, "gpt-fast", ((429, 1),), "a 429 with retry-after: 1"),
+            (62, "claude-fast", ((408, None), (409, None)), "a 408, then a 409")):
+        with report.case(f"{what} from {model}: transient, retried, and a later attempt answers within 10 s") as notes:
+            world = _scripted(_world(seed, "calm", deadline_s=10), script)
+            value, err, elapsed = _run(report, fn, world, model, deadline_s=10)
+            notes.detail = _detail(world, elapsed)
+            _expect_answer(report, world, model, value, err, elapsed, 10)
+
     with report.case("outage: every gpt-fast attempt gets 503; DeadlineExceeded within 10 s, waiting between "
                      "attempts") as notes:
         world = _world(66, "outage", deadline_s=10)
@@ -302,6 +343,9 @@ def check_deadline(fn: Callable[..., Any], report: Report) -> None:
             notes.detail = _detail(world, elapsed)
             report.expect(len(world.requests) <= 1,
                           f"{model}: made {len(world.requests)} requests for one refused with 400", hint=NO_RETRY_400)
+            report.expect(not (world.requests and world.requests[0].ok),
+                          f"{model}: the attempt was answered, so it did not ask for max_tokens={max_tokens:,} "
+                          "(which the API refuses)", hint=PASS_MAX_TOKENS)
             report.expect(isinstance(err, (openai.BadRequestError, anthropic.BadRequestError)),
                           f"{model} with max_tokens={max_tokens:,}: expected the SDK's BadRequestError, "
                           + (f"got {_describe(err)}" if err is not None else f"got a return value {value!r:.60}"),
@@ -336,6 +380,14 @@ mistakes(
             ((_SOLUTION_RETRY, "retry=tenacity.retry_if_exception(lambda err: transient(err) and not "
                                "isinstance(err, (openai.APIConnectionError, anthropic.APIConnectionError))),"),),
             RETRY_CONNECTION),
+    Mistake("429 not retried",
+            ((_SOLUTION_RETRY, "retry=tenacity.retry_if_exception(lambda e: transient(e) and "
+                               "getattr(e, 'status_code', None) != 429),"),), RETRY_429),
+    Mistake("408 and 409 not retried",
+            ((_SOLUTION_RETRY, "retry=tenacity.retry_if_exception(lambda e: transient(e) and "
+                               "getattr(e, 'status_code', None) not in (408, 409)),"),), RETRY_408_409),
+    Mistake("max_tokens not passed on to ask",
+            (("timeout=timeout, max_tokens=max_tokens)", "timeout=timeout)"),), PASS_MAX_TOKENS),
     Mistake("no wait between attempts",
             (("wait=tenacity.wait_exponential(multiplier=0.5, max=8),", ""),), BACK_OFF),
     Mistake("every exception retried, a 400 included",
@@ -350,6 +402,8 @@ mistakes(
 
 NEAREST_RANK = ("The p-th percentile of n sorted samples is the one at rank ceil(p * n / 100), counting from 1: "
                 "index rank - 1 in a Python list.")
+FLOAT_RANK = ("Compute the rank as math.ceil(percentile * n / 100), in that order: percentile / 100 * n rounds "
+              "99.9 / 100 * 1000 to 999.0000000000001, and ceil makes that rank 1000, one too high.")
 USE_ARGUMENTS = "Use the percentile and margin the caller passes, not 99 and 1.5 every time."
 MARGIN = "Multiply the percentile by margin: the timeout sits a little above the p99, not on it."
 FAILURES_NOT_SAMPLES = ("Only answered attempts (record.ok) and attempts cut short are samples: a 429, a 5xx or a "
@@ -474,7 +528,11 @@ def _mistaken_values(records: list[RequestRecord], p: float, margin: float) -> l
     def times(value: float | None, factor: float = margin) -> float | None:
         return None if value is None else value * factor
 
+    n = len(with_cut)
+    float_rank = math.ceil(p / 100 * n)
     return [
+        (times(with_cut[float_rank - 1] if 0 < float_rank <= n else None), "a rank computed as percentile / 100 * n",
+         FLOAT_RANK),
         (times(_nearest(with_cut, p, off_by_one=True)), "the sample one rank above the nearest rank", NEAREST_RANK),
         (times(reference_or_none(records, 99, margin), 1.0), "p99 instead of the percentile asked for",
          USE_ARGUMENTS),
@@ -550,6 +608,10 @@ def check_choose(fn: Callable[..., Any], report: Report) -> None:
         _compare(report, fn, calm, "p90 x 2", percentile=90, margin=2.0)
         _compare(report, fn, calm, "p50 x 3", percentile=50, margin=3.0)
 
+    with report.case("p99.9 of 1,000 answers is the 999th: the rank computed exactly"):
+        log = [_ok(x) for x in _spread(1000)]
+        _compare(report, fn, log, "1,000 answers, p99.9", percentile=99.9)
+
     with report.case("failed attempts (529s, a connection reset) are not latency samples") as notes:
         log = _canary(73, "overloaded", "claude-fast", calls=60)
         notes.detail = _summary(log)
@@ -587,6 +649,8 @@ _SOLUTION_RETURN = "return answered[rank - 1] * margin"
 mistakes(
     "timeouts-choose",
     Mistake("index rank instead of rank - 1", ((_SOLUTION_RETURN, "return answered[rank] * margin"),), NEAREST_RANK),
+    Mistake("rank computed as percentile / 100 * n (floating point)",
+            (("rank = math.ceil(percentile * n / 100)", "rank = math.ceil(percentile / 100 * n)"),), FLOAT_RANK),
     Mistake("the percentile argument ignored (always p99)",
             (("rank = math.ceil(percentile * n / 100)", "rank = math.ceil(99 * n / 100)"),), USE_ARGUMENTS),
     Mistake("no margin", ((_SOLUTION_RETURN, "return answered[rank - 1]"),), MARGIN),
