@@ -11,7 +11,7 @@ own per-provider template (the lesson's point: different models need different
 prompts), so the check never compares the prompt, the reply or the token count
 with a reference adapter's. Then it makes each failure shape happen (an outage,
 an overload, a reset, a 429, a 408 and a 409, prompts over the window, a prompt
-whose `max_tokens` does not fit beside it, a malformed request) and checks which
+whose `max_tokens` does not fit beside it, a malformed request, a 404) and checks which
 of the lesson's neutral exceptions comes out, chained from the SDK's.
 
 `fallbacks-chain` drives traffic through the learner's chain, one request every
@@ -24,7 +24,10 @@ how many lost, and what was raised. The driver is sequential, so it cannot see
 a half-open breaker that admits every call (each probe's outcome is known before
 the next call); one case therefore sends requests *while* the probe is in
 flight (from inside the simulated API, as it plans the probe), and counts how
-many reach the recovering provider.
+many reach the recovering provider. Two short cases pin what long traffic
+cannot: two OpenAI models in an OpenAI outage share one breaker, whose
+`allow()` the check then calls on the world's clock at exactly `cooldown`
+seconds after it opened; and a half-open probe answered with a 400 closes it.
 
 The lesson's types (`Request`, `Answer`, `Unavailable`, `TooLong`, `Rejected`,
 `AllFailed`) live in the notebook's setup cell, so the check builds requests of
@@ -103,6 +106,8 @@ HINT_TOO_LONG_ANTHROPIC = ("Anthropic sends no code for a prompt over the window
 HINT_EXCEED = ("When the prompt fits but prompt plus max_tokens does not, Anthropic's 400 says the input and "
                "max_tokens 'exceed context limit': that is TooLong too, since a larger window fixes it.")
 HINT_REJECTED = "Any other 4xx is the request's fault, not the provider's: raise Rejected."
+HINT_NOT_FOUND = ("A 404 (a retired or misspelt model) says the configuration is wrong, which no fallback should "
+                  "hide: retryable_status(404) is False, so it is Rejected like any other 4xx.")
 HINT_CHAINED = ("Raise the lesson's exception with `raise ... from err`, so that the SDK's exception stays readable "
                 "as its __cause__.")
 
@@ -114,6 +119,17 @@ HINT_OPENS = ("After `failures` consecutive Unavailable from a provider, open it
               "without a request, until the cool-down has passed.")
 HINT_USE_PARAMS = ("Create each breaker with the failures and cooldown that ask was given: "
                    "CircuitBreaker(world.clock, failures=failures, cooldown=cooldown).")
+HINT_OPEN_AT = ("Open the breaker at the `failures`-th consecutive failure (`consecutive >= failures`), not one "
+                "failure later: failures=1 opens it at the first.")
+HINT_PER_PROVIDER = ("One breaker per provider, keyed by `world.catalog[model].provider`, not one per model: an "
+                     "outage takes down every model of the provider, and the next OpenAI model is just as dead.")
+HINT_COOLDOWN_EDGE = ("Half-open once `cooldown` seconds have passed: `now - opened_at >= cooldown`; at exactly "
+                      "`cooldown` seconds the probe may go.")
+HINT_REJECTED_PROBE = ("Call breaker.success() on Rejected before raising it: the provider answered. A half-open "
+                       "breaker whose probe got a 400 and never heard back stays half-open and refuses the provider "
+                       "for good.")
+HINT_ALL_FAILED_SAYS = ("AllFailed's message should say what happened to each model of the chain, by name (its "
+                        "error, 'breaker open', 'too long'): that line is all the on-call engineer gets.")
 HINT_CONSECUTIVE = ("Count consecutive failures: a success resets the count. Otherwise random overloads add up over "
                     "the day and open the breaker of a healthy provider.")
 HINT_WORLD_CLOCK = ("Measure the cool-down on world.clock.now(), not on the wall clock: simulated minutes pass in no "
@@ -228,21 +244,31 @@ def _recording(world: World) -> list[_Wire]:
 
 
 def _refusing(world: World, status: int) -> None:
-    """Make the world answer every request with `status` and an error body in the provider's shape (a 408 or a
-    409, which no scenario produces)."""
+    """Make the world answer every request with `status` and an error body in the provider's shape (a 408, a 409
+    or a 404 for a catalogued model, which no scenario produces)."""
     plan = world._api.plan
 
     def refusing_plan(provider: str, request: Any, now: float) -> Any:
         outcome = plan(provider, request, now)
-        message = {408: "Request timed out.", 409: "Conflict: try again."}.get(status, "Refused.")
-        body = ({"error": {"message": message, "type": "server_error", "param": None, "code": None}}
+        message = {408: "Request timed out.", 409: "Conflict: try again.",
+                   404: f"The model `{_request_model(request)}` has been retired."}.get(status, "Refused.")
+        kind = "not_found_error" if status == 404 else ("server_error" if provider == "openai" else "api_error")
+        body = ({"error": {"message": message, "type": kind, "param": None, "code": None}}
                 if provider == "openai" else
-                {"type": "error", "error": {"type": "api_error", "message": message}, "request_id": "req_check"})
+                {"type": "error", "error": {"type": kind, "message": message}, "request_id": "req_check"})
         outcome.status, outcome.body, outcome.events, outcome.failure = status, json.dumps(body).encode(), None, None
         outcome.record.status, outcome.record.error = status, message
         return outcome
 
     world._api.plan = refusing_plan  # type: ignore[method-assign]
+
+
+def _request_model(request: Any) -> str:
+    """The model a request on the wire names (for an error message)."""
+    try:
+        return str(json.loads(request.content or b"{}").get("model", "?"))
+    except (ValueError, AttributeError):
+        return "?"
 
 
 def _reply_text(provider: str, raw: bytes) -> str | None:
@@ -483,6 +509,11 @@ def check_adapter(fn: Callable[..., Any], report: Report) -> None:
             world = checked_world(seed=seed, max_attempts=10)
             _raises(report, fn, world, model, _Request(_QUESTION, max_tokens=-200), "Rejected",
                     what=f"max_tokens=-200 to {model} (a 400)", hint=HINT_REJECTED)
+    with report.case("a 404 (the model retired) is Rejected: a wrong configuration, not an outage"):
+        world = checked_world(seed=51, max_attempts=10)
+        _refusing(world, 404)
+        _raises(report, fn, world, "claude-fast", _Request(_QUESTION), "Rejected", what="a 404 from claude-fast",
+                hint=HINT_NOT_FOUND)
 
 
 # -- fallbacks-chain ----------------------------------------------------------------------------------------------
@@ -615,7 +646,7 @@ def _outage_cases(report: Report, fn: Callable[..., Any], *, seed: int, scenario
         assert calls is not None
         settled = outage.end + cooldown + 2 * every
         after = [c for c in calls if c.start >= settled]
-        back = [c for c in after if c.error is None and c.value.model == primary]
+        back = [c for c in after if c.attempts and c.attempts[0].model == primary]
         first_back = next((c.start for c in calls if c.start >= outage.end and c.model == primary), None)
         notes.detail = (f"first answer from {primary} after the outage at t={first_back:.0f} s"
                         if first_back is not None else f"{primary} never answered after the outage")
@@ -624,8 +655,8 @@ def _outage_cases(report: Report, fn: Callable[..., Any], *, seed: int, scenario
         report.expect(probed > 0, f"after the outage ended at t={outage.end:.0f} s, no request tried {primary} "
                                   f"again: the breaker never half-opened", hint=HINT_WORLD_CLOCK)
         report.expect(len(back) >= share * len(after),
-                      f"after t={settled:.0f} s only {len(back)} of {len(after)} answers came from {primary}, though "
-                      f"it was tried {probed} times after the outage", hint=HINT_CLOSES)
+                      f"after t={settled:.0f} s only {len(back)} of {len(after)} requests tried {primary} first, "
+                      f"though it was tried {probed} times after the outage", hint=HINT_CLOSES)
 
 
 def _interleaved(fn: Callable[..., Any], world: World, *, provider: str, arrivals: int,
@@ -658,7 +689,7 @@ def _interleaved(fn: Callable[..., Any], world: World, *, provider: str, arrival
 
 def _half_open_case(report: Report, fn: Callable[..., Any]) -> None:
     """OpenAI down: open its breaker (failures=2), wait the cool-down, then let requests arrive during the probe."""
-    failures, cooldown = 2, 60.0
+    failures, cooldown = 1, 60.0
     world = checked_world(seed=59, scenario=_OUTAGE, max_attempts=40, max_seconds=4000.0)
     chain, breakers = ["gpt-fast", "claude-fast"], {}
     ask = {"chain": chain, "breakers": breakers, "failures": failures, "cooldown": cooldown}
@@ -680,7 +711,8 @@ def _half_open_case(report: Report, fn: Callable[..., Any]) -> None:
     report.expect(failed < tries, f"OpenAI failed {failed} times in a row and its breaker (failures={failures}) "
                                   "never opened", hint=HINT_OPENS)
     report.expect(failed == failures, f"the breaker opened after {failed} consecutive failures, with "
-                                      f"failures={failures}", hint=HINT_USE_PARAMS)
+                                      f"failures={failures}",
+                  hint=HINT_OPEN_AT if failed == failures + 1 else HINT_USE_PARAMS)
     opened = 5.0 * (failed - 1)
     during = _interleaved(fn, world, provider="openai", arrivals=4, **ask)
     probe = one(opened + cooldown + 1)
@@ -694,6 +726,78 @@ def _half_open_case(report: Report, fn: Callable[..., Any]) -> None:
     lost = [c for c in during if c.error is not None or c.model != "claude-fast"]
     report.expect(not lost, f"a request that arrived during the probe got {_short(lost[0].error)}, not an answer "
                             "from claude-fast" if lost else "", hint=HINT_NEXT_MODEL)
+
+
+def _ask_at(report: Report, fn: Callable[..., Any], world: World, at: float, request: _Request,
+            **ask: Any) -> _Call:
+    world.clock.advance_to(at)
+    before = len(world.requests)
+    value, err = report.outcome(fn, world, request, **ask)
+    return _Call(at, value, err, world.requests[before:])
+
+
+def _breaker_says(report: Report, breaker: Any, world: World, at: float) -> bool:
+    world.clock.advance_to(at)
+    return bool(report.call(breaker.allow))
+
+
+def _shared_breaker_case(report: Report, fn: Callable[..., Any]) -> str:
+    """Two OpenAI models fail once each: with failures=2 the one OpenAI breaker opens, and the next request skips
+    both. Then the breaker itself, on the world's clock: re-opened by a failed probe at t=100, it half-opens at
+    exactly t=130 (cooldown=30), not before, not later."""
+    world = checked_world(seed=60, scenario=_OUTAGE, **_SMALL)
+    chain, breakers = ["gpt-fast", "gpt-strong", "claude-fast"], {}
+    ask = {"chain": chain, "breakers": breakers, "failures": 2, "cooldown": 30.0}
+    calls = [_ask_at(report, fn, world, at, _Request(_QUESTION, _SYSTEM, max_tokens=200), **ask) for at in (0.0, 5.0)]
+    for call in calls:
+        report.expect(call.error is None, f"at t={call.start:.0f} s, with OpenAI down and claude-fast up, ask raised "
+                                          f"{_short(call.error)}", hint=HINT_NEXT_MODEL)
+    first = [r.model for r in calls[0].attempts]
+    report.expect(first == chain, f"the first request tried {first}; expected {chain}: the breaker was still closed")
+    again = [r.model for r in calls[1].attempts if r.provider == "openai"]
+    report.expect(not again, f"gpt-fast and gpt-strong each failed once, two consecutive OpenAI failures with "
+                             f"failures=2, yet the next request tried {', '.join(again)}"
+                             + (f" (breakers holds {len(breakers)} breakers for 2 providers)" if len(breakers) > 2
+                                else ""),
+                  hint=HINT_PER_PROVIDER if len(breakers) > 2 else None)
+    breaker = breakers.get("openai")
+    report.expect(all(callable(getattr(breaker, name, None)) for name in ("allow", "success", "failure")),
+                  f"breakers['openai'] should be OpenAI's CircuitBreaker; it is {breaker!r}", hint=HINT_PER_PROVIDER)
+    report.expect(_breaker_says(report, breaker, world, 100.0), "at t=100, 100 s after OpenAI's breaker opened "
+                  "with cooldown=30, allow() still said no", hint=HINT_WORLD_CLOCK)
+    report.call(breaker.failure)  # the probe failed: open again, at exactly t=100
+    report.expect(not _breaker_says(report, breaker, world, 129.5), "the breaker re-opened at t=100 (a failed probe) "
+                  "and let a call through at t=129.5, before cooldown=30 had passed")
+    if not _breaker_says(report, breaker, world, 130.0):
+        late = _breaker_says(report, breaker, world, 130.5)
+        report.expect(False, "the breaker re-opened at t=100 with cooldown=30, and allow() said no at t=130"
+                      + (" (yes half a second later)" if late else ", and still at t=130.5"),
+                      hint=HINT_COOLDOWN_EDGE if late else HINT_USE_PARAMS)
+    return f"{_per_provider(world)}; half-open again at t=130, 30 s after a failed probe at t=100"
+
+
+def _rejected_probe_case(report: Report, fn: Callable[..., Any]) -> str:
+    """OpenAI down until t=300 opens its breaker (failures=1); the probe at t=310 is a malformed request (a 400,
+    Rejected). The provider answered, so the breaker closes, and the next request goes to gpt-fast."""
+    world = checked_world(seed=61, scenario=_OUTAGE, **_SMALL)
+    ask = {"chain": ["gpt-fast", "claude-fast"], "breakers": {}, "failures": 1, "cooldown": 30.0}
+    good = _Request(_QUESTION, _SYSTEM, max_tokens=200)
+    opened = _ask_at(report, fn, world, 0.0, good, **ask)
+    report.expect(opened.error is None and opened.model == "claude-fast",
+                  f"at t=0, with OpenAI down, ask gave {_short(opened.error) if opened.error else opened.model}; "
+                  "expected claude-fast's answer", hint=HINT_NEXT_MODEL)
+    probe = _ask_at(report, fn, world, 310.0, _Request(_QUESTION, max_tokens=-200), **ask)
+    sent = [r.model for r in probe.attempts]
+    report.expect(sent == ["gpt-fast"] and _is(probe.error, "Rejected"),
+                  f"at t=310 a malformed request should be sent to gpt-fast (the half-open probe) and raise Rejected; "
+                  f"it was sent to {sent} and gave {_short(probe.error)}", hint=HINT_REJECTED_AT_ONCE)
+    after = _ask_at(report, fn, world, 315.0, good, **ask)
+    if after.error is not None or after.model != "gpt-fast":
+        later = _ask_at(report, fn, world, 345.0, good, **ask)
+        report.expect(False, f"at t=315, after the probe's 400, a good request got "
+                             f"{_short(after.error) if after.error else after.model}, not gpt-fast's answer",
+                      hint=HINT_REJECTED_NOT_COUNTED if later.model == "gpt-fast" else HINT_REJECTED_PROBE)
+    return f"{_per_provider(world)}; the probe at t=310 was a 400, and gpt-fast answered at t=315"
 
 
 def _overloaded_case(report: Report, fn: Callable[..., Any]) -> str:
@@ -740,7 +844,13 @@ def check_chain(fn: Callable[..., Any], report: Report) -> None:
     _outage_cases(report, fn, seed=52, scenario=_OUTAGE, chain=["gpt-fast", "claude-fast"], minutes=(0, 8), strict=True)
     _outage_cases(report, fn, seed=55, scenario=_BAD_DAY, chain=["claude-fast", "gpt-fast"], minutes=(1, 11),
                   strict=False)
-    with report.case("half-open (outage, failures=2): requests that arrive while the probe is in flight skip OpenAI"):
+    with report.case("OpenAI down, chain gpt-fast, gpt-strong, claude-fast (failures=2, cooldown=30): one breaker for "
+                     "both OpenAI models, half-open exactly 30 s after it opened") as notes:
+        notes.detail = _shared_breaker_case(report, fn)
+    with report.case("a half-open probe refused with a 400 (Rejected) still closes the breaker: the provider is up") \
+            as notes:
+        notes.detail = _rejected_probe_case(report, fn)
+    with report.case("half-open (outage, failures=1): requests that arrive while the probe is in flight skip OpenAI"):
         _half_open_case(report, fn)
     with report.case("overloaded (seed 64, about one attempt in six refused): a refusal moves to the next model") \
             as notes:
@@ -803,6 +913,9 @@ def check_chain(fn: Callable[..., Any], report: Report) -> None:
                       hint=HINT_NEXT_MODEL if _is(err, "Unavailable") else HINT_ALL_FAILED)
         tried = [r.model for r in world.requests]
         report.expect(tried == chain, f"tried {tried}; expected each model of the chain once, in order: {chain}")
+        unsaid = [m for m in chain if m not in str(err)]
+        report.expect(not unsaid, f"AllFailed says {str(err)[:120]!r}, nothing about {', '.join(unsaid)}",
+                      hint=HINT_ALL_FAILED_SAYS)
 
 
 # -- the mistakes each check must catch, as changes to the book's solutions ---------------------------------------
@@ -845,6 +958,10 @@ mistakes(
     Mistake("leaves the SDK's own retries on (max_retries=2, the SDK's default)",
             changes=(("world.openai().chat", "world.openai(max_retries=2).chat"),),
             hint=HINT_ONE_ATTEMPT),
+    Mistake("a 404 treated as an outage (Unavailable), so a retired model is hidden by the fallback",
+            changes=(("if retryable_status(err.status_code):  # 408",
+                      "if retryable_status(err.status_code) or err.status_code == 404:  # 408"),),
+            hint=HINT_NOT_FOUND),
     Mistake("raises Unavailable without `from err`",
             changes=(('raise Unavailable(f"{model}: HTTP {err.status_code}") from err',
                       'raise Unavailable(f"{model}: HTTP {err.status_code}")'),),
@@ -885,6 +1002,25 @@ mistakes(
     Mistake("Rejected raised at once but counted as a breaker failure",
             changes=(("except Rejected:\n            breaker.success()", "except Rejected:\n            breaker.failure()"),),
             hint=HINT_REJECTED_NOT_COUNTED),
+    Mistake("breakers keyed by model, not by provider",
+            changes=(("breaker = breakers.setdefault(provider,", "breaker = breakers.setdefault(model,"),),
+            hint=HINT_PER_PROVIDER),
+    Mistake("Rejected raised without telling the breaker, so a half-open probe refused with a 400 never closes it",
+            changes=(("except Rejected:\n            breaker.success()\n            raise",
+                      "except Rejected:\n            raise"),),
+            hint=HINT_REJECTED_PROBE),
+    Mistake("breakers made with a fixed 60 s cool-down, not ask's cooldown",
+            changes=(("failures=failures, cooldown=cooldown)", "failures=failures, cooldown=60.0)"),),
+            hint=HINT_USE_PARAMS),
+    Mistake("AllFailed that does not say what happened to each model",
+            changes=(('raise AllFailed("no model answered: " + "; ".join(what))', 'raise AllFailed("no model answered")'),),
+            hint=HINT_ALL_FAILED_SAYS),
+    Mistake("half-opens only after more than `cooldown` seconds",
+            changes=(("self.clock.now() - self.opened_at >= self.cooldown", "self.clock.now() - self.opened_at > self.cooldown"),),
+            hint=HINT_COOLDOWN_EDGE),
+    Mistake("opens one failure late (consecutive > failures)",
+            changes=(("self.consecutive >= self.failures", "self.consecutive > self.failures"),),
+            hint=HINT_OPEN_AT),
     Mistake("degraded never set",
             changes=(("degraded=model != chain[0]", "degraded=False"),),
             hint=HINT_DEGRADED),

@@ -76,6 +76,12 @@ CANCEL_LOSER = ("Cancel the attempt that lost (`task.cancel()`) as soon as one s
                 "waits for its whole answer, and it is billed in full.")
 AWAIT_CANCELLED = ("`task.cancel()` only asks: await the cancelled task (`await asyncio.gather(*tasks, "
                    "return_exceptions=True)`) so that it has finished before you return.")
+GATHER_RETURN_EXCEPTIONS = ("`await asyncio.gather(*tasks)` re-raises the CancelledError of the loser you just cancelled, "
+                            "so the call ends in CancelledError instead of the winner's result: pass "
+                            "`return_exceptions=True`.")
+KEEP_FIRST_RUNNING = ("Do not cancel the first attempt when you start the hedge: both run, and the first to succeed "
+                      "wins (the slow first attempt may still answer before the hedge). Cancel only the loser, after "
+                      "a success.")
 CLEANUP_IN_FINALLY = ("A caller's deadline (asyncio.timeout) cancels `hedged` while it waits, and asyncio.wait does "
                       "not cancel the tasks it waits on: cancel and await them in a `finally:` block.")
 
@@ -89,6 +95,14 @@ BUDGET_SPENT = ("Count the hedged calls among the last `window` recorded; at `bu
                 "is spent: return math.inf.")
 BUDGET_SHARE = ("The budget is a share of the window: compare the hedged calls among the last `window` with "
                 "`budget * window` (20 for 10% of 200), not with `budget` itself nor with the calls recorded so far.")
+NEAREST_RANK = ("Nearest rank: the value at index `math.ceil(p * n / 100) - 1` of the sorted latencies (the "
+                "`nearest_rank` of the setup cell), not `int(p * n / 100)`, which is one rank too high.")
+OWN_MIN_SAMPLES = ("Compare with `self.min_samples`, the `min_samples` the policy was built with, not a fixed 20: "
+                   "with min_samples=5 it hedges from the fifth recorded call on.")
+OWN_WINDOW = ("Use the `window` the policy was built with, not a fixed 200: size both deques with it "
+              "(`deque(maxlen=window)`) and compare the hedged calls with `self.budget * self.window`.")
+OWN_BUDGET = ("Use `self.budget`, the share the policy was built with, not a fixed 10%: with budget=0.2 and "
+              "window=50, 10 hedged calls among the last 50 spend it.")
 BUDGET_REFILLS = ("Keep the hedged flags of the last `window` calls only (a deque(maxlen=window), one flag per call, "
                   "hedged or not): a hedge older than that no longer counts, so the budget refills.")
 
@@ -256,6 +270,10 @@ async def _call(fn: Callable[..., Any], attempt: Callable[[], Any], delay: float
     except TimeoutError as err:
         run.hung = watchdog.expired()
         run.error = err
+    except asyncio.CancelledError as err:
+        if me is not None and me.cancelling():
+            raise  # this task was cancelled (a guard stopping a runaway): not the learner's
+        run.error = err  # the learner's own: a task it cancelled, re-raised by an await or a gather
     except Exception as err:  # noqa: BLE001 - the learner's exceptions are what the cases look at
         run.error = err
     run.finished_at = loop.time()
@@ -366,6 +384,10 @@ def _judge(script: _Script, run: _Run, delay: float, *, deadline: bool = False) 
     first = attempts[0]
     second = attempts[1] if len(attempts) == 2 else None
     first_end = first.end if first.end is not None else math.inf
+    if (second is not None and second.start is not None and first.outcome == "cancelled"
+            and first_end <= second.start + _EPS):
+        return _Problem(f"the first attempt was cancelled at t={first_end - began:g}, when the hedge started, though "
+                        f"no attempt had answered ({said})", KEEP_FIRST_RUNNING)
     if second is not None and first.outcome == "answered" and (second.start is None or
                                                                second.start >= first_end - _EPS):
         return _Problem(f"the first attempt answered after {first_end - began:g} s, within the delay of {delay:g} s, "
@@ -391,6 +413,10 @@ def _judge(script: _Script, run: _Run, delay: float, *, deadline: bool = False) 
     if deadline:
         return None
     answered = [a for a in attempts if a.outcome == "answered"]
+    if isinstance(run.error, asyncio.CancelledError):
+        return _Problem(f"it raised CancelledError{' although an attempt answered' if answered else ''}: the "
+                        f"cancellation of an attempt it cancelled came out of the call ({said})",
+                        GATHER_RETURN_EXCEPTIONS)
     if run.error is not None and (answered or any(a.outcome == "cancelled" for a in attempts)):
         return _Problem(f"it raised {type(run.error).__name__} ({run.error}) although "
                         f"{'an attempt answered' if answered else 'the other attempt was still running'} ({said})",
@@ -729,6 +755,12 @@ mistakes(
               "error = task.exception()\n"
               "                tasks.append(asyncio.create_task(attempt()))\n"
               "                pending.add(tasks[-1])"),), TWO_ATTEMPTS),
+    Mistake("awaits the cancelled tasks with gather but without return_exceptions=True",
+            (("await asyncio.gather(*tasks, return_exceptions=True)", "await asyncio.gather(*tasks)"),),
+            GATHER_RETURN_EXCEPTIONS),
+    Mistake("cancels the first attempt when it starts the hedge",
+            (("tasks.append(asyncio.create_task(attempt()))   # slow, or failed early: hedge now",
+              "tasks[0].cancel()\n            tasks.append(asyncio.create_task(attempt()))"),), KEEP_FIRST_RUNNING),
     Mistake("reuses the first coroutine for the hedge",
             (("tasks = [asyncio.create_task(attempt())]", "call = attempt()\n    tasks = [asyncio.create_task(call)]"),
              ("tasks.append(asyncio.create_task(attempt()))", "tasks.append(asyncio.create_task(call))")),
@@ -843,6 +875,17 @@ def _worst_window(flags: list[bool], width: int) -> int:
     return best
 
 
+def _near_rank(values: list[float], p: float, got: float) -> bool:
+    """Whether `got` is the value one rank above or below the nearest rank (an off-by-one rank)."""
+    ordered = sorted(values)
+    i = max(0, math.ceil(p * len(ordered) / 100) - 1)
+    return any(0 <= j < len(ordered) and abs(ordered[j] - got) <= 1e-9 for j in (i - 1, i + 1))
+
+
+def _percentile_hint(values: list[float], p: float, got: float) -> str:
+    return NEAREST_RANK if _near_rank(values, p, got) else USE_PERCENTILE
+
+
 @register("hedging-budget")
 def check_budget(cls: Callable[..., Any], report: Report) -> None:
     with report.case("no hedge until min_samples calls are recorded (math.inf)") as notes:
@@ -867,18 +910,58 @@ def check_budget(cls: Callable[..., Any], report: Report) -> None:
         second = _ask(report, policy)
         want_second = nearest_rank(_spread(200, low=5.0), 95)
         notes.detail = f"delay {first:g} (want {want:g}), then after 200 slower calls {second:g} (want {want_second:g})"
-        report.expect(abs(first - want) <= 0.0101,
-                      f"over latencies 1.00 .. 2.99 s, p95 is {want:g}; delay() gave {first:g}", hint=USE_PERCENTILE)
-        report.expect(abs(second - want_second) <= 0.0101,
+        report.expect(abs(first - want) <= 1e-9,
+                      f"over latencies 1.00 .. 2.99 s, p95 (nearest rank) is {want:g}; delay() gave {first:g}",
+                      hint=_percentile_hint(_spread(200), 95, first))
+        report.expect(abs(second - want_second) <= 1e-9 or (second >= 5 and _near_rank(_spread(200, low=5.0), 95,
+                                                                                          second)),
                       f"after 200 calls of 5.00 .. 6.99 s the window holds only those, so p95 is {want_second:g}; "
                       f"delay() gave {second:g}" + (" (older latencies are still counted)" if second < 5 else ""),
                       hint=WINDOW_LATENCIES)
         other = _new_policy(report, cls, percentile=90.0, window=200)
         _feed(report, other, _spread(200))
         got = _ask(report, other)
-        report.expect(abs(got - nearest_rank(_spread(200), 90)) <= 0.0101,
+        report.expect(abs(got - nearest_rank(_spread(200), 90)) <= 1e-9,
                       f"with percentile=90 the delay should be p90 ({nearest_rank(_spread(200), 90):g}); got {got:g}",
-                      hint=USE_PERCENTILE)
+                      hint=_percentile_hint(_spread(200), 90, got))
+
+    with report.case("a policy built with min_samples=5, window=50, budget=0.2, percentile=80 uses those, not the "
+                     "defaults") as notes:
+        options = {"percentile": 80.0, "budget": 0.2, "window": 50, "min_samples": 5}
+        policy = _new_policy(report, cls, **options)
+        _feed(report, policy, _spread(4))
+        early = _ask(report, policy, hint=MIN_SAMPLES)
+        _feed(report, policy, [1.02])
+        ready = _ask(report, policy, hint=OWN_MIN_SAMPLES)
+        sliding = _new_policy(report, cls, **options)
+        old, recent = _spread(50, low=5.0), _spread(50)
+        _feed(report, sliding, old + recent)  # the last 50 are the fast ones
+        slid = _ask(report, sliding)
+        want = nearest_rank(recent, 80)
+        spending = _new_policy(report, cls, **options)
+        _feed(report, spending, _spread(50))
+        _feed(report, spending, [1.5] * 9, hedged=True)
+        nine = _ask(report, spending)
+        _feed(report, spending, [1.5], hedged=True)
+        ten = _ask(report, spending)
+        _feed(report, spending, _spread(50))
+        aged = _ask(report, spending)
+        notes.detail = (f"after 4 and 5 calls: {early:g}, {ready:g}; p80 after 50 slow then 50 fast calls: {slid:g} "
+                        f"(want {want:g}); 9, 10 and then no hedged calls in the last 50: {nine:g}, {ten:g}, {aged:g}")
+        report.expect(early == math.inf, "after 4 of min_samples=5 calls delay() should still be math.inf",
+                      hint=MIN_SAMPLES)
+        report.expect(math.isfinite(ready), "with min_samples=5, delay() should be finite from the fifth recorded "
+                                            "call on", hint=OWN_MIN_SAMPLES)
+        report.expect(slid < 5, f"with window=50, after 50 slow calls (5.00 .. 5.49 s) and then 50 fast ones, only the "
+                                f"fast ones count: p80 is {want:g}; delay() gave {slid:g}", hint=OWN_WINDOW)
+        report.expect(abs(slid - want) <= 1e-9, f"p80 of the last 50 latencies is {want:g}; delay() gave {slid:g}",
+                      hint=_percentile_hint(recent, 80, slid))
+        report.expect(math.isfinite(nine), "9 hedged calls among the last 50 is under budget=0.2 (10 of 50): "
+                                           "still hedge", hint=OWN_BUDGET)
+        report.expect(ten == math.inf, "10 hedged calls among the last 50 is the whole budget=0.2 of window=50: "
+                                       "delay() should be math.inf", hint=OWN_WINDOW)
+        report.expect(math.isfinite(aged), "with window=50, once 50 unhedged calls have followed the hedged ones, "
+                                           "the budget has refilled: delay() should be finite", hint=OWN_WINDOW)
 
     with report.case("the budget: once `budget` of the last `window` calls were hedged, no more hedges; "
                      "it refills as they age out") as notes:
@@ -960,6 +1043,22 @@ mistakes(
             BUDGET_SHARE),
     Mistake("a budget that is never refilled (every hedge ever counted)",
             (("self.hedged: deque[bool] = deque(maxlen=window)", "self.hedged: list[bool] = []"),), BUDGET_REFILLS),
+    Mistake("a rank one too high: int(p * n / 100) as the index instead of the nearest rank",
+            (("return nearest_rank(self.latencies, self.percentile)",
+              "return sorted(self.latencies)[min(int(self.percentile * len(self.latencies) / 100), "
+              "len(self.latencies) - 1)]"),), NEAREST_RANK),
+    Mistake("a fixed 20 samples, whatever `min_samples` says",
+            (("if len(self.latencies) < self.min_samples:", "if len(self.latencies) < 20:"),), OWN_MIN_SAMPLES),
+    Mistake("deques of a fixed 200, whatever `window` says",
+            (("self.latencies: deque[float] = deque(maxlen=window)", "self.latencies: deque[float] = deque(maxlen=200)"),
+             ("self.hedged: deque[bool] = deque(maxlen=window)", "self.hedged: deque[bool] = deque(maxlen=200)")),
+            OWN_WINDOW),
+    Mistake("a fixed 10% budget, whatever `budget` says",
+            (("if sum(self.hedged) >= self.budget * self.window:", "if sum(self.hedged) >= 0.1 * self.window:"),),
+            OWN_BUDGET),
+    Mistake("the budget counted against a fixed 200-call window",
+            (("if sum(self.hedged) >= self.budget * self.window:", "if sum(self.hedged) >= self.budget * 200:"),),
+            OWN_WINDOW),
     Mistake("records only the hedged calls, so the window of flags never ages",
             (("self.hedged.append(hedged)", "if hedged:\n            self.hedged.append(True)"),), BUDGET_REFILLS),
 )
