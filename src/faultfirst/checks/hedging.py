@@ -76,9 +76,9 @@ CANCEL_LOSER = ("Cancel the attempt that lost (`task.cancel()`) as soon as one s
                 "waits for its whole answer, and it is billed in full.")
 AWAIT_CANCELLED = ("`task.cancel()` only asks: await the cancelled task (`await asyncio.gather(*tasks, "
                    "return_exceptions=True)`) so that it has finished before you return.")
-GATHER_RETURN_EXCEPTIONS = ("`await asyncio.gather(*tasks)` re-raises the CancelledError of the loser you just cancelled, "
-                            "so the call ends in CancelledError instead of the winner's result: pass "
-                            "`return_exceptions=True`.")
+GATHER_RETURN_EXCEPTIONS = ("`await asyncio.gather(*tasks)` re-raises the first exception among the tasks (the "
+                            "CancelledError of the loser you just cancelled, or a failed attempt's error), so the call "
+                            "ends in it instead of the winner's result: pass `return_exceptions=True`.")
 KEEP_FIRST_RUNNING = ("Do not cancel the first attempt when you start the hedge: both run, and the first to succeed "
                       "wins (the slow first attempt may still answer before the hedge). Cancel only the loser, after "
                       "a success.")
@@ -416,6 +416,11 @@ def _judge(script: _Script, run: _Run, delay: float, *, deadline: bool = False) 
     if isinstance(run.error, asyncio.CancelledError):
         return _Problem(f"it raised CancelledError{' although an attempt answered' if answered else ''}: the "
                         f"cancellation of an attempt it cancelled came out of the call ({said})",
+                        GATHER_RETURN_EXCEPTIONS)
+    first_answer = min((a.end or math.inf for a in answered), default=math.inf)
+    if run.error is not None and run.finished_at >= first_answer - _EPS:
+        return _Problem(f"it raised {type(run.error).__name__} ({run.error}) after an attempt had answered at "
+                        f"t={first_answer - began:g}: its cleanup re-raised an attempt's exception ({said})",
                         GATHER_RETURN_EXCEPTIONS)
     if run.error is not None and (answered or any(a.outcome == "cancelled" for a in attempts)):
         return _Problem(f"it raised {type(run.error).__name__} ({run.error}) although "
