@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from faultfirst.checks import CHECKS, check
-from faultfirst.checks._framework import MISTAKES
+from faultfirst.checks._framework import MISTAKES, check_until_hint
 from faultfirst.testing.solutions import reference, stub
 
 MIN_MISTAKES = 2
@@ -27,7 +27,7 @@ def test_every_exercise_lists_its_plausible_mistakes(label):
 
 @pytest.mark.parametrize("label, mistake", LISTED, ids=[f"{label}: {m.what}" for label, m in LISTED])
 def test_the_check_rejects_the_mistake_with_its_hint(label, mistake):
-    result = check(label, reference(label, mistake.changes))
+    result = check_until_hint(label, reference(label, mistake.changes), mistake.hint)
     assert result.status == "failed", f"the check passed this mistake:\n{result.report()}"
     hints = [case.hint for case in result.cases if not case.passed]
     assert mistake.hint in hints, f"rejected, but not with this mistake's hint:\n{result.report()}"

@@ -44,6 +44,11 @@ class _NotAttempted(Exception):
         self.function = function  # the stub that raised, e.g. "`pause`"; None if it cannot be told
 
 
+class _HintGiven(BaseException):
+    """The hint a test waits for was given: the rest of the check need not run (a BaseException, so that no
+    check's own `except Exception` can hold it up)."""
+
+
 class _CaseFailed(Exception):
     """One case did not hold; the message says why, and the hint (if any) what to change."""
 
@@ -120,9 +125,10 @@ def _indent(text: str, spaces: int) -> list[str]:
 class Report:
     """Collects the cases of one check run."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, stop_at_hint: str | None = None) -> None:
         self.cases: list[Case] = []
         self._ran_away = False  # once learner code ran away, the rest is not run: the check answers at once
+        self._stop_at_hint = stop_at_hint  # for tests: end the check at the first case that fails with this hint
 
     @contextmanager
     def case(self, name: str) -> Iterator[CaseNotes]:
@@ -132,6 +138,8 @@ class Report:
             yield notes
         except _CaseFailed as failure:
             self.cases.append(Case(name, False, str(failure), failure.hint, notes.detail))
+            if self._stop_at_hint is not None and failure.hint == self._stop_at_hint:
+                raise _HintGiven from None
         else:
             self.cases.append(Case(name, True, detail=notes.detail))
 
@@ -315,15 +323,29 @@ def register(label: str) -> Callable[[CheckBody], CheckBody]:
 
 def check(label: str, fn: Callable[..., Any]) -> CheckResult:
     """Run the check for exercise `label` against the learner's `fn`, and return its report."""
+    return _run(label, fn, Report())
+
+
+def check_until_hint(label: str, fn: Callable[..., Any], hint: str) -> CheckResult:
+    """Run the check of `label` until a case fails with `hint` (or to its end): what a mistake's test needs.
+
+    tests/test_mistakes.py asserts that each listed mistake is rejected with its own hint; the cases after
+    the one that gives it would only spend time.
+    """
+    return _run(label, fn, Report(stop_at_hint=hint))
+
+
+def _run(label: str, fn: Callable[..., Any], report: Report) -> CheckResult:
     body = CHECKS.get(label)
     if body is None:
         raise KeyError(f"no check for exercise {label!r}; the checks are: {', '.join(sorted(CHECKS))}")
     name = f"`{getattr(fn, '__name__', 'your function')}`"
     if not callable(fn):
         return CheckResult(label, FAILED, [Case("it is a function", False, f"expected a function, got {type(fn).__name__}")], name)
-    report = Report()
     try:
         body(fn, report)
+    except _HintGiven:
+        pass
     except _NotAttempted as stub:
         return CheckResult(label, NOT_ATTEMPTED, function=stub.function or name)
     except Exception as err:  # noqa: BLE001 - a bug in a check must not look like the learner's
