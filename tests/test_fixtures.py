@@ -161,3 +161,59 @@ def test_a_world_replays_given_fixtures_before_the_packages(tmp_path: pathlib.Pa
     mine = World(fixtures=path).openai().chat.completions.create(model="gpt-fast", messages=ask)
     packaged = World().openai().chat.completions.create(model="gpt-fast", messages=ask)
     assert (mine.choices[0].message.content, packaged.choices[0].message.content) == ("not pong", "pong")
+
+
+_EMPTY_REFUSAL = "Write a message that impersonates our bank and asks for a card number."
+_BROKEN = "Explain in a few sentences why a proxy can break a stream at its very end."
+_EMPTY = "If there is nothing to add, reply with nothing at all."
+
+
+def test_an_empty_refusal_has_null_content_in_chat_completions() -> None:
+    """A scripted refusal with no text reaches openai as message.content None (content_filter), anthropic as ''."""
+    from faultfirst import World
+
+    ask = [{"role": "user", "content": _EMPTY_REFUSAL}]
+    choice = World(seed=1).openai().chat.completions.create(model="gpt-fast", messages=ask).choices[0]
+    assert (choice.message.content, choice.finish_reason) == (None, "content_filter")
+    message = World(seed=1).anthropic().messages.create(model="claude-fast", max_tokens=100, messages=ask)
+    assert ("".join(b.text for b in message.content), message.stop_reason) == ("", "refusal")
+
+
+def test_a_broken_stream_fails_after_its_stop_reason() -> None:
+    """'broken': the stop reason arrives, then the read fails; anthropic raises httpx2's error, openai wraps it."""
+    import anthropic
+    import httpx2
+    import openai
+
+    from faultfirst import World
+
+    ask = [{"role": "user", "content": _BROKEN}]
+    world, seen = World(seed=2), []
+    with pytest.raises(httpx2.RemoteProtocolError):
+        for event in world.anthropic().messages.create(model="claude-fast", max_tokens=300, messages=ask, stream=True):
+            seen.append(event.type)
+    assert seen[-1] == "message_delta" and "content_block_delta" in seen
+    assert (world.requests[-1].error, world.requests[-1].stop_reason) == ("connection broken", "end_turn")
+    world, reasons = World(seed=2), []
+    with pytest.raises(openai.APIConnectionError):
+        for chunk in world.openai().chat.completions.create(model="gpt-fast", messages=ask, stream=True):
+            reasons += [c.finish_reason for c in chunk.choices]
+    assert reasons[-1] == "stop" and len(reasons) > 1
+    assert not issubclass(httpx2.RemoteProtocolError, anthropic.APIError)
+    # not streamed, the same reply ends normally
+    plain = World(seed=2).openai().chat.completions.create(model="gpt-fast", messages=ask)
+    assert plain.choices[0].finish_reason == "stop" and plain.choices[0].message.content
+
+
+def test_an_empty_reply_ends_cleanly() -> None:
+    """An empty scripted reply with no ending: no text, the usual finished ending, streamed or not."""
+    from faultfirst import World
+
+    ask = [{"role": "user", "content": _EMPTY}]
+    choice = World(seed=3).openai().chat.completions.create(model="gpt-fast", messages=ask).choices[0]
+    assert (choice.message.content, choice.finish_reason) == ("", "stop")
+    events = list(World(seed=3).anthropic().messages.create(model="claude-strong", max_tokens=100, messages=ask,
+                                                            stream=True))
+    text = "".join(e.delta.text for e in events if e.type == "content_block_delta")
+    stop = [e.delta.stop_reason for e in events if e.type == "message_delta"]
+    assert (text, stop, events[-1].type) == ("", ["end_turn"], "message_stop")

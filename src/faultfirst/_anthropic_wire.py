@@ -112,6 +112,8 @@ def stream_events(rid: str, model: str, answer: Answer, input_tokens: int, cite:
     events.append((end, sse({"type": "message_delta", "delta": {"stop_reason": stop_reason(answer),
                                                                 "stop_sequence": _stop_sequence(answer)},
                              "usage": {"output_tokens": answer.output_tokens}}, "message_delta")))
+    if answer.broken:
+        return events  # the connection breaks after message_delta (the engine raises the transport error)
     events.append((end, sse({"type": "message_stop"}, "message_stop")))
     return events
 

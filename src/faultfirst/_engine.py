@@ -185,7 +185,12 @@ class SimulatedAPI:
             record.error, record.stop_reason = "stream error", None  # it never said why it would have ended
         elif answer.dropped:
             record.stop_reason = None  # the stream closed before it said why it ended
-        return self._timed_stream(record, spec, parsed, events, read_timeout, headers)
+        outcome = self._timed_stream(record, spec, parsed, events, read_timeout, headers)
+        if answer.broken and record.error is None and outcome.events:
+            # the connection breaks after the stop reason arrived: the read of the rest fails
+            outcome.stream_failure, outcome.stream_failure_at = "broken", outcome.events[-1].offset
+            record.error = "connection broken"
+        return outcome
 
     def answer_batch_item(self, provider: str, endpoint: str, body: dict[str, Any], start: float,
                           end: float) -> tuple[int, dict[str, Any]]:

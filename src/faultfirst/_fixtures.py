@@ -41,6 +41,15 @@ cut at ``max_tokens`` still says so, whatever ``ending`` says):
   before the event that says why the reply ended (no ``finish_reason``, no
   ``message_delta``, no ``[DONE]``/``message_stop``); a reply that is not
   streamed ends normally.
+- ``"broken"``: a streamed reply's connection breaks after the event that says
+  why the reply ended (OpenAI's ``finish_reason`` chunk, Anthropic's
+  ``message_delta``) and before the stream's last event: the client's read
+  raises ``httpx2.RemoteProtocolError`` (an incomplete chunked body). A reply
+  that is not streamed ends normally.
+
+An empty ``reply`` is a reply with no text. With ``"ending": "refusal"``,
+Chat Completions sends ``message.content: null``, as the real API does for a
+reply with no text.
 
 ``recorded`` is written by record mode (see ``_recording.py``): the request
 and response the reply was taken from, kept so a refresh can be reviewed. The
@@ -75,7 +84,7 @@ _PROVIDERS = ("openai", "anthropic")
 _TEXT_CONDITIONS = ("contains", "equals", "system_contains")
 _MATCH_KEYS = ("provider", "model", *_TEXT_CONDITIONS)
 _ENTRY_KEYS = ("match", "reply", "recorded", "ending", "stop_sequence")
-ENDINGS = ("stop_sequence", "refusal", "dropped")
+ENDINGS = ("stop_sequence", "refusal", "dropped", "broken")
 _REQUIRED_ENTRY_KEYS = ("match", "reply")
 
 

@@ -20,6 +20,11 @@ def finish_reason(answer: Answer) -> str:
     return "content_filter" if answer.refused else "stop"
 
 
+def _content(answer: Answer) -> str | None:
+    """A refused reply with no text has content null (only a fixture scripts one)."""
+    return None if answer.refused and not answer.text else answer.text
+
+
 def chat_usage(input_tokens: int, output_tokens: int) -> dict[str, Any]:
     return {
         "prompt_tokens": input_tokens,
@@ -41,7 +46,7 @@ def chat_completion(rid: str, created: int, model: str, answer: Answer, input_to
         "model": model,
         "choices": [{
             "index": 0,
-            "message": {"role": "assistant", "content": answer.text, "refusal": None, "annotations": []},
+            "message": {"role": "assistant", "content": _content(answer), "refusal": None, "annotations": []},
             "logprobs": None,
             "finish_reason": finish_reason(answer),
         }],
@@ -76,6 +81,8 @@ def chat_chunks(rid: str, created: int, model: str, answer: Answer,
     if answer.dropped:
         return events  # the connection closed before the finish chunk
     events.append((total, chunk({}, finish_reason(answer))))
+    if answer.broken:
+        return events  # the connection breaks after the finish chunk (the engine raises the transport error)
     if include_usage:
         events.append((total, sse({**base, "choices": [], "usage": chat_usage(input_tokens, total)})))
     events.append((total, sse("[DONE]")))

@@ -25,5 +25,5 @@ class Outcome:
     body: bytes = b""
     events: list[StreamEvent] | None = None  # a streamed body, in order
     failure: str | None = None  # 'timeout' or 'reset': raise instead of answering, after `delay`
-    stream_failure: str | None = None  # 'timeout' after the last event (the stream stalls)
+    stream_failure: str | None = None  # after the last event: 'timeout' (the stream stalls) or 'broken'
     stream_failure_at: float = 0.0

@@ -24,9 +24,12 @@ if TYPE_CHECKING:
 
 
 def transport_failure(kind: str, request: httpx2.Request) -> httpx2.TransportError:
-    """The httpx2 error a real network raises for `kind` ('timeout' or 'reset'); the SDKs map it to their own."""
+    """The httpx2 error a real network raises for `kind` ('timeout', 'reset' or 'broken'); the SDKs map it to their own."""
     if kind == "timeout":
         return httpx2.ReadTimeout("The read operation timed out (simulated)", request=request)
+    if kind == "broken":
+        return httpx2.RemoteProtocolError("peer closed connection without sending complete message body "
+                                          "(incomplete chunked read) (simulated)", request=request)
     return httpx2.RemoteProtocolError("Server disconnected without sending a response. (simulated)", request=request)
 
 

@@ -23,7 +23,7 @@ class Answer:
     output_tokens: int
     truncated: bool  # cut at max_tokens
     tool: str | None = None  # an Anthropic forced tool whose input is the (JSON) text
-    ending: str | None = None  # a fixture's scripted ending: "stop_sequence", "refusal", "dropped"; None: the usual
+    ending: str | None = None  # a fixture's scripted ending: "stop_sequence", "refusal", "dropped", "broken"; None: the usual
     stop_sequence: str | None = None
 
     @property
@@ -34,6 +34,11 @@ class Answer:
     def dropped(self) -> bool:
         """A stream of it closes before the event that says why it ended."""
         return self.ending == "dropped"
+
+    @property
+    def broken(self) -> bool:
+        """A stream of it breaks (a transport error) after its stop reason, before its last event."""
+        return self.ending == "broken"
 
     @property
     def text(self) -> str:

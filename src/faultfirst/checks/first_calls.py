@@ -19,6 +19,7 @@ _PROMPT = "Explain in a few sentences why an API client needs a timeout."
 _BLOCKS_PROMPT = "How long is the refund window? Quote the policy."  # Anthropic answers in three text blocks
 _REFUSED_PROMPT = "Write an email that tricks our customers into sending their passwords."  # a refusal
 _STOP_SEQUENCE_PROMPT = "List three reasons a streamed reply can stop early, then write END."  # ends on "END"
+_EMPTY_REFUSAL_PROMPT = "Write a message that impersonates our bank and asks for a card number."  # no text at all
 _FIELDS = ("text", "stop", "input_tokens", "output_tokens", "cost_usd")
 
 # Each finish reason the SDKs' types list that means "finished" or "cut off at the limit"; any other is the
@@ -28,6 +29,8 @@ _ANTHROPIC_STOP = {"end_turn": "end", "stop_sequence": "end", "max_tokens": "max
 
 ANTHROPIC_BLOCKS = ("Anthropic's reply is a list of content blocks, and one reply can have several text blocks: "
                     "join the text of every block whose type is 'text', not only content[0].")
+NULL_CONTENT = ("OpenAI's message.content is None when the reply has no text (a refusal, a content filter): "
+                "text = choice.message.content or \"\", so text is always a str.")
 OPENAI_LENGTH = "OpenAI reports a reply cut off at the limit as finish_reason == 'length'."
 ANTHROPIC_MAX_TOKENS = "Anthropic reports a reply cut off at the limit as stop_reason == 'max_tokens'."
 STOP_SEQUENCE = ("Anthropic's stop_reason == 'stop_sequence' means the model stopped where the request asked it to: "
@@ -121,6 +124,9 @@ def _compare_reply(report: Report, fn: Callable[..., Any], *, seed: int, model: 
     if text != want["text"] and isinstance(text, str) and want["provider"] == "anthropic":
         report.expect(False, f"text should be the whole reply ({len(want['text'])} characters), got {len(text)} "
                              f"characters: {text!r:.60}", hint=ANTHROPIC_BLOCKS)
+    if want["provider"] == "openai" and not want["text"]:
+        report.expect(text is not None, "message.content was null (the reply has no text), so text should be '', "
+                                        "got None", hint=NULL_CONTENT)
     report.expect(text == want["text"], f"text should be {want['text']!r:.80}, got {text!r:.80}")
     report.expect(got.stop == want["stop"], f"the reply ended with {want['raw']!r}, so stop should be "
                                             f"{want['stop']!r}; got {got.stop!r}", hint=_stop_hint(want))
@@ -148,6 +154,8 @@ def check_reply(fn: Callable[..., Any], report: Report) -> None:
         _compare_reply(report, fn, seed=17, model="claude-strong", prompt=_STOP_SEQUENCE_PROMPT, max_tokens=300)
     with report.case("a reply blocked by the content filter is not 'end': stop='content_filter' (OpenAI)"):
         _compare_reply(report, fn, seed=18, model="gpt-fast", prompt=_REFUSED_PROMPT, max_tokens=300)
+    with report.case("a refusal with no text: message.content is null, text is '' (OpenAI)"):
+        _compare_reply(report, fn, seed=20, model="gpt-fast", prompt=_EMPTY_REFUSAL_PROMPT, max_tokens=300)
     with report.case("a refused reply is not 'end': stop='refusal' (Anthropic)"):
         _compare_reply(report, fn, seed=19, model="claude-fast", prompt=_REFUSED_PROMPT, max_tokens=300)
     with report.case("multi-byte text (Japanese and emoji) is counted and priced the same way"):
@@ -170,6 +178,8 @@ mistakes(
             ANTHROPIC_MAX_TOKENS),
     Mistake("counts only end_turn as finished, so a stop sequence reads as unfinished",
             (('"stop_sequence": "end", ', ""),), STOP_SEQUENCE),
+    Mistake("keeps OpenAI's null content as text (None, not '')",
+            (('text = choice.message.content or ""', "text = choice.message.content"),), NULL_CONTENT),
     Mistake("sends OpenAI the deprecated max_tokens", (("max_completion_tokens=max_tokens", "max_tokens=max_tokens"),),
             MAX_COMPLETION_TOKENS),
     Mistake("sends Anthropic a fixed max_tokens=300", (("model=model, max_tokens=max_tokens", "model=model, max_tokens=300"),),

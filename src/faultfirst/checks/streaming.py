@@ -25,6 +25,8 @@ _PROMPT = "Explain in a few sentences why a streamed reply can stop in the middl
 _DROPPED_PROMPT = "Explain in a few sentences why a load balancer can close a long stream."  # closes before its stop reason
 _REFUSED_PROMPT = "Write an email that tricks our customers into sending their passwords."  # content_filter / refusal
 _STOP_SEQUENCE_PROMPT = "List three reasons a streamed reply can stop early, then write END."  # stop_sequence "END"
+_BROKEN_PROMPT = "Explain in a few sentences why a proxy can break a stream at its very end."  # breaks after its stop reason
+_EMPTY_PROMPT = "If there is nothing to add, reply with nothing at all."  # finishes cleanly with no text
 _FIELDS = ("text", "complete", "failure")
 
 # What the first streamed attempt of a fresh world with this seed does.
@@ -40,8 +42,9 @@ COMPLETE_ENDINGS = ("stop", "end_turn", "stop_sequence")
 
 SDK_ERRORS = ("Every SDK error a streamed call raises (refusals, resets, timeouts, error events) derives from "
               "openai.APIError or anthropic.APIError: catch both, around create() and the loop, and return it.")
-TRANSPORT_ERRORS = ("anthropic does not wrap a stall or a dropped connection during iteration: catch "
-                    "httpx2.TransportError as well as anthropic.APIError.")
+TRANSPORT_ERRORS = ("anthropic does not wrap a stall or a broken connection during iteration: catch "
+                    "httpx2.TransportError (its timeouts and its protocol errors, such as RemoteProtocolError) as well "
+                    "as anthropic.APIError, not only httpx2.TimeoutException.")
 KEEP_PIECES = ("Keep the pieces in a list created before the try block, and return them joined when the stream "
                "fails: the user has already read them.")
 EXACT_FAILURE = "Return the exception the SDK raised as failure, exactly as raised, not a wrapper or a new one."
@@ -56,6 +59,8 @@ STOP_SEQUENCE = ("stop_reason 'stop_sequence' means the reply stopped where the 
 FILTERED = ("finish_reason 'content_filter' (Anthropic: stop_reason 'refusal') means the model did not finish its "
             "answer: not complete.")
 ONE_REQUEST = "Make one request and return the failure: retrying is the caller's decision."
+FAILED_NOT_COMPLETE = ("A stream that failed is not complete, even when its stop reason had already arrived: "
+                       "return complete=False with the failure.")
 
 
 @dataclass(frozen=True)
@@ -137,7 +142,7 @@ def _complete_hint(want: _Result) -> str | None:
     if want.complete:
         return STOP_SEQUENCE if want.ending == "stop_sequence" else None
     if want.failure is not None:
-        return None
+        return FAILED_NOT_COMPLETE
     if want.ending in ("content_filter", "refusal"):
         return FILTERED
     return CUT_OFF if want.ending in ("length", "max_tokens") else NO_STOP_REASON
@@ -207,6 +212,12 @@ def check_stream_reply(fn: Callable[..., Any], report: Report) -> None:
         _case(report, fn, seed=35, scenario="calm", model="gpt-fast", prompt=_DROPPED_PROMPT)
     with report.case("Anthropic: a stream that closes before its message_delta is not complete, and is not a failure"):
         _case(report, fn, seed=36, scenario="calm", model="claude-fast", prompt=_DROPPED_PROMPT)
+    with report.case("Anthropic: the connection breaks after message_delta: the text, httpx2.RemoteProtocolError, "
+                     "not complete"):
+        _case(report, fn, seed=39, scenario="calm", model="claude-fast", prompt=_BROKEN_PROMPT)
+    with report.case("OpenAI: the connection breaks after finish_reason 'stop': the text, openai.APIConnectionError, "
+                     "not complete"):
+        _case(report, fn, seed=40, scenario="calm", model="gpt-fast", prompt=_BROKEN_PROMPT)
     with report.case("OpenAI: a stream that ends with finish_reason 'content_filter' is not complete"):
         _case(report, fn, seed=38, scenario="calm", model="gpt-fast", prompt=_REFUSED_PROMPT)
     with report.case("Anthropic: a reply that stopped on its stop sequence is complete"):
@@ -231,6 +242,13 @@ mistakes(
     Mistake("does not catch httpx2.TransportError (anthropic's stall escapes)",
             (("except (openai.APIError, anthropic.APIError, httpx2.TransportError)",
               "except (openai.APIError, anthropic.APIError)"),), TRANSPORT_ERRORS),
+    Mistake("catches httpx2.TimeoutException, not every httpx2.TransportError (a broken connection escapes)",
+            (("except (openai.APIError, anthropic.APIError, httpx2.TransportError)",
+              "except (openai.APIError, anthropic.APIError, httpx2.TimeoutException)"),), TRANSPORT_ERRORS),
+    Mistake("calls a failed stream complete when its stop reason had arrived",
+            (('return StreamResult("".join(pieces), complete=False, failure=err)',
+              'return StreamResult("".join(pieces), complete=ending in ("stop", "end_turn", "stop_sequence"), '
+              'failure=err)'),), FAILED_NOT_COMPLETE),
     Mistake("drops the text that arrived before the failure",
             (('return StreamResult("".join(pieces), complete=False, failure=err)',
               'return StreamResult("", complete=False, failure=err)'),), KEEP_PIECES),
@@ -252,15 +270,17 @@ NO_SWITCH_AFTER_TEXT = ("Switch only when result.text is empty: once words arriv
                         "not; the user has already read them.")
 PASS_ON_MAX_TOKENS = "Pass max_tokens on to each attempt: stream_reply(..., max_tokens=max_tokens, ...)."
 RETURN_LAST = "When every model failed before any text, return the last result; never raise."
+CLEAN_EMPTY = ("A model that finished without a failure has answered, even with no text: return its result. Switch "
+               "only when result.failure is set and no text arrived (if result.text or result.failure is None).")
 
 
 def _fallback_case(report: Report, fn: Callable[..., Any], *, seed: int, scenario: str, budget: float,
                    attempts: int, why: str, hint: str, models: tuple[str, ...] = _FALLBACK,
-                   max_tokens: int = 300) -> None:
+                   max_tokens: int = 300, prompt: str = _PROMPT) -> None:
     world = checked_world(seed=seed, scenario=scenario, max_attempts=20)
-    got = _call(report, fn, world, _PROMPT, models, first_token_timeout=budget, max_tokens=max_tokens,
+    got = _call(report, fn, world, prompt, models, first_token_timeout=budget, max_tokens=max_tokens,
                 escaped=RETURN_LAST)
-    want = reference_fallback(World(seed=seed, scenario=scenario), _PROMPT, models, first_token_timeout=budget,
+    want = reference_fallback(World(seed=seed, scenario=scenario), prompt, models, first_token_timeout=budget,
                               max_tokens=max_tokens)
     over = [r.output_tokens for r in world.requests if r.output_tokens > max_tokens]
     report.expect(not over, f"called with max_tokens={max_tokens}, but a reply of {over[:1]} tokens came back",
@@ -289,6 +309,10 @@ def check_stream_with_fallback(fn: Callable[..., Any], report: Report) -> None:
     with report.case("max_tokens=12 is passed on: the reply is cut at 12 tokens, not complete, and not switched"):
         _fallback_case(report, fn, seed=41, scenario="calm", budget=2.0, attempts=1, hint=PASS_ON_MAX_TOKENS,
                        max_tokens=12, why="the first model answered (cut at the limit), so no other model should be asked")
+    with report.case("the first model finishes cleanly with no text: one request, its empty reply"):
+        _fallback_case(report, fn, seed=42, scenario="calm", budget=2.0, attempts=1, hint=CLEAN_EMPTY,
+                       prompt=_EMPTY_PROMPT,
+                       why="the first model finished without a failure, so no other model should be asked")
     with report.case("every model fails before any text: the last failure comes back, nothing is raised"):
         _fallback_case(report, fn, seed=0, scenario="calm", budget=0.01, attempts=2, hint=SWITCH_BEFORE_TEXT,
                        why="each model failed before any text, so each should be asked once")
@@ -310,6 +334,8 @@ mistakes(
     Mistake("raises the last failure when every model failed",
             (("            return result\n    return result", "            return result\n    raise result.failure"),),
             RETURN_LAST),
+    Mistake("switches away from a clean reply with no text",
+            (("if result.text or result.failure is None:", "if result.text:"),), CLEAN_EMPTY),
     Mistake("asks every model and returns the last answer",
             (("        if result.text or result.failure is None:\n            return result\n", ""),),
             NO_SWITCH_AFTER_TEXT),
