@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import signal
-import sys
 import textwrap
 import threading
 from collections.abc import Callable, Iterator
@@ -245,38 +244,6 @@ def _watchdog() -> Iterator[None]:
 def _stop_timers() -> None:
     signal.setitimer(signal.ITIMER_PROF, 0)
     signal.setitimer(signal.ITIMER_REAL, 0)
-
-
-def bounded(fn: Callable[..., Any], *, max_instructions: int = 2_000_000) -> Callable[..., Any]:
-    """`fn` under a budget of Python instructions: an endless loop raises `Runaway` instead of hanging.
-
-    For exercises that never touch a world (pure functions over a log or a list), where the world's own
-    bounds on attempts and virtual time cannot stop a `while True:`. Instructions, not lines: `while True:
-    pass` is one line that Python never reports again. Tracing slows code down, so use it only there,
-    not around SDK calls.
-    """
-    def run(*args: Any, **kwargs: Any) -> Any:
-        executed = 0
-
-        def count(frame: Any, event: str, arg: Any) -> Any:
-            nonlocal executed
-            if event == "opcode":
-                executed += 1
-                if executed > max_instructions:
-                    raise Runaway(f"ran more than {max_instructions:,} Python instructions")
-            return count
-
-        def enter(frame: Any, event: str, arg: Any) -> Any:
-            frame.f_trace_opcodes = True
-            return count
-
-        previous = sys.gettrace()
-        sys.settrace(enter)
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            sys.settrace(previous)
-    return run
 
 
 def checked_world(*, seed: int, scenario: str = "calm", max_attempts: int = 200, max_seconds: float = 3600.0) -> World:

@@ -39,7 +39,7 @@ from .._catalog import CATALOG
 from .._guard import Runaway
 from .._latency import LatencyModel
 from .._world import World
-from ._framework import Mistake, Report, bounded, checked_world, mistakes, register, usage
+from ._framework import Mistake, Report, checked_world, mistakes, register, usage
 
 MODEL = "gpt-fast"
 PROMPT = "Summarise in a few sentences why a search page should not wait for a slow model call."
@@ -313,16 +313,15 @@ def _world(**options: Any) -> World:
 
 
 def _finish(report: Report, world: World, main: Callable[[], Any]) -> Any:
-    """Run `main()` in `world`; whatever happens, cancel what the learner's code left behind in it."""
-    _skip_if_stuck(report)
+    """Run `main()` in `world`; whatever happens, cancel what the learner's code left behind in it.
+
+    After a runaway, `report.call` runs nothing more, and the watchdog has interrupted the loop's thread;
+    a loop still running then is learner code that swallowed even that, so its world is left alone.
+    """
     try:
         return report.call(lambda: world.run(main()))
     finally:
-        if world._runner.loop.is_running():
-            # Code that never awaits (`while True: pass` in a coroutine) still holds the world's thread after
-            # the real-time watchdog gave up on it; nothing can stop it, so start no more worlds.
-            report.stuck = True  # type: ignore[attr-defined]
-        else:
+        if not world._runner.loop.is_running():
             async def cleanup() -> None:
                 await _cancel([t for t in asyncio.all_tasks() if t is not asyncio.current_task()])
             world.clock.limits = world._api.limits = None
@@ -330,11 +329,6 @@ def _finish(report: Report, world: World, main: Callable[[], Any]) -> Any:
                 world.run(cleanup())
             except BaseException:  # noqa: BLE001 - best effort: the world is thrown away next
                 pass
-
-
-def _skip_if_stuck(report: Report) -> None:
-    report.expect(not getattr(report, "stuck", False),
-                  "not run: an earlier case never returned, and its code is still running (a loop that never awaits?)")
 
 
 def _describe(script: _Script, began: float = 0.0) -> str:
@@ -783,7 +777,7 @@ def _delay_value(value: Any) -> float | None:
 
 
 def _new_policy(report: Report, cls: Callable[..., Any], **options: Any) -> Any:
-    policy = report.call(bounded(cls), **options)
+    policy = report.call(cls, **options)
     for name in ("delay", "record"):
         report.expect(callable(getattr(policy, name, None)), f"a HedgePolicy needs a `{name}` method")
     return policy
@@ -791,16 +785,8 @@ def _new_policy(report: Report, cls: Callable[..., Any], **options: Any) -> Any:
 
 def _ask(report: Report, policy: Any, *, hint: str | None = None) -> float:
     """policy.delay(); an exception it raises fails the case with `hint` (a policy that cannot answer yet)."""
-    try:
-        value = bounded(policy.delay)()
-    except NotImplementedError:
-        return report.call(policy.delay)  # "not attempted", naming the stub
-    except Runaway as err:
-        report.expect(False, f"delay() did not finish: it {err}")
-        raise AssertionError("unreachable") from None
-    except Exception as err:  # noqa: BLE001 - the learner's exception is the observation
-        report.expect(False, f"delay() raised {type(err).__name__}: {err}", hint=hint)
-        raise AssertionError("unreachable") from None
+    value, err = report.outcome(policy.delay)
+    report.expect(err is None, f"delay() raised {type(err).__name__}: {err}", hint=hint)
     delay = _delay_value(value)
     report.expect(delay is not None, f"delay() should return a number of seconds >= 0 (or math.inf), got {value!r}")
     return delay  # type: ignore[return-value]
@@ -808,7 +794,7 @@ def _ask(report: Report, policy: Any, *, hint: str | None = None) -> float:
 
 def _feed(report: Report, policy: Any, latencies: list[float], hedged: bool | list[bool] = False) -> None:
     flags = hedged if isinstance(hedged, list) else [hedged] * len(latencies)
-    record = bounded(policy.record)
+    record = policy.record
     for latency, flag in zip(latencies, flags):
         report.call(record, latency, hedged=flag)
 
@@ -842,7 +828,7 @@ def _traffic(report: Report, cls: Callable[..., Any], *, seed: int, drift: bool,
     draw = _modelled(seed, drift=drift)
     latencies, unhedged, hedged = [0.0] * calls, [0.0] * calls, [False] * calls
     bad: list[Any] = []
-    delay_of, record = bounded(policy.delay), bounded(policy.record)
+    delay_of, record = policy.delay, policy.record
 
     async def one(i: int) -> None:
         loop = asyncio.get_running_loop()

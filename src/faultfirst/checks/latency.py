@@ -21,7 +21,7 @@ import httpx2
 from .._latency import LatencyModel
 from .._records import RequestRecord
 from .._world import World
-from ._framework import Mistake, Report, bounded, mistakes, register
+from ._framework import Mistake, Report, mistakes, register
 
 PERCENTILES = (50, 90, 99)
 _QUESTION = "How should I paginate through 10,000 invoices?"
@@ -189,7 +189,7 @@ def _compare_report(report: Report, fn: Callable[..., Any], log: list[RequestRec
     records = _copies(log)
     want = reference_percentiles(records)
     given = _copies(log)
-    got = report.call(bounded(fn), given)
+    got = report.call(fn, given)
     report.expect(given == records, f"{what}: the log was changed (sorted or filtered in place); "
                                     "a report must leave the log it reads as it was", hint=LEFT_AS_IT_WAS)
     report.expect(isinstance(got, Mapping), f"{what}: should return a dict {{50: ..., 90: ..., 99: ...}}, "
@@ -217,7 +217,7 @@ def _raises_value_error(report: Report, fn: Callable[..., Any], records: list[Re
         except (IndexError, ZeroDivisionError, KeyError) as err:  # indexing an empty list: the check was left out
             return "crashed", err
 
-    outcome, value = report.call(bounded(attempt))
+    outcome, value = report.call(attempt)
     report.expect(outcome == "raised", f"{what}: should raise ValueError (there is no latency to report), but "
                                        + (f"raised {type(value).__name__}: {value}" if outcome == "crashed"
                                           else f"returned {value!r}"), hint=RAISE_WHEN_EMPTY)
@@ -332,7 +332,7 @@ def _compare_drift(report: Report, fn: Callable[..., Any], log: list[RequestReco
         except (ValueError, IndexError, KeyError, ZeroDivisionError) as err:
             return False, err
 
-    returned, got = report.call(bounded(attempt))
+    returned, got = report.call(attempt)
     report.expect(returned, f"{what}: raised {type(got).__name__}: {got}", hint=hint)
     report.expect(isinstance(got, (list, tuple)), f"{what}: should return a list of window start times, "
                                                   f"got {type(got).__name__} {got!r:.80}")
@@ -372,7 +372,7 @@ def check_drift(fn: Callable[..., Any], report: Report) -> None:
             what = f"latency-drift, seed {seed}, {model}"
             log = probe_log(seed, "latency-drift", model, max_tokens=max_tokens)
             rise = LatencyModel(seed, drift=True).rise_seconds
-            got = report.call(bounded(fn), _copies(log))
+            got = report.call(fn, _copies(log))
             report.expect(isinstance(got, (list, tuple)) and len(got) > 0,
                           f"{what}: latency rose {LatencyModel(seed, drift=True).peak:.1f}x over "
                           f"{rise / 60:.0f} minutes and the detector reported {got!r:.60}", hint=RELATIVE)

@@ -36,7 +36,7 @@ from .._records import RequestRecord
 from .._retryable import retryable_status
 from .._tokens import count_tokens
 from .._world import World
-from ._framework import Mistake, Report, bounded, checked_world, mistakes, register
+from ._framework import Mistake, Report, checked_world, mistakes, register
 
 _PROMPT = "What does the research say about sleep deprivation and working memory?"
 _TOLERANCE = 1e-6  # seconds: floating-point slack on "never later than the deadline"
@@ -559,7 +559,7 @@ def _compare(report: Report, fn: Callable[..., Any], log: tuple[RequestRecord, .
              **options: float) -> None:
     records = _copies(log)
     want = reference_timeout(records, **options)
-    got = report.call(bounded(fn), _copies(log), **options)
+    got = report.call(fn, _copies(log), **options)
     number = _number(got)
     report.expect(number is not None, f"{what}: should return a number of seconds, got {type(got).__name__} {got!r:.60}")
     assert number is not None
@@ -584,7 +584,7 @@ def _refuses(report: Report, fn: Callable[..., Any], log: tuple[RequestRecord, .
         except Exception as err:  # noqa: BLE001 - an IndexError here is the mistake this case names
             return "failed", err
 
-    outcome, value = report.call(bounded(attempt))
+    outcome, value = report.call(attempt)
     report.expect(outcome == "raised",
                   f"{what}: should raise ValueError ({why}), but "
                   + (f"returned {value!r:.60}" if outcome == "returned" else f"raised {type(value).__name__}: {value}"),
