@@ -83,7 +83,7 @@ def test_a_case_can_report_what_it_measured():
             world.openai().chat.completions.create(model="gpt-fast", messages=[{"role": "user", "content": "hi"}])
 
         text = check("demo-usage", one_call).report()
-        assert "✓ calls the model\n      1 attempts, " in text and ", 0 lost" in text
+        assert "✓ calls the model\n    1 attempt, " in text and ", 0 lost" in text
     finally:
         del CHECKS["demo-usage"]
 

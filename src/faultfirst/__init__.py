@@ -15,6 +15,7 @@ from ._catalog import Catalog, ModelSpec
 from ._records import RequestRecord
 from ._retryable import retryable_status
 from ._scenarios import SCENARIOS, Outage, RateLimits, Scenario
+from ._text import plural
 
 if TYPE_CHECKING:
     from ._errors import SpendCapExceeded
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 _ON_FIRST_USE = {"World": "._world", "SpendCapExceeded": "._errors"}
 
 __all__ = ["World", "Catalog", "ModelSpec", "RequestRecord", "Scenario", "SCENARIOS", "RateLimits", "Outage",
-           "SpendCapExceeded", "retryable_status"]
+           "SpendCapExceeded", "retryable_status", "plural"]
 
 
 def __getattr__(name: str) -> Any:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import signal
-import textwrap
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -30,6 +29,7 @@ from typing import Any
 
 from .._guard import Runaway
 from .._loop import interrupt_running_loops
+from .._text import plural
 from .._world import World
 
 NOT_ATTEMPTED, PASSED, FAILED = "not attempted", "passed", "failed"
@@ -75,7 +75,7 @@ class CaseNotes:
 def usage(world: World, *, lost: int | None = None) -> str:
     """One line on what a world saw: attempts, virtual time, cost, and (if given) what was lost."""
     cost = sum(r.cost_usd for r in world.requests)
-    line = f"{len(world.requests):,} attempts, {world.clock.now():,.1f} s simulated, ${cost:.4f}"
+    line = f"{plural(len(world.requests), 'attempt')}, {world.clock.now():,.1f} s simulated, ${cost:.4f}"
     return line if lost is None else f"{line}, {lost} lost"
 
 
@@ -93,20 +93,27 @@ class CheckResult:
         return self.status == PASSED
 
     def report(self) -> str:
+        """The report, one logical line per item, never hard-wrapped.
+
+        The notebook or the book wraps each line to the width it has (86 columns on a desktop, 36 on a
+        phone); a line already broken at 100 columns would break again into fragments. So each case is a
+        short line (its mark and name), and what it measured, why it failed and the hint each go on a line
+        of their own, indented under it: the shape survives whatever width the reader has.
+        """
         if self.status == NOT_ATTEMPTED:
             return (f"{self.label}: {NOT_ATTEMPTED}\n"
-                    f"  Replace the `raise NotImplementedError(...)` line in {self.function} with your code, "
+                    f"{_DETAIL}Replace the `raise NotImplementedError(...)` line in {self.function} with your code, "
                     "then run this cell again.")
-        good = sum(c.passed for c in self.cases)
-        lines = [f"{self.label}: {self.status} ({good} of {len(self.cases)} cases pass)"]
+        good, total = sum(c.passed for c in self.cases), len(self.cases)
+        lines = [f"{self.label}: {self.status} ({good} of {plural(total, 'case')} {'passes' if good == 1 else 'pass'})"]
         for case in self.cases:
-            lines.append(f"  {'✓' if case.passed else '✗'} {case.name}")
+            lines.append(f"{'✓' if case.passed else '✗'} {_one_line(case.name)}")
             if case.detail:
-                lines += _indent(case.detail, 6)
+                lines.append(_DETAIL + _one_line(case.detail))
             if not case.passed:
-                lines += _indent(case.reason, 6)
+                lines.append(_DETAIL + _one_line(case.reason))
                 if case.hint:
-                    lines += _indent(f"hint: {case.hint}", 6)
+                    lines.append(f"{_DETAIL}hint: {_one_line(case.hint)}")
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -116,9 +123,12 @@ class CheckResult:
         printer.text(self.report())
 
 
-def _indent(text: str, spaces: int) -> list[str]:
-    return textwrap.indent(textwrap.fill(text, 100, break_long_words=False, break_on_hyphens=False),
-                           " " * spaces).splitlines()
+_DETAIL = "    "  # what a case measured, why it failed, its hint: under the case's mark and name
+
+
+def _one_line(text: str) -> str:
+    """`text` as one line: a line break inside a reason would start a line without the report's indentation."""
+    return " ".join(text.split())
 
 
 class Report:

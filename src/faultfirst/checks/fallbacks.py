@@ -46,6 +46,7 @@ from .._fixtures import FixtureSet, _Fixture
 from .._records import RequestRecord
 from .._scenarios import SCENARIOS, Outage, RateLimits
 from .._world import World
+from .._text import plural
 from ._framework import (Mistake, Report, _CaseFailed, checked_world, mistakes,
                          register, usage)
 
@@ -337,8 +338,8 @@ def _wire_problem(provider: str, body: dict[str, Any], request: _Request) -> tup
         where = "the system message" if provider == "openai" else "system="
         return f"{where} does not carry the request's instructions word for word", HINT_WORD_FOR_WORD
     if len(users) != 1 or not _carries(_text(users[0].get("content")), request.user):
-        return (f"expected one user message carrying the request's user text word for word; got {len(users)} user "
-                "message(s), and the text was not in them", HINT_USER)
+        return (f"expected one user message carrying the request's user text word for word; got "
+                f"{plural(len(users), 'user message')}, and the text was not in them", HINT_USER)
     if provider == "openai":
         limit = body.get("max_completion_tokens", body.get("max_tokens"))
         limit_name = "max_completion_tokens (or max_tokens)"
@@ -637,7 +638,7 @@ def _outage_cases(report: Report, fn: Callable[..., Any], *, seed: int, scenario
         during = [c for c in calls if outage.start <= c.start < outage.end]
         made = _dead_attempts(calls, dead, outage.start, outage.end)
         expected = failures + math.ceil((outage.end - outage.start) / cooldown)
-        notes.detail = f"{made} attempts to {dead} while it was down; {len(during)} requests arrived in that time"
+        notes.detail = f"{plural(made, 'attempt')} to {dead} while it was down; {plural(len(during), 'request')} arrived in that time"
         report.expect(made <= expected + 2,
                       f"a breaker with failures={failures} and cooldown={cooldown:g} s lets about {expected} through "
                       f"({failures} failures, then one probe per cool-down); {made} got through", hint=HINT_OPENS)
@@ -656,7 +657,7 @@ def _outage_cases(report: Report, fn: Callable[..., Any], *, seed: int, scenario
                                   f"again: the breaker never half-opened", hint=HINT_WORLD_CLOCK)
         report.expect(len(back) >= share * len(after),
                       f"after t={settled:.0f} s only {len(back)} of {len(after)} requests tried {primary} first, "
-                      f"though it was tried {probed} times after the outage", hint=HINT_CLOSES)
+                      f"though it was tried {plural(probed, 'time')} after the outage", hint=HINT_CLOSES)
 
 
 def _interleaved(fn: Callable[..., Any], world: World, *, provider: str, arrivals: int,
@@ -708,7 +709,7 @@ def _half_open_case(report: Report, fn: Callable[..., Any]) -> None:
         if not any(r.provider == "openai" for r in call.attempts):
             break
         failed += 1
-    report.expect(failed < tries, f"OpenAI failed {failed} times in a row and its breaker (failures={failures}) "
+    report.expect(failed < tries, f"OpenAI failed {plural(failed, 'time')} in a row and its breaker (failures={failures}) "
                                   "never opened", hint=HINT_OPENS)
     report.expect(failed == failures, f"the breaker opened after {failed} consecutive failures, with "
                                       f"failures={failures}",

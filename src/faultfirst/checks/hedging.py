@@ -39,6 +39,7 @@ from .._catalog import CATALOG
 from .._guard import Runaway
 from .._latency import LatencyModel
 from .._world import World
+from .._text import plural
 from ._framework import Mistake, Report, checked_world, mistakes, register, usage
 
 MODEL = "gpt-fast"
@@ -374,7 +375,7 @@ def _judge(script: _Script, run: _Run, delay: float, *, deadline: bool = False) 
     if not attempts:
         return _Problem("it started no attempt: call `attempt()` and await what it returns")
     if len(attempts) > 2:
-        return _Problem(f"it started {len(attempts)} attempts ({said})", TWO_ATTEMPTS)
+        return _Problem(f"it started {plural(len(attempts), 'attempt')} ({said})", TWO_ATTEMPTS)
     first = attempts[0]
     second = attempts[1] if len(attempts) == 2 else None
     first_end = first.end if first.end is not None else math.inf
@@ -666,7 +667,7 @@ def check_hedged(fn: Callable[..., Any], report: Report) -> None:
         calls = _run_world(report, fn, seed=3, scenario="outage", calls=1, delay=2.0)
         notes.detail = usage(calls.world, lost=calls.failures) if calls.world else ""
         _expect_no_problem(report, calls)
-        report.expect(calls.attempts == [2], f"made {calls.attempts[0] if calls.attempts else 0} attempts; a failed "
+        report.expect(calls.attempts == [2], f"made {plural(calls.attempts[0] if calls.attempts else 0, 'attempt')}; a failed "
                                              "first attempt gets one hedge, and a failed hedge ends the call",
                       hint=TWO_ATTEMPTS if calls.attempts and calls.attempts[0] > 2 else HEDGE_ON_FAILURE)
 

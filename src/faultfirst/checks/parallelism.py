@@ -41,6 +41,7 @@ from .._guard import Runaway
 from .._records import RequestRecord
 from .._scenarios import RateLimits, Scenario
 from .._world import World
+from .._text import plural
 from ._framework import Mistake, Report, checked_world, mistakes, register, usage
 
 MAX_ATTEMPTS = 4  # the lesson's retry bound per document (its setup cell defines the same name)
@@ -563,10 +564,6 @@ def _is_failure(value: Any) -> bool:
     return not isinstance(value, str) and hasattr(value, "attempts") and hasattr(value, "error")
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
 def _sample(ids: list[str], n: int = 3) -> str:
     return ", ".join(ids[:n]) + (f" and {len(ids) - n} more" if len(ids) > n else "")
 
@@ -634,12 +631,12 @@ def _documents_case(report: Report, fn: Callable[..., Any], notes: Any, *, seed:
     report.expect(not wrong_type, f"{_sample(wrong_type)} map to {type(got[wrong_type[0]]).__name__ if wrong_type else ''}"
                                   "; each value must be the summary (a str) or a Failed(attempts, error)")
     untagged = sum(a.doc is None for a in attempts if a.record.endpoint == "chat.completions")
-    report.expect(not untagged, f"{_count(untagged, 'request')} carried no single document id in the prompt; put "
+    report.expect(not untagged, f"{plural(untagged, 'request')} carried no single document id in the prompt; put "
                                 "the id (such as doc-0042) in each prompt so that attempts can be matched to documents")
     report.expect(most <= MAX_IN_FLIGHT, f"{most} requests were in flight at once; the limit is {MAX_IN_FLIGHT}",
                   hint=CONCURRENCY)
     twice = sorted(d for d, oks in ok_by_doc.items() if len(oks) > 1)
-    report.expect(not twice, f"{_count(len(twice), 'document')} summarised more than once ({_sample(twice)}); "
+    report.expect(not twice, f"{plural(len(twice), 'document')} summarised more than once ({_sample(twice)}); "
                              "each successful call is paid for, so stop at the first success")
     for doc in docs:
         value = got[doc]
@@ -657,25 +654,25 @@ def _documents_case(report: Report, fn: Callable[..., Any], notes: Any, *, seed:
                 early.append((doc, following.record.start - one.record.end, one.retry_after))
     if early:
         doc, waited, after = early[0]
-        report.expect(False, f"{_count(len(early), 'retry')} came sooner than the 429's retry-after said: {doc} "
+        report.expect(False, f"{plural(len(early), 'retry', 'retries')} came sooner than the 429's retry-after said: {doc} "
                              f"waited {waited:.1f} s where retry-after was {after:g} s", hint=RETRY_AFTER)
     if large:
         sent = len(tried.get(_LARGE, []))
-        report.expect(sent == 0 and _is_failure(got[_LARGE]), f"{_LARGE} was sent {_count(sent, 'time')}; it is "
+        report.expect(sent == 0 and _is_failure(got[_LARGE]), f"{_LARGE} was sent {plural(sent, 'time')}; it is "
                       "larger than the tokens bucket, so no wait can admit it: return a Failed without sending it",
                       hint=TOO_LARGE)
     if giant:
         sent = len(tried.get(_GIANT, []))
         statuses = sorted({a.record.status for a in tried.get(_GIANT, [])})
-        report.expect(sent == 1, f"{_GIANT} was sent {_count(sent, 'time')} (answered {statuses}); a 400 fails "
+        report.expect(sent == 1, f"{_GIANT} was sent {plural(sent, 'time')} (answered {statuses}); a 400 fails "
                                  "the same way every time: send it once", hint=NO_RETRY)
         report.expect(_is_failure(got[_GIANT]), f"{_GIANT} is longer than the model's context window, so it can "
                                                 "never succeed; it should be a Failed", hint=NO_RETRY)
     unjustified = [d for d in failed if d not in (_GIANT, _LARGE) and (len(tried.get(d, [])) < MAX_ATTEMPTS or d in ok_by_doc)]
     if unjustified:
         d = unjustified[0]
-        report.expect(False, f"{_count(len(unjustified), 'document')} given up on without cause "
-                             f"({_sample(unjustified)}): {d} had {_count(len(tried.get(d, [])), 'attempt')}"
+        report.expect(False, f"{plural(len(unjustified), 'document')} given up on without cause "
+                             f"({_sample(unjustified)}): {d} had {plural(len(tried.get(d, [])), 'attempt')}"
                              + (" and one succeeded" if d in ok_by_doc else
                                 f"; a 429, a 5xx or a connection error is worth {MAX_ATTEMPTS} attempts"),
                       hint=RETRY)
@@ -683,14 +680,14 @@ def _documents_case(report: Report, fn: Callable[..., Any], notes: Any, *, seed:
                   and got[d].attempts != len(tried.get(d, []))]
     if miscounted:
         d = miscounted[0]
-        report.expect(False, f"{_count(len(miscounted), 'Failed')} report a number of attempts that were not sent: "
-                             f"{d} says attempts={got[d].attempts}, and {_count(len(tried.get(d, [])), 'attempt')} "
+        report.expect(False, f"{plural(len(miscounted), 'Failed result')} report a number of attempts that were not sent: "
+                             f"{d} says attempts={got[d].attempts}, and {plural(len(tried.get(d, [])), 'attempt')} "
                              "for it reached the API", hint=ATTEMPTS_SENT)
     hasty = [(doc, one, following) for doc, its in tried.items() for one, following in zip(its, its[1:])
              if one.record.status is None and following.record.start <= one.record.end + 1e-9]
     if hasty:
         doc, one, _ = hasty[0]
-        report.expect(False, f"{_count(len(hasty), 'retry')} after a connection error went at once, with no wait "
+        report.expect(False, f"{plural(len(hasty), 'retry', 'retries')} after a connection error went at once, with no wait "
                              f"(first {doc}, after its {one.record.error or 'connection error'})", hint=WAIT_RESET)
     if paced:
         excess, count, first, last = _most_granted(
@@ -703,7 +700,7 @@ def _documents_case(report: Report, fn: Callable[..., Any], notes: Any, *, seed:
         idle = world.clock.now() - max((r.end for r in records), default=start)
         report.expect(idle <= 0.5, f"the function returned {idle:.1f} s after the last attempt was answered "
                                    "(does it wait after the last attempt?)", hint=LAST_WAIT)
-    report.expect(limited <= max_429, f"{_count(limited, 'attempt')} refused with 429; a client-side limiter that "
+    report.expect(limited <= max_429, f"{plural(limited, 'attempt')} refused with 429; a client-side limiter that "
                                       f"charges what the server charges keeps that near zero (at most {max_429} allowed)",
                   hint=TOKENS)
     took = (world.clock.now() - start) / 60

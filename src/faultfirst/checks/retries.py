@@ -29,6 +29,7 @@ from .._records import RequestRecord
 from .._retryable import retryable_status
 from .._scenarios import SCENARIOS, Outage, RateLimits, Scenario
 from .._world import World
+from .._text import plural
 from ._framework import Mistake, Report, checked_world, mistakes, register, usage
 
 _PROMPT = "Summarise this abstract in one sentence: we study retries with jitter under contention."
@@ -169,7 +170,7 @@ class _Run:
 
     def detail(self) -> str:
         cost = sum(r.cost_usd for r in self.attempts)
-        return f"{len(self.attempts):,} attempts, {self.seconds:,.1f} s simulated, ${cost:.4f}"
+        return f"{plural(len(self.attempts), 'attempt')}, {self.seconds:,.1f} s simulated, ${cost:.4f}"
 
 
 def _run(report: Report, fn: Callable[..., Any], world: World, model: str, *, seed: int,
@@ -566,7 +567,7 @@ def _ask_all(report: Report, fn: Callable[..., Any], world: World, model: str, p
 
 def _detail(world: World, batch: _Batch) -> str:
     lost = sum(r is None for r in batch.replies)
-    return f"{usage(world, lost=lost)}, {batch.retries} retries"
+    return f"{usage(world, lost=lost)}, {plural(batch.retries, 'retry', 'retries')}"
 
 
 def _worth_retrying(record: RequestRecord) -> bool:
@@ -626,7 +627,7 @@ def _replay(report: Report, batch: _Batch) -> None:
                 hint = B_SPEND_ORDER
             else:
                 hint = B_START_FULL
-            report.expect(False, f"call {i} gave up after {len(attempts)} attempt(s) ({last.error or last.status}) "
+            report.expect(False, f"call {i} gave up after {plural(len(attempts), 'attempt')} ({last.error or last.status}) "
                                  f"while the budget still had {tokens:.1f} retries", hint=hint)
         retried_before = retried_before or len(attempts) > 1
         failed_before = failed_before or (not last.ok and last.status in (400, 404))
@@ -677,7 +678,7 @@ def check_budget(fn: Callable[..., Any], report: Report) -> None:
         batch = _ask_all(report, fn, world, "gpt-fast", _prompts(1), seed=66, observer=observer)
         notes.detail = _detail(world, batch)
         attempts = batch.calls[0]
-        report.expect(len(attempts) >= 2, f"made {len(attempts)} attempt(s) at a 429 whose retry-after was 30 s, with "
+        report.expect(len(attempts) >= 2, f"made {plural(len(attempts), 'attempt')} at a 429 whose retry-after was 30 s, with "
                                           "a full budget", hint=B_RETRYABLE)
         late = [r.start - attempts[0].start for r in attempts if r.start - attempts[0].start > DEADLINE_S + _EPS]
         report.expect(not late, f"an attempt began {late[0] if late else 0:.1f} s after the call's first, past the "

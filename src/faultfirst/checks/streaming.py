@@ -18,6 +18,7 @@ import httpx2
 import openai
 
 from .._world import World
+from .._text import plural
 from ._framework import Mistake, Report, checked_world, mistakes, register
 
 _PROMPT = "Explain in a few sentences why a streamed reply can stop in the middle."
@@ -118,7 +119,7 @@ def _name(error: BaseException | None) -> str:
 
 def _words(text: str) -> str:
     words = text.split()
-    return f"{len(words)} words" + (f" ending {' '.join(words[-3:])!r}" if words else "")
+    return f"{plural(len(words), 'word')}" + (f" ending {' '.join(words[-3:])!r}" if words else "")
 
 
 def _call(report: Report, fn: Callable[..., Any], *args: Any, escaped: str | None = None, **kwargs: Any) -> Any:
@@ -155,7 +156,7 @@ def _compare(report: Report, got: Any, want: _Result, world: World, *, attempts:
     report.expect(isinstance(got.text, str), f"text should be a str, got {type(got.text).__name__}")
     made = len(world.requests)
     report.expect(made <= attempts, f"made {made} requests, expected {attempts}", hint=ONE_REQUEST)
-    report.expect(made == attempts, f"made {made} requests, expected {attempts}")
+    report.expect(made == attempts, f"made {plural(made, 'request')}, expected {attempts}")
     if want.failure is None:
         report.expect(got.failure is None, f"the stream ended without an error, but failure is {_name(got.failure)}: "
                                            f"{got.failure}")

@@ -36,6 +36,7 @@ from .._records import RequestRecord
 from .._retryable import retryable_status
 from .._tokens import count_tokens
 from .._world import World
+from .._text import plural
 from ._framework import Mistake, Report, checked_world, mistakes, register
 
 _PROMPT = "What does the research say about sleep deprivation and working memory?"
@@ -134,7 +135,7 @@ def _rise_seconds(seed: int) -> float:
 def _detail(world: World, elapsed: float, *, peak: bool = False) -> str:
     """What one call cost: attempts, the virtual seconds it spent, its bill (and where the clock started)."""
     cost = sum(r.cost_usd for r in world.requests)
-    line = f"{len(world.requests):,} attempts, {elapsed:,.1f} s simulated, ${cost:.6f}"
+    line = f"{plural(len(world.requests), 'attempt')}, {elapsed:,.1f} s simulated, ${cost:.6f}"
     return f"{line}, starting at the drift's peak (minute {(world.clock.now() - elapsed) / 60:.1f})" if peak else line
 
 
@@ -163,7 +164,7 @@ def _expect_no_sdk_error(report: Report, world: World, err: BaseException | None
     attempts = len(world.requests)
     time_left = elapsed < deadline_s - 0.5
     if isinstance(err, tenacity.RetryError) or (attempts > 1 and isinstance(err, (openai.APIError, anthropic.APIError))):
-        report.expect(False, f"raised {_describe(err)} after {_attempts(attempts)} and {elapsed:.2f} s",
+        report.expect(False, f"raised {_describe(err)} after {plural(attempts, 'attempt')} and {elapsed:.2f} s",
                       hint=RAISE_DEADLINE)
     if isinstance(err, (openai.APITimeoutError, anthropic.APITimeoutError)):
         report.expect(not time_left, f"raised {_describe(err)} after one attempt, with "
@@ -240,13 +241,9 @@ def _scripted(world: World, statuses: tuple[tuple[int, int | None], ...]) -> Wor
     return world
 
 
-def _attempts(n: int) -> str:
-    return f"{n} attempt" if n == 1 else f"{n} attempts"
-
-
 def _cut_at(report: Report, world: World, n: int, seconds: float, why: str, hint: str) -> None:
     """Attempt n (from 1) timed out, at `seconds`."""
-    report.expect(len(world.requests) >= n, f"made {_attempts(len(world.requests))}")
+    report.expect(len(world.requests) >= n, f"made {plural(len(world.requests), 'attempt')}")
     record = world.requests[n - 1]
     report.expect(record.error == "timeout" and abs(record.latency - seconds) < 1e-6,
                   f"attempt {n} " + (f"was cut at {record.latency:.2f} s" if record.error == "timeout"
@@ -594,7 +591,7 @@ def _refuses(report: Report, fn: Callable[..., Any], log: tuple[RequestRecord, .
 def _summary(log: tuple[RequestRecord, ...] | list[RequestRecord]) -> str:
     answered = sum(r.ok for r in log)
     cut = sum(r.error in _CUT for r in log)
-    return f"log: {len(log)} attempts, {answered} answered, {cut} cut short, {len(log) - answered - cut} failed"
+    return f"log: {plural(len(log), 'attempt')}, {answered} answered, {cut} cut short, {len(log) - answered - cut} failed"
 
 
 @register("timeouts-choose")

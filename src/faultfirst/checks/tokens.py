@@ -18,6 +18,7 @@ import openai
 from .._parse import _PER_MESSAGE, _PER_REPLY
 from .._tokens import count_tokens, encoding
 from .._world import World
+from .._text import plural
 from ._framework import Mistake, Report, checked_world, mistakes, register
 
 _REPLACEMENT = "\ufffd"
@@ -262,13 +263,13 @@ def _fit_case(report: Report, fn: Callable[..., Any], documents: list[str], budg
                               "multi-byte character" if broken else "", hint=BROKEN_CHARACTER)
     report.expect("" not in got, "returned an empty string", hint=NO_EMPTY)
     report.expect(len(got) <= len(want) or got[:len(want)] != want,
-                  f"kept {len(got) - len(want)} text(s) after the first document that did not fit whole",
+                  f"kept {plural(len(got) - len(want), 'text')} after the first document that did not fit whole",
                   hint=STOP_AFTER_CUT)
     total = sum(_count(d, encoding_name) for d in got)
     report.expect(total <= budget, f"kept {total} tokens ({encoding_name}), over the budget of {budget}", hint=hint)
     for i, (mine, theirs) in enumerate(zip(got, want)):
         report.expect(mine == theirs, f"text {i} should be {_show(theirs)}, got {_show(mine)}", hint=hint)
-    report.expect(len(got) == len(want), f"should keep {len(want)} text(s), kept {len(got)}: expected {_show_all(want)}",
+    report.expect(len(got) == len(want), f"should keep {plural(len(want), 'text')}, kept {len(got)}: expected {_show_all(want)}",
                   hint=CUT_NOT_SKIP if len(got) < len(want) else STOP_AFTER_CUT)
 
 
