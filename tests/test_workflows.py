@@ -96,7 +96,8 @@ def test_pages_builds_with_ci_commands_and_deploys():
     triggers = flow[True]  # YAML 1.1 reads the key `on` as true
     assert triggers["push"]["branches"] == ["main"] and "workflow_dispatch" in triggers
     runs = run_commands(flow)
-    assert runs == [ci_command("uv sync"), ci_command("uv run jupyter-book build")]
+    assert runs == [ci_command("uv sync"), ci_command("uv run jupyter-book build")], (
+        "pages.yml must install and build with .ci/run's own commands, word for word")
     assert "--warningiserror" in runs[-1]
     build, deploy = flow["jobs"]["build"], flow["jobs"]["deploy"]
     uses = {step["uses"].split("@")[0]: step for step in build["steps"] if "uses" in step}
@@ -141,12 +142,13 @@ def test_devcontainer_gives_the_readme_start():
     image = re.fullmatch(r"mcr\.microsoft\.com/devcontainers/python:(?:\d+-)?3\.(\d+)(?:-\w+)?", config["image"])
     assert image and int(image[1]) >= 11, config["image"]
     readme = (ROOT / "README.md").read_text()
-    assert "`pip install uv`" in readme
+    assert "`pip install uv`" in readme, "the README no longer installs uv with pip: install it the new way in the devcontainer"
     install, sync = (shlex.split(step) for step in config["postCreateCommand"].split("&&"))
     assert [word for word in install if word != "--user"] == ["pip", "install", "uv"] and sync == ["uv", "sync"]
     start = re.search(r"## Quick start.*?```bash\n(.*?)```", readme, re.S)[1]
     commands = [line.split("#")[0].strip() for line in start.splitlines() if line.strip()]
-    assert commands == ["uv run faultfirst lab", "uv run pytest"]
+    assert commands == ["uv run faultfirst lab", "uv run pytest"], (
+        "the README's start changed: make .devcontainer/devcontainer.json give the new one, then update this test")
     assert 8888 in config["forwardPorts"]  # JupyterLab's default port, which `faultfirst lab` keeps
     assert {"ms-python.python", "ms-toolsai.jupyter"} <= set(config["customizations"]["vscode"]["extensions"])
 
