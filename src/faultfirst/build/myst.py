@@ -2,17 +2,19 @@
 
 The book renders MyST directives and roles; JupyterLab shows them as raw text.
 For the generated notebooks, each construct the lessons use becomes plain
-markdown: an exercise a bold heading, a dropdown a `<details>` block (static,
-author-written HTML), an admonition a quote, a cross-reference its text, and
-the gated solution markers nothing at all. Glued numbers are filled in from
-the notebook's own outputs.
+markdown: an exercise a bold heading with the book's number, a dropdown a
+`<details>` block (static, author-written HTML), an admonition a quote, a
+`{doc}` reference a link the generator resolves (to the sibling notebook, where
+the page is a lesson), other references their text, and the gated solution
+markers nothing at all. Glued numbers are filled in from the notebook's own
+outputs.
 """
 
 from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 # ::::{name} argument \n :option: value \n body \n :::: (colon fences of 3+; the closing fence matches the opening).
 _DIRECTIVE = re.compile(
@@ -21,7 +23,9 @@ _DIRECTIVE = re.compile(
 )
 _OPTION = re.compile(r"^:(?P<key>[\w-]+):[ \t]*(?P<value>[^\n]*)\n?", re.MULTILINE)
 _GLUE = re.compile(r"\{glue(?::text)?\}`(?P<key>[\w.-]+)(?::(?P<spec>[^`]+))?`")
-_XREF = re.compile(r"\{(?:doc|ref|numref)\}`(?:(?P<text>[^<`]+?)\s*<[^>`]+>|(?P<target>[^`]+))`")
+_XREF = re.compile(r"\{(?P<role>doc|ref|numref)\}`(?:(?P<text>[^<`]+?)\s*<(?P<to>[^>`]+)>|(?P<target>[^`]+))`")
+# Resolves a {doc} reference, `(target, text or None)`, into markdown; the generator knows where pages are.
+Linker = Callable[[str, "str | None"], str]
 _ADMONITIONS = {"note": "Note", "tip": "Tip", "warning": "Warning", "important": "Important", "caution": "Caution",
                 "attention": "Attention", "seealso": "See also", "hint": "Hint"}
 
@@ -38,9 +42,9 @@ def _quote(text: str) -> str:
     return "\n".join(f"> {line}" if line else ">" for line in text.splitlines())
 
 
-def _render(name: str, arg: str, body: str, exercise_titles: Mapping[str, str]) -> str:
+def _render(name: str, arg: str, body: str, exercise_titles: Mapping[str, str], link: Linker | None) -> str:
     options, body = _split_options(body)
-    body = to_jupyter(body, exercise_titles)
+    body = to_jupyter(body, exercise_titles, link)
     if name in ("solution-start", "solution-end", "exercise-end"):
         return ""
     if name in ("exercise", "exercise-start"):
@@ -55,10 +59,18 @@ def _render(name: str, arg: str, body: str, exercise_titles: Mapping[str, str]) 
     raise ValueError(f"the MyST directive {{{name}}} has no Jupyter rendering; add one in faultfirst/build/myst.py")
 
 
-def to_jupyter(markdown: str, exercise_titles: Mapping[str, str]) -> str:
-    """The markdown of one cell, with MyST directives and cross-references made plain."""
-    markdown = _DIRECTIVE.sub(lambda m: _render(m["name"], m["arg"], m["body"], exercise_titles), markdown)
-    markdown = _XREF.sub(lambda m: (m["text"] or m["target"]).strip(), markdown)
+def _reference(match: re.Match[str], link: Linker | None) -> str:
+    text = " ".join(match["text"].split()) if match["text"] else None
+    if match["role"] == "doc" and link is not None:
+        return link((match["to"] or match["target"]).strip(), text)
+    return text or match["target"].strip()
+
+
+def to_jupyter(markdown: str, exercise_titles: Mapping[str, str], link: Linker | None = None) -> str:
+    """The markdown of one cell, with MyST directives made plain and `{doc}` references made links by `link`
+    (their text, without one)."""
+    markdown = _DIRECTIVE.sub(lambda m: _render(m["name"], m["arg"], m["body"], exercise_titles, link), markdown)
+    markdown = _XREF.sub(lambda m: _reference(m, link), markdown)
     return re.sub(r"\n{3,}", "\n\n", markdown).strip("\n")
 
 
@@ -76,13 +88,20 @@ def fill_glue(markdown: str, lookup: Callable[[str], str]) -> str:
     return _GLUE.sub(value, markdown)
 
 
-def exercise_labels(markdown: str) -> list[str]:
-    """The labels of the exercises a markdown cell states, in order."""
-    labels = []
+def _exercises(markdown: str) -> Iterator[dict[str, str]]:
     for match in _DIRECTIVE.finditer(markdown):
         if match["name"] in ("exercise", "exercise-start"):
             options, _ = _split_options(match["body"])
             if "label" not in options:
                 raise ValueError("every {exercise} needs a :label: (its check is found by that label)")
-            labels.append(options["label"])
-    return labels
+            yield options
+
+
+def exercise_labels(markdown: str) -> list[str]:
+    """The labels of the exercises a markdown cell states, in order."""
+    return [options["label"] for options in _exercises(markdown)]
+
+
+def numbered_exercise_labels(markdown: str) -> list[str]:
+    """The labels of the exercises the book numbers, in order (sphinx-exercise skips those marked `:nonumber:`)."""
+    return [options["label"] for options in _exercises(markdown) if "nonumber" not in options]
