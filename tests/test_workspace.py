@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import queue
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -21,8 +24,13 @@ def _curriculum(tmp_path: Path) -> Path:
     root = tmp_path / "repo"
     (root / "notebooks" / "tier1").mkdir(parents=True)
     (root / "exercises").mkdir()
+    (root / "book" / "tier1").mkdir(parents=True)
     (root / "notebooks" / "tier1" / "first-calls.ipynb").write_text("lesson v1")
     (root / "exercises" / "first-calls.ipynb").write_text("exercise v1")
+    (root / "book" / "tier1" / "first-calls.md").write_text("# First calls\n\n*About 1 hour 20 minutes. Prerequisites: none.*\n")
+    (root / "_toc.yml").write_text("root: book/index\nparts:\n  - caption: Tier 1\n    chapters:\n"
+                                   "      - file: book/intro/what\n      - file: book/tier1/first-calls\n")
+    shutil.copy(find_repo_root() / "_config.yml", root / "_config.yml")
     return root
 
 
@@ -39,6 +47,39 @@ def test_new_files_are_copied_and_learner_edits_are_kept(tmp_path):
     assert [str(p) for p in second.changed_upstream] == ["notebooks/tier1/first-calls.ipynb"]
     assert (workspace / "notebooks" / "tier1" / "first-calls.ipynb").read_text() == "my work"
     assert second.unchanged == 1 and any("never overwritten" in line for line in second.lines())
+
+
+def test_the_landing_page_says_what_the_folders_hold_and_links_every_lesson(tmp_path):
+    """START-HERE.ipynb (one markdown cell JupyterLab renders) explains notebooks/ and exercises/, lists the lessons
+    in _toc.yml order with their times, links files that exist in the workspace, and names the progress command."""
+    import nbformat
+
+    root, workspace = find_repo_root(), tmp_path / "ws"
+    sync_workspace(root, workspace)
+    page = workspace / "START-HERE.ipynb"
+    notebook = nbformat.read(page, as_version=4)
+    nbformat.validate(notebook)
+    text = notebook.cells[0].source
+    assert "`notebooks/`" in text and "`exercises/`" in text and "faultfirst progress" in text
+    lessons = re.findall(r"\]\((notebooks/[\w/-]+\.ipynb)\)", text)
+    assert lessons[:2] == ["notebooks/tier1/tokens.ipynb", "notebooks/tier1/first-calls.ipynb"]
+    assert len(lessons) == len(list((root / "notebooks").rglob("*.ipynb")))
+    for href in re.findall(r"\]\(([^)]+)\)", text):
+        assert "://" in href or (workspace / href).is_file(), href
+    assert re.search(r"\| \[Tail latency and hedged requests\]\(notebooks/tier2/hedging.ipynb\) \| \d+ (hour|minutes)", text)
+
+
+def test_the_landing_page_is_rewritten_and_nothing_else_is(tmp_path):
+    """A stale landing page is replaced on the next sync; the learner's notebooks are not touched."""
+    root, workspace = _curriculum(tmp_path), tmp_path / "ws"
+    sync_workspace(root, workspace)
+    (workspace / "START-HERE.ipynb").write_text("old page")
+    (workspace / "exercises" / "first-calls.ipynb").write_text("my work")
+    report = sync_workspace(root, workspace)
+    page = json.loads((workspace / "START-HERE.ipynb").read_text())
+    assert "[First calls](notebooks/tier1/first-calls.ipynb) | 1 hour 20 minutes |" in page["cells"][0]["source"]
+    assert (workspace / "exercises" / "first-calls.ipynb").read_text() == "my work"
+    assert "open START-HERE.ipynb first" in report.lines()[0]
 
 
 def test_repo_root_is_found_from_the_package():
