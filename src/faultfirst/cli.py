@@ -1,7 +1,7 @@
 """The `faultfirst` command.
 
 `faultfirst lab` copies the lessons into workspace/ and opens JupyterLab there;
-`faultfirst progress` runs the exercise checks in workspace/ and shows a table per tier;
+`faultfirst progress` runs the checks of the exercises changed in workspace/ and reports which pass;
 `faultfirst serve` serves the simulated world over HTTP on loopback.
 """
 
@@ -13,8 +13,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ._progress import DEFAULT_TIMEOUT, JSON_KEYS
 from ._scenarios import SCENARIOS as SCENARIO_NAMES
-from ._workspace import LANDING_PAGE, find_repo_root, sync_workspace
+from ._workspace import find_repo_root, sync_workspace
+
+
+_JSON_EPILOG = "--format json prints one object:\n" + "\n".join(f"  {key}: {meaning}" for key, meaning in JSON_KEYS.items())
 
 
 def _lab(args: argparse.Namespace) -> int:
@@ -23,8 +27,7 @@ def _lab(args: argparse.Namespace) -> int:
     workspace.mkdir(parents=True, exist_ok=True)
     for line in sync_workspace(root, workspace).lines():
         print(line)
-    command = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={workspace}",
-               f"--LabApp.default_url=/lab/tree/{LANDING_PAGE}"]  # the browser opens on the page that explains the rest
+    command = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={workspace}"]
     if args.no_browser:
         command.append("--no-browser")
     if args.port is not None:
@@ -36,17 +39,28 @@ def _lab(args: argparse.Namespace) -> int:
 
 
 def _progress(args: argparse.Namespace) -> int:
-    from ._progress import Exercise, table, workspace_statuses
-    from .build.generate import iter_exercise_labels
+    from ._progress import as_json, curriculum, markdown, run_plans, text, workspace_results
 
+    if not args.timeout > 0:
+        print(f"faultfirst progress: --timeout must be a number of seconds above 0, not {args.timeout:g}", file=sys.stderr)
+        return 2
     root = find_repo_root()
     workspace = args.workspace or root / "workspace"
     if not workspace.is_dir():
         print(f"faultfirst: no workspace at {workspace}; run `uv run faultfirst lab` first", file=sys.stderr)
         return 2
-    exercises = [Exercise(lesson.name.parts[0], lesson.name.name, label) for lesson, label in iter_exercise_labels(root)]
-    print(f"running the checks in {workspace} (your files are read, never changed)...", flush=True)
-    print(table(exercises, workspace_statuses(workspace, args.kernel)))
+    exercises = curriculum(root)
+
+    def announce(notebooks: list[str]) -> None:  # on stderr: stdout is the report, which may be redirected to a file
+        print(f"running the checks of {len(notebooks)} changed notebook(s): {', '.join(notebooks)} "
+              "(your files are read, never changed)...", file=sys.stderr, flush=True)
+
+    progress = workspace_results(workspace, exercises, announce=announce,
+                                 run=lambda plans: run_plans(plans, timeout=args.timeout))
+    for note in progress.notes:
+        print(f"faultfirst progress: {note}", file=sys.stderr)
+    report = {"text": text, "markdown": markdown, "json": as_json}[args.format]
+    print(report(exercises, progress.results))
     return 0
 
 
@@ -84,9 +98,18 @@ def main(argv: list[str] | None = None) -> int:
     lab.add_argument("--port", type=int, default=None, help="the port JupyterLab listens on")
     lab.add_argument("--workspace", type=Path, default=None, help="where your copies live (default: workspace/ in the checkout)")
     lab.set_defaults(handler=_lab)
-    progress = commands.add_parser("progress", help="run the exercise checks in workspace/ and show a table per tier")
+    progress = commands.add_parser(
+        "progress", help="run the exercise checks in workspace/ and show which pass",
+        description="Run the checks of the exercises you changed since the last run (results are kept in "
+                    "<workspace>/.faultfirst/progress.json) and report every exercise: passed, failed or not attempted.",
+        epilog=_JSON_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     progress.add_argument("--workspace", type=Path, default=None, help="the workspace to check (default: workspace/)")
-    progress.add_argument("--kernel", default="python3", help="the Jupyter kernel that runs your notebooks")
+    progress.add_argument("--format", choices=("text", "markdown", "json"), default="text",
+                          help="text: a table per tier (default); markdown: one table to paste to a mentor; "
+                               "json: for tools (keys below)")
+    progress.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
+                          help="seconds a cell of yours may run before it is stopped and its exercise fails "
+                               f"(default {DEFAULT_TIMEOUT:g})")
     progress.set_defaults(handler=_progress)
     serve = commands.add_parser("serve", help="serve the simulated world over HTTP on loopback, for other tools")
     serve.add_argument("--scenario", default="calm", choices=sorted(SCENARIO_NAMES), help="which faults to inject")
