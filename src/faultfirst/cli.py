@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ._progress import DEFAULT_TIMEOUT, JSON_KEYS
 from ._scenarios import SCENARIOS as SCENARIO_NAMES
-from ._workspace import find_repo_root, sync_workspace
+from ._workspace import LANDING_PAGE, find_repo_root, sync_workspace
 
 
 _JSON_EPILOG = "--format json prints one object:\n" + "\n".join(f"  {key}: {meaning}" for key, meaning in JSON_KEYS.items())
@@ -27,7 +27,8 @@ def _lab(args: argparse.Namespace) -> int:
     workspace.mkdir(parents=True, exist_ok=True)
     for line in sync_workspace(root, workspace).lines():
         print(line)
-    command = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={workspace}"]
+    command = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={workspace}",
+               f"--LabApp.default_url=/lab/tree/{LANDING_PAGE}"]  # the browser opens on the page that explains the rest
     if args.no_browser:
         command.append("--no-browser")
     if args.port is not None:
