@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from faultfirst._progress import (CACHE, FAILED, NOT_ATTEMPTED, PASSED, Exercise, Plan, Result, _source, as_json,
+from faultfirst._progress import (CACHE, FAILED, JSON_KEYS, NOT_ATTEMPTED, PASSED, Exercise, Plan, Result, _source, as_json,
                                   curriculum, find_in_notebook, markdown, run_plans, text, workspace_results)
 from faultfirst._workspace import find_repo_root, sync_workspace
 from faultfirst.cli import main
@@ -211,6 +211,8 @@ def test_markdown_and_json_reports_parse_and_escape_what_they_quote():
     assert data["summary"] == {"exercises": 2, "attempted": 1, "passed": 0, "failed": 1}
     assert [r["status"] for r in data["exercises"]] == [FAILED, NOT_ATTEMPTED]
     assert data["exercises"][1]["checked"] is None and data["exercises"][1]["verdict"] == ""
+    documented = {key.removeprefix("exercises[].") for key in JSON_KEYS}
+    assert set(data) | set(data["exercises"][0]) == documented  # every key is documented, and only keys that exist
 
 
 def test_the_help_lists_the_json_keys(capsys):

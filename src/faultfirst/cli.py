@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     lab.set_defaults(handler=_lab)
     progress = commands.add_parser(
         "progress", help="run the exercise checks in workspace/ and show which pass",
-        description="Run the checks of the exercises you changed since the last run (results are kept in "
+        description="Run the checks of the exercises you changed since the last run (results are kept in\n"
                     "<workspace>/.faultfirst/progress.json) and report every exercise: passed, failed or not attempted.",
         epilog=_JSON_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     progress.add_argument("--workspace", type=Path, default=None, help="the workspace to check (default: workspace/)")
