@@ -313,17 +313,15 @@ class _Running:
     done: bool = False
 
 
-def _finish(run: _Running, today: str, why: str | None) -> dict[str, Result]:
-    """The plan's results: what its process sent, and for every attempted exercise it did not reach, why not."""
+def _finish(run: _Running, today: str, why: str) -> dict[str, Result]:
+    """The results of a plan whose process ended early (`why`): what it sent, and why the rest has none."""
     results = dict(run.results)
     stuck_label = run.plan.cells[run.cell][1] if 0 <= run.cell < len(run.plan.cells) else ""
     stuck_role = run.plan.cells[run.cell][0] if 0 <= run.cell < len(run.plan.cells) else ""
     for label in run.plan.attempted:
         if label in results:
             continue
-        if why is None:
-            reason = "its check cell was not run"
-        elif stuck_role == "setup":
+        if stuck_role == "setup":
             reason = f"the notebook's setup cell {why}"
         elif label == stuck_label:
             reason = f"your {'check' if stuck_role == 'check' else 'exercise'} cell {why}"
@@ -355,9 +353,10 @@ def run_plans(plans: Sequence[Plan], *, timeout: float = DEFAULT_TIMEOUT, jobs: 
         with contextlib.suppress(ProcessLookupError):
             os.kill(run.pid, signal.SIGKILL)  # after its last message it may still be in os._exit
         os.waitpid(run.pid, 0)
-        if why is None and not run.done:
-            why = f"stopped its process ({_log_tail(run.log) or 'no message'})"
-        out[run.plan.notebook] = _finish(run, today, why)
+        if run.done:
+            out[run.plan.notebook] = run.results
+        else:
+            out[run.plan.notebook] = _finish(run, today, why or f"stopped its process ({_log_tail(run.log) or 'no message'})")
         selector.unregister(fd), os.close(fd), run.log.close()
 
     gc.freeze()  # a child's first collection would otherwise touch (and copy) every page imported above
