@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from faultfirst._progress import (CACHE, FAILED, JSON_KEYS, NOT_ATTEMPTED, PASSED, Exercise, Plan, Result, _source, as_json,
-                                  curriculum, find_in_notebook, markdown, run_plans, text, workspace_results)
+                                  curriculum, find_in_notebook, markdown, plan, run_plans, text, workspace_results)
 from faultfirst._workspace import find_repo_root, sync_workspace
 from faultfirst.cli import main
 
@@ -104,6 +104,21 @@ def test_an_edited_exercise_reruns_only_its_notebook(tmp_path):
     assert runner.calls[1] == ["exercises/tier1/first-calls.ipynb"]
     assert progress.cached == ["exercises/tier2/retries.ipynb"]
     assert progress.results["first-calls-complete"].status == PASSED  # the edited exercise is now attempted
+
+
+def test_cells_a_learner_adds_under_an_exercise_belong_to_it():
+    """A note and a helper cell the learner put between the stub and the check still run with that exercise."""
+    cells = json.loads((ROOT / "exercises" / "tier1" / "first-calls.ipynb").read_text())["cells"]
+    first = find_in_notebook(cells)[0]
+    helper = {"cell_type": "code", "metadata": {}, "source": "def helper():\n    return 1", "outputs": []}
+    note = {"cell_type": "markdown", "metadata": {}, "source": "My notes: try the Anthropic one too."}
+    cells[first.check:first.check] = [note, helper]
+    found = find_in_notebook(cells)[0]
+    assert found.cells == (first.cells[0], first.check + 1) and found.check == first.check + 2
+    stubs = {e.label: e.stub for e in EXERCISES}
+    planned = plan(ROOT, "n.ipynb", cells, stubs, "package")
+    assert "first-calls-reply" in planned.attempted  # the helper counts as the learner's work
+    assert ("exercise", "first-calls-reply", helper["source"]) in planned.cells
 
 
 @pytest.mark.parametrize("content", ["{not json", '{"format": 1, "package": "other", "notebooks": {}}',

@@ -95,18 +95,30 @@ def _is_setup(cell: dict[str, Any]) -> bool:
 
 
 def find_in_notebook(cells: Sequence[dict[str, Any]]) -> list[_Found]:
-    """Each check cell's exercise: the code cells between the markdown cell above them and the check cell."""
+    """Each check cell's exercise: the code cells between its statement and its check cell.
+
+    The statement is the markdown cell whose heading names the exercise's label (the generator writes
+    "**Exercise 3 (first-calls-reply)**"), so a note or a cell the learner added under it still belongs
+    to the exercise; without such a heading, it is the markdown cell just above the exercise's code cells.
+    """
     found = []
+    previous_check = -1
     for index, cell in enumerate(cells):
         call = _CHECK_CALL.search(_source(cell)) if cell.get("cell_type") == "code" else None
         if call is None:
             continue
-        start = index
-        while start > 0 and cells[start - 1].get("cell_type") == "code" and not _is_setup(cells[start - 1]) \
-                and not _CHECK_CALL.search(_source(cells[start - 1])):
-            start -= 1
-        heading = _source(cells[start - 1]) if start > 0 and cells[start - 1].get("cell_type") == "markdown" else ""
-        found.append(_Found(call["label"], heading, tuple(range(start, index)), index))
+        named = [i for i in range(previous_check + 1, index)
+                 if cells[i].get("cell_type") == "markdown" and f"({call['label']})" in _source(cells[i])]
+        if named:
+            heading = named[-1]
+        else:
+            heading = index - 1
+            while heading > previous_check and cells[heading].get("cell_type") == "code" and not _is_setup(cells[heading]):
+                heading -= 1
+        code = tuple(i for i in range(heading + 1, index) if cells[i].get("cell_type") == "code" and not _is_setup(cells[i]))
+        text = _source(cells[heading]) if heading > previous_check and cells[heading].get("cell_type") == "markdown" else ""
+        found.append(_Found(call["label"], text, code, index))
+        previous_check = index
     return found
 
 
