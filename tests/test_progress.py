@@ -239,6 +239,14 @@ def test_the_help_lists_the_json_keys(capsys):
         assert f"  {key}: " in out
 
 
+def test_a_system_without_fork_gets_a_clear_error(tmp_path, monkeypatch, capsys):
+    """Where os.fork does not exist (Windows), the command says so and what to do instead, and exits 2."""
+    _write_exercise(_copy(tmp_path, "tier1/first-calls"), 0)
+    monkeypatch.delattr("os.fork")
+    assert main(["progress", "--workspace", str(tmp_path)]) == 2
+    assert "WSL" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(("args", "message"), [(["--timeout", "0"], "--timeout must be"),
                                                (["--workspace", "/nonexistent"], "run `uv run faultfirst lab` first")])
 def test_bad_input_gets_a_clear_error(args, message, capsys):

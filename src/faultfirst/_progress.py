@@ -353,6 +353,9 @@ def run_plans(plans: Sequence[Plan], *, timeout: float = DEFAULT_TIMEOUT, jobs: 
               preload: Iterable[str] = _PRELOAD, today: str | None = None) -> dict[str, dict[str, Result]]:
     """Run each plan in a process forked from this one, `jobs` at a time; no cell may run longer than `timeout`."""
     today = today or datetime.date.today().isoformat()
+    if not hasattr(os, "fork"):
+        raise OSError("faultfirst progress runs your cells in forked processes, which this system does not have; "
+                      "on Windows, run it in WSL, or run each exercises notebook in JupyterLab to see its checks")
     for name in preload:  # once, here, so that every forked process starts with them imported
         importlib.import_module(name)
     jobs = max(1, jobs or os.cpu_count() or 1)

@@ -56,8 +56,12 @@ def _progress(args: argparse.Namespace) -> int:
         print(f"running the checks of {len(notebooks)} changed notebook(s): {', '.join(notebooks)} "
               "(your files are read, never changed)...", file=sys.stderr, flush=True)
 
-    progress = workspace_results(workspace, exercises, announce=announce,
-                                 run=lambda plans: run_plans(plans, timeout=args.timeout))
+    try:
+        progress = workspace_results(workspace, exercises, announce=announce,
+                                     run=lambda plans: run_plans(plans, timeout=args.timeout))
+    except OSError as err:  # no os.fork (Windows), or the system refused a process
+        print(f"faultfirst progress: {err}", file=sys.stderr)
+        return 2
     for note in progress.notes:
         print(f"faultfirst progress: {note}", file=sys.stderr)
     report = {"text": text, "markdown": markdown, "json": as_json}[args.format]
