@@ -246,6 +246,7 @@ def _verdict(result: Any, printed: str) -> tuple[str, str]:
 
 
 def _one_line(text: str, limit: int = 200) -> str:
+    """`text` on one line, cut at `limit` characters: a verdict is a table cell, the notebook has the full report."""
     text = " ".join(text.split())
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
@@ -344,6 +345,7 @@ def _finish(run: _Running, today: str, why: str) -> dict[str, Result]:
 
 
 def _log_tail(log: Any, lines: int = 3) -> str:
+    """The last lines a dead process wrote to its file descriptors (a fatal error's message), on one line."""
     log.seek(0)
     tail = log.read().decode("utf-8", "replace").strip().splitlines()[-lines:]
     return " / ".join(tail)
@@ -425,6 +427,7 @@ def _read_cache(path: Path, package: str) -> dict[str, Any]:
 
 
 def _cached(entry: Any, plan: Plan) -> dict[str, Result] | None:
+    """The cached results of `plan`, if the entry was made by running exactly these cells; None otherwise."""
     try:
         if entry["key"] != plan.key:
             return None
@@ -458,6 +461,7 @@ class Progress:
 
 
 def _notebooks(workspace: Path) -> list[Path]:
+    """Every notebook in the workspace, the learner's own included; not JupyterLab's checkpoints or our cache."""
     return sorted(p for p in workspace.rglob("*.ipynb")
                   if not {".ipynb_checkpoints", ".faultfirst"} & set(p.relative_to(workspace).parts))
 
@@ -496,9 +500,8 @@ def workspace_results(workspace: Path, exercises: Sequence[Exercise], *, run: Ru
         for name, results in (run or run_plans)(plans).items():
             found[name].update(results)
         progress.ran = [p.notebook for p in plans]
-    keys = {p.notebook: p.key for p in plans}
-    entries = {name: {"key": keys[name], "results": {label: asdict(found[name][label]) for label in p.attempted}}
-               for name, p in ((p.notebook, p) for p in plans)}
+    entries = {p.notebook: {"key": p.key, "results": {label: asdict(found[p.notebook][label]) for label in p.attempted}}
+               for p in plans}
     entries.update({name: cache[name] for name in progress.cached})
     if plans or set(cache) != set(entries):
         if (note := _write_cache(cache_path, package, entries)) is not None:
