@@ -168,6 +168,8 @@ def _generated() -> list[tuple[Path, NotebookNode]]:
     found = []
     for variant in ("notebooks", "solutions", "exercises"):
         for path in sorted((ROOT / variant).rglob("*.ipynb")):
+            if ".ipynb_checkpoints" in path.parts:
+                continue
             notebook = nbformat.from_dict(json.loads(path.read_text(encoding="utf-8")))
             for cell in notebook.cells:  # as nbformat.read would give it, without its second of validation
                 cell.source = "".join(cell.source)
