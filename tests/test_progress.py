@@ -67,6 +67,7 @@ def test_curriculum_lists_every_exercise_in_book_order_with_the_notebooks_number
         notebook = (ROOT / "exercises" / f"{exercise.lesson}.ipynb").read_text()
         assert f"**Exercise {exercise.number}" in notebook, exercise
         assert exercise.stub and "NotImplementedError" in "".join(exercise.stub)
+    assert [e.number for e in EXERCISES] == [str(n) for n in range(1, len(EXERCISES) + 1)]  # the book's numbering
 
 
 def test_untouched_stubs_are_not_attempted_without_running_anything(tmp_path):
