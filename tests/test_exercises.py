@@ -116,7 +116,7 @@ def test_the_watchdog_stops_a_loop_that_touches_nothing_within_a_second():
         start = time.process_time()
         report = check(label, spins).report()
         used = time.process_time() - start
-    assert "✗ call 0\n      did not finish: it used more than 0.75 s of CPU time" in report
+    assert "✗ call 0\n    did not finish: it used more than 0.75 s of CPU time" in report
     assert report.count("not run: an earlier case did not finish") == 2
     assert used < 1.0
 
