@@ -34,6 +34,7 @@ from nbclient import NotebookClient
 from nbformat import NotebookNode
 
 from . import estimate
+from .independence import uses_of_exercise_names
 from .myst import exercise_labels, fill_glue, numbered_exercise_labels, to_jupyter
 
 VARIANTS = ("notebooks", "solutions", "exercises")
@@ -382,6 +383,7 @@ def check(root: Path, *, repository: str) -> list[str]:
     for lesson in lessons(root):
         if (stale := stale_estimate(lesson, book)) is not None:
             problems.append(f"{lesson.source.relative_to(root)}: {stale} (run `uv run python -m faultfirst.build`)")
+        problems += [f"{lesson.source.relative_to(root)}: {use}" for use in exercise_independence(book.source(lesson))]
         for variant in VARIANTS:
             target = lesson.target(root, variant)
             expected_files.add(target)
@@ -408,6 +410,16 @@ def check(root: Path, *, repository: str) -> list[str]:
             if path not in expected_files and ".ipynb_checkpoints" not in path.parts:
                 problems.append(f"{path.relative_to(root)}: has no source in book/ (delete it, or restore its lesson)")
     return problems
+
+
+def exercise_independence(source: NotebookNode) -> list[str]:
+    """The lesson's code cells that use what an exercise's solution defines (see independence.py)."""
+    try:
+        exercises = find_exercises(source)
+    except ValueError:
+        return []  # the variants' build reports a malformed exercise, once
+    return list(uses_of_exercise_names(source, {e.solution: e.label for e in exercises if e.solution is not None},
+                                       {e.check for e in exercises if e.check is not None}))
 
 
 def iter_exercise_labels(root: Path) -> Iterator[tuple[Lesson, str]]:

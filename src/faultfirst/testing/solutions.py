@@ -43,6 +43,7 @@ class ExerciseSource:
     setup: tuple[str, ...]  # the lesson's setup cells
     solutions: tuple[str, ...]  # the solution cells of this exercise and every one before it in the lesson
     function: str  # the name the check cell passes to check(...)
+    labels: tuple[str, ...] = ()  # the exercises those solution cells belong to, in the same order
 
     @property
     def solution(self) -> str:
@@ -56,15 +57,17 @@ def _sources(root: Path) -> dict[str, ExerciseSource]:
         notebook = jupytext.read(lesson.source)
         setup = tuple(c.source for c in notebook.cells if "setup" in c.metadata.get("tags", []))
         solutions: list[str] = []
+        labels: list[str] = []
         for exercise in find_exercises(notebook):
             solutions.append(notebook.cells[exercise.solution].source)
+            labels.append(exercise.label)
             assert exercise.check is not None  # find_exercises() insists on a check cell
             called = _CHECKED_NAME.search(notebook.cells[exercise.check].source)
             if called is None:
                 raise ValueError(f"{lesson.source}: the check cell of {exercise.label} should read "
                                  f"check({exercise.label!r}, <function>)")
             found[exercise.label] = ExerciseSource(exercise.label, lesson.source, setup, tuple(solutions),
-                                                   called["name"])
+                                                   called["name"], tuple(labels))
     return found
 
 
@@ -94,18 +97,20 @@ def reference(label: str, changes: Iterable[tuple[str, str]] = (), *, root: Path
 
 
 def stub(label: str, *, root: Path | None = None) -> Callable[..., Any]:
-    """The function as the learner's notebook starts it: the solution replaced by `raise NotImplementedError`."""
+    """The function as the learner's notebook starts it: this solution and every one before it in the lesson
+    replaced by `raise NotImplementedError`, as in `notebooks/` and `exercises/`."""
     source = exercise_source(label, root)
-    return _define(source, stubbed(source.solution, label))
+    stubs = [stubbed(code, owner) for code, owner in zip(source.solutions, source.labels)]
+    return _define(source, stubs[-1], earlier=stubs[:-1])
 
 
-def _define(source: ExerciseSource, solution: str) -> Callable[..., Any]:
-    """Run the lesson's setup and earlier solutions, then `solution`, as the exercises notebook does."""
+def _define(source: ExerciseSource, solution: str, *, earlier: Iterable[str] | None = None) -> Callable[..., Any]:
+    """Run the lesson's setup and earlier solutions (or `earlier`), then `solution`, as the exercises notebook does."""
     # A module of its own, registered, as a kernel's __main__ is: dataclasses look their module up by name.
     module = types.ModuleType(f"faultfirst_reference_{source.label.replace('-', '_')}")
     sys.modules[module.__name__] = module
     namespace = module.__dict__
-    for code in source.setup + source.solutions[:-1]:
+    for code in (*source.setup, *(source.solutions[:-1] if earlier is None else earlier)):
         exec(compile(code, f"<{source.lesson} setup>", "exec"), namespace)  # noqa: S102 - the book's own code
     exec(compile(solution, f"<{source.lesson} solution of {source.label}>", "exec"), namespace)  # noqa: S102
     return namespace[source.function]
