@@ -193,3 +193,13 @@ def test_the_header_download_menu_offers_the_learners_notebook(open_lesson, html
     served = (html / f"book/{LESSON}.html").parent / href
     committed = ROOT / "notebooks" / f"{LESSON}.ipynb"
     assert json.loads(served.read_text("utf-8")) == json.loads(committed.read_text("utf-8"))
+
+
+def test_on_desktop_one_search_field_and_no_second_header_bar(open_lesson):
+    """pydata-sphinx-theme's own sticky header bar (a second search field over the sidebar) is gone."""
+    from playwright.sync_api import expect
+
+    page = open_lesson(DESKTOP)
+    expect(page.locator(".bd-header")).to_be_hidden()
+    expect(page.locator(".search-button-field:visible")).to_have_count(1)
+    expect(page.locator(".bd-sidebar-primary .search-button-field")).to_be_visible()
