@@ -14,7 +14,7 @@ import pytest
 from nbformat import NotebookNode
 
 from faultfirst.build.__main__ import repository_url
-from faultfirst.build.generate import COLAB_CELL, Book, build, check, lessons, pages_url, serialise, stub
+from faultfirst.build.generate import COLAB_CELL, VARIANTS, Book, build, check, lessons, pages_url, serialise, stub
 from faultfirst.build.myst import exercise_labels, fill_glue, to_jupyter
 from faultfirst._workspace import find_repo_root
 
@@ -306,3 +306,15 @@ def test_time_estimate_is_computed_from_the_source():
     assert estimate.restate("*About 45 minutes. Pre*", 130) == "*About 2 hours 10 minutes. Pre*"
     for lesson in lessons(ROOT):
         assert stale_estimate(lesson, BOOK) is None, f"{lesson.source}: {stale_estimate(lesson, BOOK)}"
+
+
+def test_every_generated_notebook_says_first_which_source_to_edit():
+    """The first line of each generated notebook names its book/ file, which exists: nobody edits the copy."""
+    for variant in VARIANTS:
+        for path in sorted((ROOT / variant).rglob("*.ipynb")):
+            if ".ipynb_checkpoints" in path.parts:  # JupyterLab's own copies, not generated
+                continue
+            first = nbformat.read(path, as_version=4).cells[0].source.splitlines()[0]
+            named = re.match(r"\*Generated from `(book/[\w/-]+\.md)` by `uv run python -m faultfirst\.build`", first)
+            assert named, f"{path}: first line is {first!r}"
+            assert (ROOT / named[1]).is_file() and named[1] == f"book/{path.relative_to(ROOT / variant).with_suffix('.md')}"

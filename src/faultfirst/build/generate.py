@@ -255,12 +255,22 @@ def build(lesson: Lesson, variant: str, book: Book) -> NotebookNode:
                 if variant == "notebooks" and index in by_solution:
                     code = stub(code, by_solution[index].label)
                 cells.append(_code(code, cell.metadata.get("tags")))
+    if cells and cells[0].cell_type == "markdown":
+        cells[0].source = f"{provenance(lesson)}\n\n{cells[0].source}"
+    else:
+        cells.insert(0, _markdown(provenance(lesson)))
     for number, cell in enumerate(cells):
         cell["id"] = f"cell-{number:03d}"
     notebook = nbformat.v4.new_notebook(cells=cells)
     notebook.metadata = {"kernelspec": dict(_KERNELSPEC), "language_info": {"name": "python"},
                          "faultfirst": {"source": f"book/{lesson.name.as_posix()}.md", "variant": variant}}
     return notebook
+
+
+def provenance(lesson: Lesson) -> str:
+    """The line above each generated notebook's title: where it comes from, so nobody edits the copy."""
+    return (f"*Generated from `book/{lesson.name.as_posix()}.md` by `uv run python -m faultfirst.build`: to change "
+            "the course, edit that file, not this notebook. As a learner, this copy is yours to write in.*")
 
 
 def stale_estimate(lesson: Lesson, book: Book) -> str | None:
