@@ -49,6 +49,16 @@ def usage(input_tokens: int, output_tokens: int) -> dict[str, Any]:
     }
 
 
+def delta_usage(input_tokens: int, output_tokens: int) -> dict[str, Any]:
+    """`message_delta.usage`: cumulative totals, input and cache counts included, as the API sends them.
+
+    Clients that read usage from this last event alone (not merged with `message_start`'s) would
+    otherwise see 0 input tokens. No service_tier: `MessageDeltaUsage` has none.
+    """
+    return {"input_tokens": input_tokens, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
+            "output_tokens": output_tokens}
+
+
 def content(rid: str, answer: Answer, cite: bool) -> list[dict[str, Any]]:
     if answer.tool:
         try:
@@ -111,7 +121,7 @@ def stream_events(rid: str, model: str, answer: Answer, input_tokens: int, cite:
     end = answer.output_tokens
     events.append((end, sse({"type": "message_delta", "delta": {"stop_reason": stop_reason(answer),
                                                                 "stop_sequence": _stop_sequence(answer)},
-                             "usage": {"output_tokens": answer.output_tokens}}, "message_delta")))
+                             "usage": delta_usage(input_tokens, answer.output_tokens)}, "message_delta")))
     if answer.broken:
         return events  # the connection breaks after message_delta (the engine raises the transport error)
     events.append((end, sse({"type": "message_stop"}, "message_stop")))

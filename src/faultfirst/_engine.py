@@ -94,6 +94,8 @@ class SimulatedAPI:
         self._fixtures = fixtures
         self._faults = random.Random(f"{seed}:faults")
         self._sampling = random.Random(f"{seed}:sampling")
+        self._seed = seed
+        self._choice_rng: random.Random | None = None  # drawn from only by requests for n > 1 choices
         self._limiters: dict[str, ModelLimiter] = {}
         self._serial = 0
         self.limits: Limits | None = None  # set by checks to stop runaway learner code
@@ -140,6 +142,10 @@ class SimulatedAPI:
             return self._invalid(provider, record, rid, InvalidRequest(
                 "The simulated world does not stream the Responses API; use Chat Completions with stream=True.",
                 "stream"))
+        if parsed.stream and parsed.n > 1:
+            return self._invalid(provider, record, rid, InvalidRequest(
+                "The simulated world does not stream several choices; stream with n=1, or drop stream=True "
+                "to get all n choices at once.", "n"))
         return self._serve(provider, endpoint, spec, parsed, body, record, rid, now, request)
 
     def _serve(self, provider: str, endpoint: str, spec: ModelSpec, parsed: ParsedRequest, body: dict[str, Any],
@@ -151,20 +157,21 @@ class SimulatedAPI:
             return fault
         assert admission is not None
         answer = self._answer(spec, parsed, corrupt=dice.malformed < scenario.malformed_output_rate)
-        record.output_tokens = answer.output_tokens
+        more = self._more_choices(spec, parsed)
+        record.output_tokens = answer.output_tokens + sum(a.output_tokens for a in more)
         record.stop_reason = _stop_reason(provider, answer)
-        record.cost_usd = spec.cost_usd(parsed.input_tokens, answer.output_tokens)
+        record.cost_usd = spec.cost_usd(parsed.input_tokens, record.output_tokens)
         headers = self._limit_headers(provider, spec, admission, now) | _id_header(provider, rid)
         read_timeout = _read_timeout(request)
         created = EPOCH + int(now)
         cite = any(d.citations for d in parsed.prompt.documents)
         if not parsed.stream:
-            delay = timing.total(answer.output_tokens)
+            delay = timing.total(max(a.output_tokens for a in (answer, *more)))  # choices generate side by side
             if delay > read_timeout:
                 record.error, record.latency, record.stop_reason = "timeout", read_timeout, None
                 return Outcome(record, delay=read_timeout, failure="timeout")
             if endpoint == "chat.completions":
-                data = openai_wire.chat_completion(rid, created, spec.name, answer, parsed.input_tokens)
+                data = openai_wire.chat_completion(rid, created, spec.name, answer, parsed.input_tokens, more)
             elif endpoint == "responses":
                 data = openai_wire.response(rid, created, spec.name, answer, parsed.input_tokens, body)
             else:
@@ -217,12 +224,14 @@ class SimulatedAPI:
             return self._item_error(provider, record, self._server_error(provider, record, rid, timing, overloaded=False),
                                     end - start)
         answer = self._answer(spec, parsed, corrupt=malformed < self.scenario.malformed_output_rate)
-        record.status, record.input_tokens, record.output_tokens = 200, parsed.input_tokens, answer.output_tokens
-        record.cost_usd = spec.cost_usd(parsed.input_tokens, answer.output_tokens) * BATCH_DISCOUNT
+        more = self._more_choices(spec, parsed)
+        output_tokens = answer.output_tokens + sum(a.output_tokens for a in more)
+        record.status, record.input_tokens, record.output_tokens = 200, parsed.input_tokens, output_tokens
+        record.cost_usd = spec.cost_usd(parsed.input_tokens, output_tokens) * BATCH_DISCOUNT
         record.stop_reason = _stop_reason(provider, answer)
         created = EPOCH + int(end)
         if endpoint == "chat.completions":
-            return 200, openai_wire.chat_completion(rid, created, spec.name, answer, parsed.input_tokens)
+            return 200, openai_wire.chat_completion(rid, created, spec.name, answer, parsed.input_tokens, more)
         if endpoint == "responses":
             return 200, openai_wire.response(rid, created, spec.name, answer, parsed.input_tokens, body)
         cite = any(d.citations for d in parsed.prompt.documents)
@@ -320,12 +329,23 @@ class SimulatedAPI:
                 raise InvalidRequest(f"input length and `max_tokens` exceed context limit: {prompt} + {wanted} > "
                                      f"{limit}, decrease input length or `max_tokens` and try again")
 
-    def _answer(self, spec: ModelSpec, parsed: ParsedRequest, *, corrupt: bool) -> Answer:
+    def _answer(self, spec: ModelSpec, parsed: ParsedRequest, *, corrupt: bool,
+                sampling: random.Random | None = None, faults: random.Random | None = None) -> Answer:
+        """One choice of the reply: the responder's text, maybe corrupted, ended at a stop sequence, cut at max_tokens.
+
+        `sampling` and `faults` default to the world's own streams; the extra choices of an n > 1 request pass
+        their own, so that asking for more choices shifts no draw of the world's.
+        """
         prompt = parsed.prompt
-        reply: Reply = respond(prompt, self._sampling, fixtures=self._fixtures)
+        reply: Reply = respond(prompt, sampling or self._sampling, fixtures=self._fixtures)
         blocks = reply.blocks
         if corrupt and prompt.schema is not None:
-            blocks = (Block(corrupt_json(reply.text, self._faults, schema=prompt.schema)),)
+            blocks = (Block(corrupt_json(reply.text, faults or self._faults, schema=prompt.schema)),)
+        ending, stop_sequence = reply.ending, reply.stop_sequence
+        if parsed.stop and parsed.forced_tool is None:
+            blocks, matched = _cut_at_stop(blocks, parsed.stop)
+            if matched is not None and ending in (None, "stop_sequence"):  # a scripted refusal, drop or break stays
+                ending, stop_sequence = "stop_sequence", matched
         limit = parsed.max_tokens or spec.max_output_tokens
         kept: list[Block] = []
         used = 0
@@ -334,11 +354,25 @@ class SimulatedAPI:
             if used + n > limit:
                 kept.append(Block(truncate_to_tokens(block.text, limit - used, spec.encoding)))
                 return Answer(tuple(kept), limit, truncated=True, tool=parsed.forced_tool,
-                              ending=reply.ending, stop_sequence=reply.stop_sequence)
+                              ending=ending, stop_sequence=stop_sequence)
             kept.append(block)
             used += n
         return Answer(tuple(kept), used, truncated=False, tool=parsed.forced_tool,
-                      ending=reply.ending, stop_sequence=reply.stop_sequence)
+                      ending=ending, stop_sequence=stop_sequence)
+
+    def _more_choices(self, spec: ModelSpec, parsed: ParsedRequest) -> tuple[Answer, ...]:
+        """Choices 1 to n-1 of a request for n > 1 choices (choice 0 is `_answer`'s, the same as with n=1).
+
+        They sample, and roll flaky-output's corruption, from their own stream, `{seed}:choices`, created
+        on first use: a world that never asks for several choices makes exactly the draws it always made.
+        """
+        if parsed.n == 1:
+            return ()
+        if self._choice_rng is None:
+            self._choice_rng = random.Random(f"{self._seed}:choices")
+        rng = self._choice_rng
+        return tuple(self._answer(spec, parsed, corrupt=rng.random() < self.scenario.malformed_output_rate,
+                                  sampling=rng, faults=rng) for _ in range(parsed.n - 1))
 
     def _timed_stream(self, record: RequestRecord, spec: ModelSpec, parsed: ParsedRequest,
                       events: list[StreamEvent], read_timeout: float, headers: dict[str, str]) -> Outcome:
@@ -509,6 +543,29 @@ def _rfc3339(t: float) -> str:
 @lru_cache(maxsize=1024)
 def _rfc3339_second(second: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(EPOCH + second))
+
+
+def _cut_at_stop(blocks: tuple[Block, ...], stops: tuple[str, ...]) -> tuple[tuple[Block, ...], str | None]:
+    """The blocks up to the first stop sequence in their text, which is left out (as both APIs do), and the one matched.
+
+    Where two sequences start at the same character the shorter one matches: a model emitting text
+    token by token completes it first.
+    """
+    text = "".join(b.text for b in blocks)
+    found = min(((i, len(s), s) for s in stops if (i := text.find(s)) >= 0), default=None)
+    if found is None:
+        return blocks, None
+    at, _, matched = found
+    kept: list[Block] = []
+    start = 0
+    for block in blocks:
+        if start + len(block.text) >= at:
+            if at > start or not kept:  # no empty block after the last one kept, but always at least one
+                kept.append(Block(block.text[: at - start], block.citations))
+            break
+        kept.append(block)
+        start += len(block.text)
+    return tuple(kept), matched
 
 
 def _stop_reason(provider: str, answer: Answer) -> str:

@@ -38,19 +38,22 @@ def chat_usage(input_tokens: int, output_tokens: int) -> dict[str, Any]:
     }
 
 
-def chat_completion(rid: str, created: int, model: str, answer: Answer, input_tokens: int) -> dict[str, Any]:
+def chat_completion(rid: str, created: int, model: str, answer: Answer, input_tokens: int,
+                    more: tuple[Answer, ...] = ()) -> dict[str, Any]:
+    """A completion whose choice 0 is `answer` and choices 1.. are `more` (a request's `n`); usage counts them all."""
+    answers = (answer, *more)
     return {
         "id": f"chatcmpl-{rid}",
         "object": "chat.completion",
         "created": created,
         "model": model,
         "choices": [{
-            "index": 0,
-            "message": {"role": "assistant", "content": _content(answer), "refusal": None, "annotations": []},
+            "index": index,
+            "message": {"role": "assistant", "content": _content(a), "refusal": None, "annotations": []},
             "logprobs": None,
-            "finish_reason": finish_reason(answer),
-        }],
-        "usage": chat_usage(input_tokens, answer.output_tokens),
+            "finish_reason": finish_reason(a),
+        } for index, a in enumerate(answers)],
+        "usage": chat_usage(input_tokens, sum(a.output_tokens for a in answers)),
         "service_tier": "default",
         "system_fingerprint": FINGERPRINT,
     }

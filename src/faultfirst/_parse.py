@@ -47,10 +47,13 @@ class ParsedRequest:
     stream: bool
     include_usage: bool  # OpenAI stream_options.include_usage
     forced_tool: str | None = None  # Anthropic tool_choice that names a tool: answer with its input
+    stop: tuple[str, ...] = ()  # OpenAI `stop` / Anthropic `stop_sequences`: the reply ends before the first one
+    n: int = 1  # OpenAI Chat Completions `n`: how many choices to generate
 
     @property
     def output_estimate(self) -> int:
-        return self.max_tokens if self.max_tokens is not None else _DEFAULT_OUTPUT_ESTIMATE
+        """What rate limiting charges for the reply: max_tokens (or a default) for each of the n choices."""
+        return (self.max_tokens if self.max_tokens is not None else _DEFAULT_OUTPUT_ESTIMATE) * self.n
 
 
 def _require(body: dict[str, Any], key: str) -> Any:
@@ -105,6 +108,34 @@ def _max_tokens(body: dict[str, Any], *keys: str) -> int | None:
     return None
 
 
+_MAX_OPENAI_STOPS = 4  # Chat Completions: "Up to 4 sequences" (openai 3.57.0, completion_create_params.py)
+_MAX_CHOICES = 128  # the most choices Chat Completions generates for one request
+
+
+def _stop_sequences(body: dict[str, Any], key: str, *, allow_string: bool, most: int | None = None) -> tuple[str, ...]:
+    """The stop sequences a request names (OpenAI's `stop`: a string or a list; Anthropic's `stop_sequences`: a list)."""
+    value = body.get(key)
+    if value is None:
+        return ()
+    if allow_string and isinstance(value, str):
+        value = [value]
+    kind = "a string or a list of strings" if allow_string else "a list of strings"
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise InvalidRequest(f"{key}: must be {kind}, none of them empty", key)
+    if most is not None and len(value) > most:
+        raise InvalidRequest(f"{key}: at most {most} stop sequences are allowed, got {len(value)}", key)
+    return tuple(value)
+
+
+def _choices(body: dict[str, Any]) -> int:
+    value = body.get("n")
+    if value is None:
+        return 1
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= _MAX_CHOICES:
+        raise InvalidRequest(f"n: must be an integer from 1 to {_MAX_CHOICES}, got {value!r}", "n")
+    return value
+
+
 def _schema_tokens(schema: dict[str, Any] | None, encoding: str) -> int:
     return count_tokens(json.dumps(schema, sort_keys=True), encoding) if schema else 0
 
@@ -150,6 +181,7 @@ def parse_openai_chat(body: dict[str, Any], spec: ModelSpec) -> ParsedRequest:
     return ParsedRequest(
         prompt, tokens, _max_tokens(body, "max_completion_tokens", "max_tokens"), stream,
         include_usage=stream and bool((body.get("stream_options") or {}).get("include_usage")),
+        stop=_stop_sequences(body, "stop", allow_string=True, most=_MAX_OPENAI_STOPS), n=_choices(body),
     )
 
 
@@ -218,7 +250,8 @@ def parse_anthropic_messages(body: dict[str, Any], spec: ModelSpec, *, counting:
         # is ignored, so simulated Claude always samples, as the SDK's surface says it does.
         temperature=1.0, provider="anthropic", model=spec.name,
     )
-    return ParsedRequest(prompt, tokens, max_tokens, bool(body.get("stream")), False, forced_tool)
+    return ParsedRequest(prompt, tokens, max_tokens, bool(body.get("stream")), False, forced_tool,
+                         stop=_stop_sequences(body, "stop_sequences", allow_string=False))
 
 
 # Retries, loops and lessons send the same bytes again and again; reading them once is enough.

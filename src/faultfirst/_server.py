@@ -21,17 +21,28 @@ from typing import Any
 
 import httpx2
 
+from ._batches import _OPENAI_ROUTES as _OPENAI_BATCH_ROUTES
 from ._clock import RealTimeClock
+from ._engine import ROUTES
 from ._outcome import Outcome
 from ._world import World
 
 
 def provider_of(path: str, headers: httpx2.Headers) -> str:
-    """Which API a request is for: Anthropic's routes live under /v1/messages, and on a route both APIs
-    have (GET /v1/models) the Anthropic SDK is the one that sends `anthropic-version`."""
-    if path.startswith("/v1/messages") or "anthropic-version" in headers:  # httpx2.Headers: case-insensitive
+    """Which API a request is for: the path decides wherever only one API has it.
+
+    Anthropic's routes all live under /v1/messages (messages, count_tokens, batches); the OpenAI routes
+    are the engine's and the batch service's. A client may send `anthropic-version` to an OpenAI route
+    (a gateway that adds every provider's headers, a library configured for both), and that request
+    is still an OpenAI one. Only where the path cannot say (GET /v1/models, which both APIs have, and
+    paths neither has, whose 404 should come in the asker's shape) does the header decide: the
+    Anthropic SDK always sends it, the OpenAI SDK never does.
+    """
+    if path == "/v1/messages" or path.startswith("/v1/messages/"):
         return "anthropic"
-    return "openai"
+    if any(path == route for _, route in ROUTES["openai"]) or _OPENAI_BATCH_ROUTES.match(path):
+        return "openai"
+    return "anthropic" if "anthropic-version" in headers else "openai"  # httpx2.Headers: case-insensitive
 
 
 class WorldServer(ThreadingHTTPServer):
