@@ -28,6 +28,7 @@ import httpx2
 
 from . import _anthropic_wire as anthropic_wire
 from . import _openai_wire as openai_wire
+from ._attempts import AttemptHooks
 from ._batches import BATCH_DISCOUNT, BatchService
 from ._behaviour import Block, Reply, corrupt_json, respond
 from ._catalog import RETIRED, Catalog, ModelSpec
@@ -99,11 +100,18 @@ class SimulatedAPI:
         self._limiters: dict[str, ModelLimiter] = {}
         self._serial = 0
         self.limits: Limits | None = None  # set by checks to stop runaway learner code
+        self.hooks = AttemptHooks()  # world.on_attempt: what checks and tests watch or script attempts through
         self.batches = BatchService(self, seed)
 
     # -- the decision -------------------------------------------------------------------------------
 
     def plan(self, provider: str, request: httpx2.Request, now: float) -> Outcome:
+        """Decide one attempt, between the world's attempt hooks if it has any (`World.on_attempt`)."""
+        if self.hooks:
+            return self.hooks.around(provider, request, now, self._decide)
+        return self._decide(provider, request, now)
+
+    def _decide(self, provider: str, request: httpx2.Request, now: float) -> Outcome:
         self._serial += 1
         rid = f"sim{self._serial:08x}"
         endpoint = ROUTES[provider].get((request.method, request.url.path))

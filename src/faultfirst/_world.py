@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import math
 import operator
 import os
 import random
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -14,10 +17,11 @@ import httpx2
 import openai
 
 from . import _clock_routing
+from ._attempts import Attempt, Hook, HookHandle
 from ._catalog import CATALOG, Catalog
 from ._clock import Clock, RealTimeClock
 from ._engine import SimulatedAPI
-from ._fixtures import FixtureSet, default_fixtures, load_fixtures
+from ._fixtures import FixtureSet, _parse_entry, default_fixtures, load_fixtures
 from ._guard import Limits
 from ._keys import api_key
 from ._live import AsyncLiveTransport, LiveTransport
@@ -131,10 +135,63 @@ class World:
         key = api_key(provider) if self.live and "api_key" not in given else _SIMULATED_KEY
         return {"api_key": key, "max_retries": 0, **given, "http_client": http_client}
 
-    def _limit(self, *, max_attempts: int, max_seconds: float) -> World:
-        """Bound this world for a check: past either limit, learner code gets `Runaway`."""
-        self.clock.limits = self._api.limits = Limits(max_attempts, max_seconds)
-        return self
+    # -- watching and bounding --------------------------------------------------------------------------
+
+    def on_attempt(self, *, before: Hook | None = None, after: Hook | None = None) -> HookHandle:
+        """Call `before(attempt)` as each attempt arrives and `after(attempt)` once the world has answered it.
+
+        The public way to watch or script the wire, so checks and tests need none of the engine's parts.
+        Each gets an `Attempt` (provider, the `httpx2.Request` as sent, its JSON, the virtual time; after
+        the decision also the record, status, headers and body). `before` may make more requests through
+        this world: they arrive, are answered and are logged before this one, as concurrent requests would
+        be. `after` may replace the reply with `attempt.answer(status, message)`. Hooks run in the order
+        they were added, on every attempt of every client of this world (batch items excepted: a batch is
+        one attempt). The world's own draws are the same with hooks as without.
+
+        A hook that raises stops the call being made with `HookFailed` (a BaseException, so the SDK does not
+        retry it as a connection error), the hook's exception as its cause. Returns a handle: `.remove()`
+        it, or use it in a `with` block to remove it on exit.
+        """
+        return self._api.hooks.add(before, after)
+
+    @contextmanager
+    def watching(self) -> Iterator[list[Attempt]]:
+        """`with world.watching() as attempts:` every attempt answered inside the block, in order, as `Attempt`s."""
+        attempts: list[Attempt] = []
+        with self.on_attempt(after=attempts.append):
+            yield attempts
+
+    def limits(self, *, max_attempts: int | None = None, max_seconds: float | None = None) -> LimitsSwitch:
+        """Bound this world: past either bound, the code running in it gets `Runaway`.
+
+        What a check puts around learner code, so that an endless retry loop stops (`Runaway` is a
+        BaseException, which `except Exception:` cannot swallow). `max_attempts` counts every attempt in
+        `world.requests`, `max_seconds` is virtual time since the world began; a bound left out is no bound,
+        and `world.limits()` with neither lifts them (to clean up after a runaway). The bounds hold from this
+        call on; used as `with world.limits(...):`, the bounds in force before come back on exit, even by an
+        exception, so blocks nest. `active_limits` says what holds now.
+        """
+        return LimitsSwitch(self, _bounds(max_attempts, max_seconds))
+
+    @property
+    def active_limits(self) -> Limits | None:
+        """The bounds in force (`max_attempts`, `max_seconds`), or None: see `limits`."""
+        return self._api.limits
+
+    def _set_limits(self, bounds: Limits | None) -> None:
+        self.clock.limits = self._api.limits = bounds
+
+    def script_reply(self, reply: str | tuple[str, ...], **match: str) -> None:
+        """Answer requests that match with `reply`, ahead of the world's fixtures and its own behaviour.
+
+        A fixture added in code, for one world: `reply` is the text (a tuple of strings: one text block each),
+        `match` the conditions a fixture file's "match" takes (`contains=`, `equals=`, `system_contains=`,
+        `provider=`, `model=`; at least one about the text). For when a check or test needs the model to say
+        one exact thing that a fixture file would make every world say.
+        """
+        entry = _parse_entry({"match": match, "reply": list(reply) if isinstance(reply, tuple) else reply},
+                             "world.script_reply")
+        self._api._fixtures = FixtureSet((entry,) + (self._api._fixtures or FixtureSet()).entries)
 
     # -- time ---------------------------------------------------------------------------------------------
 
@@ -145,6 +202,15 @@ class World:
         the world's loop runs in a thread of its own while this call waits.
         """
         return self._runner.run(awaitable)
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The world's virtual-time event loop (as `asyncio.Runner.get_loop()` gives a runner's).
+
+        For what concerns the loop itself: `set_exception_handler`, `is_running()`. Run coroutines on it with
+        `world.run(...)`, which works from any thread and under Jupyter.
+        """
+        return self._runner.loop
 
     # -- closing ----------------------------------------------------------------------------------------
 
@@ -162,6 +228,34 @@ class World:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+class LimitsSwitch:
+    """The bounds `World.limits` set: in force at once; as a context manager, the previous ones come back on exit."""
+
+    def __init__(self, world: World, bounds: Limits | None) -> None:
+        self.world, self.bounds, self.previous = world, bounds, world.active_limits
+        world._set_limits(bounds)
+
+    def __enter__(self) -> Limits | None:
+        return self.bounds
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.world._set_limits(self.previous)
+
+
+def _bounds(max_attempts: int | None, max_seconds: float | None) -> Limits | None:
+    """Validated bounds for `World.limits` (None: no bounds at all)."""
+    if max_attempts is not None and (isinstance(max_attempts, bool) or not isinstance(max_attempts, int)
+                                     or max_attempts < 0):
+        raise ValueError(f"max_attempts must be a whole number of attempts (0 or more) or None, got {max_attempts!r}")
+    if max_seconds is not None and (isinstance(max_seconds, bool) or not isinstance(max_seconds, (int, float))
+                                    or not max_seconds >= 0):
+        raise ValueError(f"max_seconds must be a number of virtual seconds (0 or more) or None, got {max_seconds!r}")
+    if max_attempts is None and max_seconds is None:
+        return None
+    return Limits(math.inf if max_attempts is None else max_attempts,  # type: ignore[arg-type]
+                  math.inf if max_seconds is None else float(max_seconds))
 
 
 def _fixtures_for(extra: str | os.PathLike[str] | list[str | os.PathLike[str]] | None) -> FixtureSet:

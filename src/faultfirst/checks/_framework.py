@@ -257,8 +257,10 @@ def _stop_timers() -> None:
 
 
 def checked_world(*, seed: int, scenario: str = "calm", max_attempts: int = 200, max_seconds: float = 3600.0) -> World:
-    """A fresh world for one case, bounded so that runaway learner code stops."""
-    return World(seed=seed, scenario=scenario)._limit(max_attempts=max_attempts, max_seconds=max_seconds)
+    """A fresh world for one case, bounded (for the rest of its life) so that runaway learner code stops."""
+    world = World(seed=seed, scenario=scenario)
+    world.limits(max_attempts=max_attempts, max_seconds=max_seconds)
+    return world
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .._fixtures import FixtureSet, _Fixture
+from .._attempts import Attempt
 from .._records import RequestRecord
 from .._scenarios import SCENARIOS, Outage, RateLimits
 from .._world import World
@@ -227,41 +227,31 @@ class _Wire:
 def _recording(world: World) -> list[_Wire]:
     """Keep the JSON body of every request the world receives, and the text of its reply: the check reads the wire."""
     seen: list[_Wire] = []
-    plan = world._api.plan
+    waiting: dict[int, _Wire] = {}  # by attempt: a request made while another is in flight is answered first
 
-    def recording_plan(provider: str, request: Any, now: float) -> Any:
-        try:
-            body = json.loads(request.content or b"{}")
-        except ValueError:
-            body = None
-        wire = _Wire(provider, body if isinstance(body, dict) else {})
-        seen.append(wire)
-        outcome = plan(provider, request, now)
-        wire.reply = _reply_text(provider, outcome.body) if outcome.status == 200 and outcome.body else None
-        return outcome
+    def arrived(attempt: Attempt) -> None:
+        seen.append(_Wire(attempt.provider, attempt.json))
+        waiting[id(attempt)] = seen[-1]
 
-    world._api.plan = recording_plan  # type: ignore[method-assign]
+    def answered(attempt: Attempt) -> None:
+        wire = waiting.pop(id(attempt))
+        wire.reply = _reply_text(attempt.provider, attempt.body) if attempt.status == 200 and attempt.body else None
+
+    world.on_attempt(before=arrived, after=answered)
     return seen
 
 
 def _refusing(world: World, status: int) -> None:
     """Make the world answer every request with `status` and an error body in the provider's shape (a 408, a 409
     or a 404 for a catalogued model, which no scenario produces)."""
-    plan = world._api.plan
 
-    def refusing_plan(provider: str, request: Any, now: float) -> Any:
-        outcome = plan(provider, request, now)
+    def refuse(attempt: Attempt) -> None:
         message = {408: "Request timed out.", 409: "Conflict: try again.",
-                   404: f"The model `{_request_model(request)}` has been retired."}.get(status, "Refused.")
-        kind = "not_found_error" if status == 404 else ("server_error" if provider == "openai" else "api_error")
-        body = ({"error": {"message": message, "type": kind, "param": None, "code": None}}
-                if provider == "openai" else
-                {"type": "error", "error": {"type": kind, "message": message}, "request_id": "req_check"})
-        outcome.status, outcome.body, outcome.events, outcome.failure = status, json.dumps(body).encode(), None, None
-        outcome.record.status, outcome.record.error = status, message
-        return outcome
+                   404: f"The model `{_request_model(attempt.request)}` has been retired."}.get(status, "Refused.")
+        kind = "not_found_error" if status == 404 else ("server_error" if attempt.provider == "openai" else "api_error")
+        attempt.answer(status, message, error_type=kind)
 
-    world._api.plan = refusing_plan  # type: ignore[method-assign]
+    world.on_attempt(after=refuse)
 
 
 def _request_model(request: Any) -> str:
@@ -414,7 +404,7 @@ def _raises(report: Report, fn: Callable[..., Any], world: World, model: str, re
 def _scripted(world: World, reply: tuple[str, ...], **match: str) -> World:
     """`world`, answering a request that matches with `reply`, one text block per string (a Claude reply of several
     blocks), ahead of its own behaviour (which would also read a long prompt sentence by sentence)."""
-    world._api._fixtures = FixtureSet((_Fixture(reply, **match),) + world._api._fixtures.entries)
+    world.script_reply(reply, **match)
     return world
 
 
@@ -668,12 +658,11 @@ def _interleaved(fn: Callable[..., Any], world: World, *, provider: str, arrival
     has heard its probe's outcome before anyone else asks. Here the simulated API, as it plans that attempt,
     calls the learner's chain `arrivals` more times (at the same virtual instant), as concurrent requests would.
     """
-    plan = world._api.plan
     during: list[_Call] = []
 
-    def interleaving_plan(provider_: str, request: Any, now: float) -> Any:
-        if provider_ == provider and not during:
-            world._api.plan = plan  # type: ignore[method-assign]
+    def arrive_meanwhile(attempt: Attempt) -> None:
+        if attempt.provider == provider and not during:
+            hook.remove()
             for i in range(arrivals):
                 before = len(world.requests)
                 try:
@@ -681,10 +670,9 @@ def _interleaved(fn: Callable[..., Any], world: World, *, provider: str, arrival
                                     **ask), None
                 except Exception as caught:  # noqa: BLE001 - learner exceptions are data here (Runaway included)
                     value, err = None, caught
-                during.append(_Call(now, value, err, world.requests[before:]))
-        return plan(provider_, request, now)
+                during.append(_Call(attempt.at, value, err, world.requests[before:]))
 
-    world._api.plan = interleaving_plan  # type: ignore[method-assign]
+    hook = world.on_attempt(before=arrive_meanwhile)
     return during
 
 

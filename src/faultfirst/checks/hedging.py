@@ -309,7 +309,7 @@ async def _cancel(tasks: list[asyncio.Task[Any]]) -> None:
 def _world(**options: Any) -> World:
     """A bounded world whose loop does not log what learner mistakes leave behind (the cases report it)."""
     world = checked_world(**options)
-    world._runner.loop.set_exception_handler(lambda loop, context: None)
+    world.loop.set_exception_handler(lambda loop, context: None)
     return world
 
 
@@ -322,10 +322,10 @@ def _finish(report: Report, world: World, main: Callable[[], Any]) -> Any:
     try:
         return report.call(lambda: world.run(main()))
     finally:
-        if not world._runner.loop.is_running():
+        if not world.loop.is_running():
             async def cleanup() -> None:
                 await _cancel([t for t in asyncio.all_tasks() if t is not asyncio.current_task()])
-            world.clock.limits = world._api.limits = None
+            world.limits()  # cleaning up must not count as running away
             try:
                 world.run(cleanup())
             except BaseException:  # noqa: BLE001 - best effort: the world is thrown away next

@@ -37,6 +37,7 @@ from typing import Any
 
 import openai
 
+from .._attempts import Attempt
 from .._guard import Runaway
 from .._records import RequestRecord
 from .._scenarios import RateLimits, Scenario
@@ -138,7 +139,7 @@ def _cancel_leftovers(world: World) -> None:
     Called explicitly at the end of every run, never from a finalizer: `world.run` starts work on the
     world's thread and waits for it, which code the GC runs must never do.
     """
-    world.clock.limits = world._api.limits = None  # the case is over; cleaning up must not count as running away
+    world.limits()  # the case is over; cleaning up must not count as running away
 
     async def cancel() -> None:
         rest = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
@@ -521,20 +522,19 @@ class _Watch:
     def __init__(self, world: World) -> None:
         self.attempts: list[_Attempt] = []
         self.texts: dict[int, str | None] = {}
-        plan = world._api.plan
 
-        def watched(provider: str, request: Any, now: float) -> Any:
-            outcome = plan(provider, request, now)
+        def watched(attempt: Attempt) -> None:
+            request, record = attempt.request, attempt.record
+            assert record is not None  # an after hook: the world has answered
             ids = set(_ID.findall(request.content or b""))
             doc = ids.pop().decode() if len(ids) == 1 else None
-            after = outcome.headers.get("retry-after") if outcome.status == 429 else None
+            after = attempt.headers.get("retry-after") if attempt.status == 429 else None
             retried = request.headers.get("x-stainless-retry-count", "0") not in ("", "0")
-            self.attempts.append(_Attempt(outcome.record, doc, float(after) if after else None, retried))
-            if doc is not None and outcome.status == 200 and outcome.body and outcome.failure is None:
-                self.texts[id(outcome.record)] = _reply_text(outcome.body)
-            return outcome
+            self.attempts.append(_Attempt(record, doc, float(after) if after else None, retried))
+            if doc is not None and attempt.status == 200 and attempt.body and attempt.failure is None:
+                self.texts[id(record)] = _reply_text(attempt.body)
 
-        world._api.plan = watched  # this world only; it is thrown away after the case
+        world.on_attempt(after=watched)  # this world only; it is thrown away after the case
 
 
 def _reply_text(body: bytes) -> str | None:

@@ -307,7 +307,7 @@ def check_policy(fn: Callable[..., Any], report: Report) -> None:
     with report.case("a burst of 429s (2 seeds): waits at least the retry-after, plus jitter, then succeeds") as notes:
         runs, extras = [], []
         for seed, model in ((43, "gpt-fast"), (44, "claude-fast")):
-            world = World(seed=seed, scenario=_BURST)._limit(max_attempts=40, max_seconds=900)
+            world = checked_world(seed=seed, scenario=_BURST, max_attempts=40, max_seconds=900)
             observer = _Observer(world)
             for i in range(2):  # the bucket holds two requests a minute: spend both
                 _direct(world, model, f"Earlier request {i}.")
@@ -328,7 +328,7 @@ def check_policy(fn: Callable[..., Any], report: Report) -> None:
 
     with report.case("a model whose every slot other clients take (retry-after: 30 each time): never sleeps past "
                      f"the {DEADLINE_S:g} s deadline") as notes:
-        world = World(seed=45, scenario=_BURST)._limit(max_attempts=40, max_seconds=900)
+        world = checked_world(seed=45, scenario=_BURST, max_attempts=40, max_seconds=900)
         observer = _Observer(world, crowd="gpt-fast")
         run = _run(report, fn, world, "gpt-fast", seed=45)
         notes.detail = run.detail()
@@ -349,7 +349,7 @@ def check_policy(fn: Callable[..., Any], report: Report) -> None:
     with report.case("every attempt overloaded (529 and 503, 2 seeds): growing jittered waits, then it gives up") as notes:
         runs, schedules = [], []
         for seed, model in ((46, "claude-fast"), (47, "gpt-fast")):
-            world = World(seed=seed, scenario=_SATURATED)._limit(max_attempts=40, max_seconds=900)
+            world = checked_world(seed=seed, scenario=_SATURATED, max_attempts=40, max_seconds=900)
             observer = _Observer(world)
             runs.append(run := _run(report, fn, world, model, seed=seed))
             notes.detail = "; ".join(r.detail() for r in runs)
@@ -373,7 +373,7 @@ def check_policy(fn: Callable[..., Any], report: Report) -> None:
         runs = []
         for world_seed, seed, model, hint in ((3, 49, "claude-fast", HINT_CONNECTION),
                                               (1, 50, "gpt-fast", HINT_CONNECTION_OPENAI)):
-            world = World(seed=world_seed, scenario=_RESETS)._limit(max_attempts=40, max_seconds=900)
+            world = checked_world(seed=world_seed, scenario=_RESETS, max_attempts=40, max_seconds=900)
             observer = _Observer(world)
             runs.append(run := _run(report, fn, world, model, seed=seed))
             notes.detail = "; ".join(r.detail() for r in runs)
@@ -418,7 +418,7 @@ def check_policy(fn: Callable[..., Any], report: Report) -> None:
     # A quota of one request a day, spent: it advises a day's wait; a day less 90 s later, a 90 s wait.
     for advised, label in ((_DAY_S, "a day"), (90.0, "90 s, above the 60 s the policy accepts")):
         with report.case(f"a spent daily quota (429, retry-after {label}): gives up at once, no sleeping") as notes:
-            world = World(seed=54, scenario=_ONE_A_DAY)._limit(max_attempts=40, max_seconds=2 * _DAY_S)
+            world = checked_world(seed=54, scenario=_ONE_A_DAY, max_attempts=40, max_seconds=2 * _DAY_S)
             _direct(world, "claude-fast", "Earlier request.")
             if advised < _DAY_S:
                 world.clock.sleep(world.requests[0].start + _DAY_S - advised - world.clock.now())
@@ -673,7 +673,7 @@ def check_budget(fn: Callable[..., Any], report: Report) -> None:
 
     with report.case(f"every attempt a 429 with retry-after: 30, tokens to spare: no attempt begins more than "
                      f"{DEADLINE_S:g} s after the call's first") as notes:
-        world = World(seed=66, scenario=_BURST)._limit(max_attempts=40, max_seconds=900)
+        world = checked_world(seed=66, scenario=_BURST, max_attempts=40, max_seconds=900)
         observer = _Observer(world, crowd="gpt-fast")
         batch = _ask_all(report, fn, world, "gpt-fast", _prompts(1), seed=66, observer=observer)
         notes.detail = _detail(world, batch)

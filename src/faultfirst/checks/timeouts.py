@@ -114,7 +114,7 @@ def _run(report: Report, fn: Callable[..., Any], world: World, model: str, *, de
 
 def _past_bounds(world: World) -> bool:
     """Did this world's bound on attempts or simulated time stop the call?"""
-    limits = world._api.limits
+    limits = world.active_limits
     return limits is not None and (len(world.requests) > limits.max_attempts or world.clock.now() > limits.max_seconds)
 
 
