@@ -59,7 +59,7 @@ def repository() -> tuple[str, str]:
 def test_actionlint_passes_every_workflow():
     """Every workflow file passes actionlint and shellcheck (and there are the two this project publishes with)."""
     files = sorted(WORKFLOWS.glob("*.yml"))
-    assert {f.name for f in files} >= {"pages.yml", "weekly.yml"}
+    assert {f.name for f in files} >= {"pages.yml", "weekly.yml", "newest-sdks.yml"}
     result = actionlint(*map(str, files))
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -72,6 +72,7 @@ MISTAKES = [
     ("weekly.yml", 'gh issue comment "$open"', "gh issue comment $open", "[shellcheck]"),
     ("weekly.yml", 'body="The weekly run', 'body="${{ github.event.head_commit.message }} The weekly run',
      "[expression]"),
+    ("newest-sdks.yml", "steps.report.outputs.status", "steps.reprot.outputs.status", "[expression]"),
 ]
 
 
@@ -160,3 +161,18 @@ def test_readme_links_come_from_the_repository_url():
     assert f"https://codespaces.new/{owner}/{name})" in readme
     assert f"<https://{owner.lower()}.github.io/{name}/>" in readme
     assert len(re.findall(r"https://codespaces\.new/[\w.-]+/[\w.-]+", readme)) == 1
+
+
+def test_newest_sdks_runs_nightly_and_files_its_report():
+    """The nightly run is the maintainer command itself; a change (exit 1) files its markdown report, a broken
+    run (exit 2) fails the job, and the committed lock is never written (no commit, no push, read-only checkout)."""
+    flow = workflow("newest-sdks.yml")
+    assert re.fullmatch(r"[\d*]+ [\d*]+ \* \* \*", flow[True]["schedule"][0]["cron"]), "runs every day"
+    job = flow["jobs"]["check"]
+    runs = run_commands(flow)
+    report = next(run for run in runs if "faultfirst.maintain.newest_sdks" in run)
+    assert "--format markdown > report.md" in report and 'exit "$status"' in report
+    filing = next(step for step in job["steps"] if "gh issue" in step.get("run", ""))
+    assert filing["if"].startswith("steps.report.outputs.status == '1'") and "--body-file report.md" in filing["run"]
+    assert job["permissions"] == {"contents": "read", "issues": "write"}
+    assert not any(word in run for run in runs for word in ("git commit", "git push", "uv lock"))
