@@ -28,8 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from faultfirst._progress import _source, curriculum, find_in_notebook
-from faultfirst._workspace import find_repo_root, sync_workspace
+from faultfirst.learner.progress import _source, curriculum, find_in_notebook
+from faultfirst.learner.workspace import find_repo_root, sync_workspace
 
 UNCHANGED_BUDGET_S = 0.5
 

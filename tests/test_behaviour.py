@@ -14,8 +14,8 @@ from typing import Literal, Optional
 import pytest
 from pydantic import BaseModel, Field, ValidationError
 
-from faultfirst import _behaviour as behaviour
-from faultfirst._behaviour import Document, Prompt, Reply, corrupt_json, respond
+from faultfirst.model import behaviour
+from faultfirst.model.behaviour import Document, Prompt, Reply, corrupt_json, respond
 
 REFUND_POLICY = (
     "Acme Widgets ship to 40 countries. "

@@ -16,7 +16,7 @@ from nbformat import NotebookNode
 from faultfirst.build.__main__ import repository_url
 from faultfirst.build.generate import COLAB_CELL, VARIANTS, Book, build, check, lessons, pages_url, serialise, stub
 from faultfirst.build.myst import exercise_labels, fill_glue, to_jupyter
-from faultfirst._workspace import find_repo_root
+from faultfirst.learner.workspace import find_repo_root
 
 ROOT = find_repo_root()
 REPOSITORY = repository_url(ROOT)

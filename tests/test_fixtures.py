@@ -8,8 +8,8 @@ import random
 
 import pytest
 
-from faultfirst._behaviour import Document, Prompt, respond
-from faultfirst._fixtures import FixtureError, FixtureSet, default_fixtures, load_fixtures
+from faultfirst.model.behaviour import Document, Prompt, respond
+from faultfirst.model.fixtures import FixtureError, FixtureSet, default_fixtures, load_fixtures
 
 
 def prompt(user: str, *, system: str = "", provider: str = "openai", model: str = "gpt-4o-mini") -> Prompt:
@@ -143,7 +143,7 @@ def test_missing_file_is_a_fixture_error(tmp_path: pathlib.Path) -> None:
 
 def test_package_fixtures_are_read_again_when_a_recording_changes_them(monkeypatch, tmp_path: pathlib.Path) -> None:
     """A recording saved into the fixtures folder is replayed by the next world in the same process."""
-    from faultfirst import _fixtures
+    from faultfirst.model import fixtures as _fixtures
 
     monkeypatch.setattr(_fixtures, "_PACKAGE_FIXTURES", tmp_path)
     write(tmp_path, "default.json", {"fixtures": [entry("pong", equals="ping")]})

@@ -11,12 +11,12 @@ import openai
 import pytest
 
 from faultfirst import SpendCapExceeded, World
-from faultfirst._catalog import CATALOG, LIVE_MODELS
-from faultfirst._fixtures import FixtureError, load_fixtures
-from faultfirst._behaviour import Prompt
-from faultfirst._keys import MissingKey, api_key
-from faultfirst._live import LiveTransport, UnknownAlias
-from faultfirst._server import WorldServer, serving
+from faultfirst.model.catalog import CATALOG, LIVE_MODELS
+from faultfirst.model.fixtures import FixtureError, load_fixtures
+from faultfirst.model.behaviour import Prompt
+from faultfirst.live.keys import MissingKey, api_key
+from faultfirst.live.transport import LiveTransport, UnknownAlias
+from faultfirst.transports.server import WorldServer, serving
 from tests.conftest import ask, gathered_calls
 
 FAKE_KEYS = {"OPENAI_API_KEY": "test-openai-not-a-key", "ANTHROPIC_API_KEY": "test-anthropic-not-a-key"}

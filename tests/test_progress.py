@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from faultfirst._progress import (CACHE, FAILED, JSON_KEYS, NOT_ATTEMPTED, PASSED, Exercise, Plan, Result, _source, as_json,
+from faultfirst.learner.progress import (CACHE, FAILED, JSON_KEYS, NOT_ATTEMPTED, PASSED, Exercise, Plan, Result, _source, as_json,
                                   curriculum, find_in_notebook, markdown, plan, run_plans, text, workspace_results)
-from faultfirst._workspace import find_repo_root, sync_workspace
+from faultfirst.learner.workspace import find_repo_root, sync_workspace
 from faultfirst.cli import main
 
 ROOT = find_repo_root()

@@ -78,7 +78,7 @@ def test_sleep_and_jitter_are_module_globals(sdk, cls):
     assert "time.sleep(timeout)" in _source(module.SyncAPIClient._sleep_for_retry)
     assert "random()" in _source(module.BaseClient._calculate_retry_timeout)
     assert "anyio.sleep(timeout)" in _source(module.AsyncAPIClient._sleep_for_retry)
-    assert type(module.time).__name__ == "_TimeForSDK" and module.random.__module__ == "faultfirst._clock_routing"
+    assert type(module.time).__name__ == "_TimeForSDK" and module.random.__module__ == "faultfirst.clock.sdk_sleep"
 
 
 @pytest.mark.parametrize("sdk, cls", SDKS)

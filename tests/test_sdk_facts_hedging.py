@@ -296,8 +296,8 @@ def test_world_bills_a_stream_cancelled_before_its_first_byte_in_full():
 
 
 def test_world_latency_tail_is_independent_per_attempt():
-    """Simulator: 3% of attempts take the 4-12x slow path, drawn afresh for every attempt (src/faultfirst/_latency.py)."""
-    from faultfirst import _latency
+    """Simulator: 3% of attempts take the 4-12x slow path, drawn afresh for every attempt (src/faultfirst/service/latency.py)."""
+    from faultfirst.service import latency as _latency
 
     assert _latency._SLOW_PATH_SHARE == 0.03 and _latency._SLOW_PATH_FACTOR == (4.0, 12.0)
     source = inspect.getsource(_latency.LatencyModel.sample)
@@ -316,8 +316,8 @@ def test_neither_sdk_hedges_by_itself():
 def test_world_correlated_tail_is_opt_in_and_shared_by_every_attempt_in_a_minute():
     """Simulator: with Scenario.correlated_tail (in no named scenario) 3% of minutes are slow, 4-12x, for every attempt in them; the per-attempt draws are unchanged."""
     from faultfirst import SCENARIOS
-    from faultfirst._catalog import CATALOG
-    from faultfirst._latency import LatencyModel
+    from faultfirst.model.catalog import CATALOG
+    from faultfirst.service.latency import LatencyModel
 
     assert not any(s.correlated_tail for s in SCENARIOS.values())
     spec = CATALOG["gpt-fast"]

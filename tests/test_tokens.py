@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from faultfirst._behaviour import Prompt, respond
-from faultfirst._tokens import count_tokens, encoding, truncate_to_tokens
+from faultfirst.model.behaviour import Prompt, respond
+from faultfirst.model.tokens import count_tokens, encoding, truncate_to_tokens
 from tests.conftest import ask
 
 SAMPLES = [

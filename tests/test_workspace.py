@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from faultfirst._workspace import find_repo_root, sync_workspace
+from faultfirst.learner.workspace import find_repo_root, sync_workspace
 
 
 def _curriculum(tmp_path: Path) -> Path:

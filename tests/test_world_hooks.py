@@ -9,8 +9,8 @@ import openai
 import pytest
 
 from faultfirst import World
-from faultfirst._attempts import HookFailed
-from faultfirst._guard import Runaway
+from faultfirst.service.attempts import HookFailed
+from faultfirst.clock.limits import Runaway
 
 ASK = [{"role": "user", "content": "Say hi."}]
 

@@ -11,19 +11,19 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ._catalog import Catalog, ModelSpec
-from ._records import RequestRecord
-from ._retryable import retryable_status
-from ._scenarios import SCENARIOS, Outage, RateLimits, Scenario
-from ._text import plural
+from .model.catalog import Catalog, ModelSpec
+from .service.records import RequestRecord
+from .wire.retryable import retryable_status
+from .service.scenarios import SCENARIOS, Outage, RateLimits, Scenario
+from .text import plural
 
 if TYPE_CHECKING:
-    from ._errors import SpendCapExceeded
-    from ._world import World
+    from .wire.client_errors import SpendCapExceeded
+    from .world import World
 
 # These two import both SDKs (about two seconds), so they load on first use: processes that only need the
 # package's lighter parts (pytest's controller, `faultfirst lab`, the book's Sphinx extension) skip the cost.
-_ON_FIRST_USE = {"World": "._world", "SpendCapExceeded": "._errors"}
+_ON_FIRST_USE = {"World": ".world", "SpendCapExceeded": ".wire.client_errors"}
 
 __all__ = ["World", "Catalog", "ModelSpec", "RequestRecord", "Scenario", "SCENARIOS", "RateLimits", "Outage",
            "SpendCapExceeded", "retryable_status", "plural"]

@@ -13,9 +13,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ._progress import DEFAULT_TIMEOUT, JSON_KEYS
-from ._scenarios import SCENARIOS as SCENARIO_NAMES
-from ._workspace import LANDING_PAGE, find_repo_root, sync_workspace
+from .learner.progress import DEFAULT_TIMEOUT, JSON_KEYS
+from .service.scenarios import SCENARIOS as SCENARIO_NAMES
+from .learner.workspace import LANDING_PAGE, find_repo_root, sync_workspace
 
 
 _JSON_EPILOG = "--format json prints one object:\n" + "\n".join(f"  {key}: {meaning}" for key, meaning in JSON_KEYS.items())
@@ -40,7 +40,7 @@ def _lab(args: argparse.Namespace) -> int:
 
 
 def _progress(args: argparse.Namespace) -> int:
-    from ._progress import as_json, curriculum, markdown, run_plans, text, workspace_results
+    from .learner.progress import as_json, curriculum, markdown, run_plans, text, workspace_results
 
     if not args.timeout > 0:
         print(f"faultfirst progress: --timeout must be a number of seconds above 0, not {args.timeout:g}", file=sys.stderr)
@@ -70,7 +70,7 @@ def _progress(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from ._server import serve_world
+    from .transports.server import serve_world
 
     try:
         server = serve_world(seed=args.seed, scenario=args.scenario, host=args.host, port=args.port,

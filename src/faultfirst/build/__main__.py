@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from .._workspace import find_repo_root
+from ..learner.workspace import find_repo_root
 from .generate import check, generate
 
 

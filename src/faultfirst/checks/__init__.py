@@ -11,7 +11,7 @@ after the lesson's file) and registers them on import.
 import importlib
 import pkgutil
 
-from .._tokens import encoding
+from ..model.tokens import encoding
 from ._framework import CHECKS, FAILED, NOT_ATTEMPTED, PASSED, CheckResult, check
 
 for _module in pkgutil.iter_modules(__path__):

@@ -27,10 +27,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._guard import Runaway
-from .._loop import interrupt_running_loops
-from .._text import plural
-from .._world import World
+from ..clock.limits import Runaway
+from ..clock.loop import interrupt_running_loops
+from ..text import plural
+from ..world import World
 
 NOT_ATTEMPTED, PASSED, FAILED = "not attempted", "passed", "failed"
 

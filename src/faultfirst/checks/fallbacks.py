@@ -42,11 +42,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .._attempts import Attempt
-from .._records import RequestRecord
-from .._scenarios import SCENARIOS, Outage, RateLimits
-from .._world import World
-from .._text import plural
+from ..service.attempts import Attempt
+from ..service.records import RequestRecord
+from ..service.scenarios import SCENARIOS, Outage, RateLimits
+from ..world import World
+from ..text import plural
 from ._framework import (Mistake, Report, _CaseFailed, checked_world, mistakes,
                          register, usage)
 

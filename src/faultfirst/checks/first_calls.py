@@ -11,8 +11,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from .._tokens import count_tokens
-from .._world import World
+from ..model.tokens import count_tokens
+from ..world import World
 from ._framework import Mistake, Report, checked_world, mistakes, register
 
 _PROMPT = "Explain in a few sentences why an API client needs a timeout."

@@ -35,11 +35,11 @@ from typing import Any
 import httpx2
 import openai
 
-from .._catalog import CATALOG
-from .._guard import Runaway
-from .._latency import LatencyModel
-from .._world import World
-from .._text import plural
+from ..model.catalog import CATALOG
+from ..clock.limits import Runaway
+from ..service.latency import LatencyModel
+from ..world import World
+from ..text import plural
 from ._framework import Mistake, Report, checked_world, mistakes, register, usage
 
 MODEL = "gpt-fast"

@@ -18,9 +18,9 @@ from typing import Any
 
 import httpx2
 
-from .._latency import LatencyModel
-from .._records import RequestRecord
-from .._world import World
+from ..service.latency import LatencyModel
+from ..service.records import RequestRecord
+from ..world import World
 from ._framework import Mistake, Report, mistakes, register
 
 PERCENTILES = (50, 90, 99)

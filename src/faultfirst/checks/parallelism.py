@@ -37,12 +37,12 @@ from typing import Any
 
 import openai
 
-from .._attempts import Attempt
-from .._guard import Runaway
-from .._records import RequestRecord
-from .._scenarios import RateLimits, Scenario
-from .._world import World
-from .._text import plural
+from ..service.attempts import Attempt
+from ..clock.limits import Runaway
+from ..service.records import RequestRecord
+from ..service.scenarios import RateLimits, Scenario
+from ..world import World
+from ..text import plural
 from ._framework import Mistake, Report, checked_world, mistakes, register, usage
 
 MAX_ATTEMPTS = 4  # the lesson's retry bound per document (its setup cell defines the same name)

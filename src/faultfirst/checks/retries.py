@@ -25,11 +25,11 @@ import httpx2
 import openai
 import tenacity
 
-from .._records import RequestRecord
-from .._retryable import retryable_status
-from .._scenarios import SCENARIOS, Outage, RateLimits, Scenario
-from .._world import World
-from .._text import plural
+from ..service.records import RequestRecord
+from ..wire.retryable import retryable_status
+from ..service.scenarios import SCENARIOS, Outage, RateLimits, Scenario
+from ..world import World
+from ..text import plural
 from ._framework import Mistake, Report, checked_world, mistakes, register, usage
 
 _PROMPT = "Summarise this abstract in one sentence: we study retries with jitter under contention."

@@ -29,14 +29,14 @@ import httpx2
 import openai
 import tenacity
 
-from .._guard import Runaway
-from .. import _anthropic_wire as anthropic_wire
-from .. import _openai_wire as openai_wire
-from .._records import RequestRecord
-from .._retryable import retryable_status
-from .._tokens import count_tokens
-from .._world import World
-from .._text import plural
+from ..clock.limits import Runaway
+from ..wire import anthropic_render
+from ..wire import openai_render
+from ..service.records import RequestRecord
+from ..wire.retryable import retryable_status
+from ..model.tokens import count_tokens
+from ..world import World
+from ..text import plural
 from ._framework import Mistake, Report, checked_world, mistakes, register
 
 _PROMPT = "What does the research say about sleep deprivation and working memory?"
@@ -232,8 +232,8 @@ def _scripted(world: World, statuses: tuple[tuple[int, int | None], ...]) -> Wor
         record = RequestRecord(provider, outcome.record.model, outcome.record.endpoint, now)
         engine._log[-1] = record
         kind = {408: "timeout", 409: "conflict", 429: "rate_limit_error"}.get(status, "api_error")
-        data = (openai_wire.error(f"Scripted {status}.", kind) if provider == "openai"
-                else anthropic_wire.error(kind, f"Scripted {status}.", "scripted"))
+        data = (openai_render.error(f"Scripted {status}.", kind) if provider == "openai"
+                else anthropic_render.error(kind, f"Scripted {status}.", "scripted"))
         headers = {"retry-after": str(advice)} if advice is not None else None
         return engine._answer_json(record, data, "scripted", 0.05, status=status, headers=headers)
 

@@ -49,7 +49,7 @@ _PRELOAD = ("ipykernel.kernelapp",
             "ipykernel.debugger",  # the kernel imports debugpy (0.27 s) while it starts; it starts no thread on import
             "matplotlib.figure", "matplotlib.axes", "matplotlib.font_manager",
             "myst_nb.ext.glue",  # myst_nb.glue imports it (docutils, nbformat, jsonschema) at its first call
-            "openai", "anthropic", "tenacity", "pydantic", "faultfirst._world", "faultfirst.checks")
+            "openai", "anthropic", "tenacity", "pydantic", "faultfirst.world", "faultfirst.checks")
 
 
 def serve(socket_path: str) -> None:
@@ -63,7 +63,7 @@ def serve(socket_path: str) -> None:
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     for name in _PRELOAD:
         importlib.import_module(name)
-    from faultfirst._tokens import encoding
+    from faultfirst.model.tokens import encoding
 
     encoding("o200k_base"), encoding("cl100k_base")
     # Out of the collector's sight: a kernel's first full collection would otherwise walk every object imported

@@ -51,7 +51,7 @@ An empty ``reply`` is a reply with no text. With ``"ending": "refusal"``,
 Chat Completions sends ``message.content: null``, as the real API does for a
 reply with no text.
 
-``recorded`` is written by record mode (see ``_recording.py``): the request
+``recorded`` is written by record mode (see ``live/recording.py``): the request
 and response the reply was taken from, kept so a refresh can be reviewed. The
 world replays ``reply`` only.
 
@@ -77,9 +77,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from faultfirst._behaviour import Prompt
+    from faultfirst.model.behaviour import Prompt
 
-_PACKAGE_FIXTURES = pathlib.Path(__file__).parent / "fixtures"
+_PACKAGE_FIXTURES = pathlib.Path(__file__).parents[1] / "fixtures"  # the package's data sits at its root
 _PROVIDERS = ("openai", "anthropic")
 _TEXT_CONDITIONS = ("contains", "equals", "system_contains")
 _MATCH_KEYS = ("provider", "model", *_TEXT_CONDITIONS)

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 
 import httpx2
 
-from ._batches import BATCH_DISCOUNT, OPENAI_BATCH_ENDPOINTS, multipart_file
-from ._catalog import Catalog
-from ._errors import SpendCapExceeded
-from ._parse import GENERATING_ROUTES, InvalidRequest, decode_body, parse_request
-from ._records import RequestRecord
+from .batches import BATCH_DISCOUNT, OPENAI_BATCH_ENDPOINTS, multipart_file
+from ..model.catalog import Catalog
+from ..wire.client_errors import SpendCapExceeded
+from ..wire.parse import GENERATING_ROUTES, InvalidRequest, decode_body, parse_request
+from .records import RequestRecord
 
 
 def _usd(amount: float) -> str:

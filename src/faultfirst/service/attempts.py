@@ -23,11 +23,11 @@ from typing import Any
 
 import httpx2
 
-from . import _anthropic_wire as anthropic_wire
-from . import _openai_wire as openai_wire
-from ._outcome import Outcome
-from ._records import RequestRecord
-from ._wire import dumps, error_name
+from ..wire import anthropic_render
+from ..wire import openai_render
+from .outcome import Outcome
+from .records import RequestRecord
+from ..wire.framing import dumps, error_name
 
 # Anthropic's documented error types by status; OpenAI's bodies say "invalid_request_error" or "server_error".
 _ANTHROPIC_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
@@ -102,8 +102,8 @@ class Attempt:
             raise ValueError(f"answer() sends an error reply; give a status from 400 to 599, not {status!r}")
         kind = error_type or _error_type(self.provider, status)
         rid = outcome.headers.get("x-request-id") or outcome.headers.get("request-id") or "req_hook"
-        data = (openai_wire.error(message, kind) if self.provider == "openai"
-                else anthropic_wire.error(kind, message, rid.removeprefix("req_")))
+        data = (openai_render.error(message, kind) if self.provider == "openai"
+                else anthropic_render.error(kind, message, rid.removeprefix("req_")))
         outcome.delay = outcome.delay if delay is None else delay
         outcome.status, outcome.body, outcome.events, outcome.failure = status, dumps(data), None, None
         outcome.stream_failure = None

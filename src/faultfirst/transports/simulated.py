@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING
 
 import httpx2
 
-from ._errors import NotOnWorldLoop
-from ._outcome import Outcome, StreamEvent
+from ..wire.client_errors import NotOnWorldLoop
+from ..service.outcome import Outcome, StreamEvent
 
 if TYPE_CHECKING:
-    from ._world import World
+    from ..world import World
 
 
 def transport_failure(kind: str, request: httpx2.Request) -> httpx2.TransportError:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from ._text import plural
+from ..text import plural
 
 COPIED_FOLDERS = ("notebooks", "exercises")
 LANDING_PAGE = "START-HERE.ipynb"
@@ -85,8 +85,8 @@ def sync_workspace(root: Path, workspace: Path) -> SyncReport:
 def landing_page(root: Path) -> str:
     """START-HERE.ipynb: what each folder holds, the lessons in the book's order with links and honest times, and
     how to check progress; one markdown cell, from _toc.yml and the lessons' own headers."""
-    from .build.__main__ import repository_url
-    from .build.generate import pages_url
+    from ..build.__main__ import repository_url
+    from ..build.generate import pages_url
 
     book = pages_url(repository_url(root))
     toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))

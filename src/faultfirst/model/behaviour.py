@@ -4,7 +4,7 @@ The request-parsing layer turns an OpenAI or Anthropic request into a neutral
 :class:`Prompt`; :func:`respond` decides the reply.  The engine is a handful of
 rules tried in order, the first that applies wins:
 
-1. ``fixture``  - a scripted reply from a :class:`~faultfirst._fixtures.FixtureSet`.
+1. ``fixture``  - a scripted reply from a :class:`~faultfirst.model.fixtures.FixtureSet`.
 2. ``injected`` - a document or the user turn carries an injected instruction
    ("Ignore previous instructions and ...").  Like a naive model, the engine
    obeys it unless the prompt is *guarded* (it calls document content
@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from faultfirst._fixtures import FixtureSet
+    from faultfirst.model.fixtures import FixtureSet
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ class Scenario:
     stream_error_rate: float = 0.0
     malformed_output_rate: float = 0.0
     outage: Outage | None = None
-    # Opt-in, in no named scenario: the latency tail belongs to the minute, not the attempt (see _latency.py).
+    # Opt-in, in no named scenario: the latency tail belongs to the minute, not the attempt (see service/latency.py).
     correlated_tail: bool = False
 
 

@@ -32,8 +32,8 @@ import time as _time
 from types import FrameType, ModuleType
 from typing import Any
 
-from ._clock import Clock
-from ._loop import VirtualTimeLoop
+from .virtual import Clock
+from .loop import VirtualTimeLoop
 
 
 def _world_of_caller(frame: FrameType | None) -> Any:

@@ -22,15 +22,15 @@ from typing import TYPE_CHECKING, Any
 
 import httpx2
 
-from . import _anthropic_wire as anthropic_wire
-from . import _openai_wire as openai_wire
-from ._outcome import Outcome
-from ._parse import InvalidRequest
-from ._records import RequestRecord
-from ._wire import EPOCH
+from ..wire import anthropic_render
+from ..wire import openai_render
+from .outcome import Outcome
+from ..wire.parse import InvalidRequest
+from .records import RequestRecord
+from ..wire.framing import EPOCH
 
 if TYPE_CHECKING:
-    from ._engine import SimulatedAPI
+    from .engine import SimulatedAPI
 
 BATCH_DISCOUNT = 0.5
 _BASE_SECONDS, _PER_ITEM_SECONDS = 300.0, 1.5
@@ -266,13 +266,13 @@ class BatchService:
     @staticmethod
     def _not_found(provider: str, what: str, rid: str) -> dict[str, Any]:
         if provider == "openai":
-            return openai_wire.error(f"No such object: {what}", "invalid_request_error")
-        return anthropic_wire.error("not_found_error", f"No such object: {what}", rid)
+            return openai_render.error(f"No such object: {what}", "invalid_request_error")
+        return anthropic_render.error("not_found_error", f"No such object: {what}", rid)
 
 
 def _cancelled(provider: str) -> dict[str, Any]:
     if provider == "openai":
-        return openai_wire.error("The batch was cancelled before this request ran.", "batch_cancelled")
+        return openai_render.error("The batch was cancelled before this request ran.", "batch_cancelled")
     return {"type": "canceled"}
 
 

@@ -16,21 +16,21 @@ import anthropic
 import httpx2
 import openai
 
-from . import _clock_routing
-from ._attempts import Attempt, Hook, HookHandle
-from ._catalog import CATALOG, Catalog
-from ._clock import Clock, RealTimeClock
-from ._engine import SimulatedAPI
-from ._fixtures import FixtureSet, _parse_entry, default_fixtures, load_fixtures
-from ._guard import Limits
-from ._keys import api_key
-from ._live import AsyncLiveTransport, LiveTransport
-from ._loop import LoopRunner
-from ._records import RequestRecord
-from ._recording import Recorder
-from ._scenarios import Scenario, scenario_named
-from ._spend import SpendLedger
-from ._transport import AsyncWorldTransport, WorldTransport
+from .clock import sdk_sleep
+from .service.attempts import Attempt, Hook, HookHandle
+from .model.catalog import CATALOG, Catalog
+from .clock.virtual import Clock, RealTimeClock
+from .service.engine import SimulatedAPI
+from .model.fixtures import FixtureSet, _parse_entry, default_fixtures, load_fixtures
+from .clock.limits import Limits
+from .live.keys import api_key
+from .live.transport import AsyncLiveTransport, LiveTransport
+from .clock.loop import LoopRunner
+from .service.records import RequestRecord
+from .live.recording import Recorder
+from .service.scenarios import Scenario, scenario_named
+from .service.spend import SpendLedger
+from .transports.simulated import AsyncWorldTransport, WorldTransport
 
 T = TypeVar("T")
 
@@ -98,7 +98,7 @@ class World:
         self._recorder = Recorder(Path(record_to)) if record_to is not None else None
         self._runner = LoopRunner(self.clock)
         self._sdk_jitter = random.Random(f"{seed}:sdk-jitter")
-        _clock_routing.install()
+        sdk_sleep.install()
 
     def __repr__(self) -> str:
         mode = ", live" if self.live else ""

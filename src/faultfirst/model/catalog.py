@@ -23,7 +23,7 @@ class LatencyProfile:
 
     A reply of n output tokens takes about `overhead + ttft + n * per_token`
     seconds at the median; each request's time is then multiplied by a
-    heavy-tailed random factor (see `_latency.py`).
+    heavy-tailed random factor (see `service/latency.py`).
     """
 
     overhead: float  # connection, queueing and response head, seconds
@@ -97,7 +97,7 @@ def unknown_model_message(name: object, valid: Mapping[str, ModelSpec] | list[st
 # Live mode sends each alias as a real model id, kept in one file (live_models.json).
 LIVE_MODELS: dict[str, dict[str, str]] = {
     provider: ids
-    for provider, ids in json.loads((Path(__file__).parent / "live_models.json").read_text(encoding="utf-8")).items()
+    for provider, ids in json.loads((Path(__file__).parents[1] / "live_models.json").read_text(encoding="utf-8")).items()
     if not provider.startswith("_")
 }
 _ALIAS_OF_LIVE_ID = {real: alias for ids in LIVE_MODELS.values() for alias, real in ids.items()}

@@ -31,8 +31,8 @@ import weakref
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
-from ._clock import Clock, RealTimeClock
-from ._guard import Runaway
+from .virtual import Clock, RealTimeClock
+from .limits import Runaway
 
 T = TypeVar("T")
 

@@ -3,7 +3,7 @@
 `SimulatedAPI.plan` reads one HTTP request at the virtual moment it arrives
 and returns an `Outcome`: a status, headers and body (or timed stream events),
 the virtual delay before they arrive, or a transport failure to raise. It
-waits for nothing itself; the transports in `_transport.py` spend the delay in
+waits for nothing itself; the transports in `transports/simulated.py` spend the delay in
 virtual time, synchronously or under asyncio. Keeping the decision separate
 from the waiting is what lets one engine serve both SDK flavours.
 
@@ -26,23 +26,23 @@ from typing import Any
 
 import httpx2
 
-from . import _anthropic_wire as anthropic_wire
-from . import _openai_wire as openai_wire
-from ._attempts import AttemptHooks
-from ._batches import BATCH_DISCOUNT, BatchService
-from ._behaviour import Block, Reply, corrupt_json, respond
-from ._catalog import RETIRED, Catalog, ModelSpec
-from ._fixtures import FixtureSet
-from ._guard import Limits
-from ._latency import LatencyModel, Timing
-from ._outcome import Outcome, StreamEvent
-from ._parse import GENERATING_ROUTES, InvalidRequest, ParsedRequest, decode_body, parse_request
-from ._ratelimit import Admission, ModelLimiter
-from ._records import RequestRecord
-from ._scenarios import Scenario
-from ._spend import SpendLedger
-from ._tokens import count_tokens, truncate_to_tokens
-from ._wire import EPOCH, Answer, dumps, error_name
+from ..wire import anthropic_render
+from ..wire import openai_render
+from .attempts import AttemptHooks
+from .batches import BATCH_DISCOUNT, BatchService
+from ..model.behaviour import Block, Reply, corrupt_json, respond
+from ..model.catalog import RETIRED, Catalog, ModelSpec
+from ..model.fixtures import FixtureSet
+from ..clock.limits import Limits
+from .latency import LatencyModel, Timing
+from .outcome import Outcome, StreamEvent
+from ..wire.parse import GENERATING_ROUTES, InvalidRequest, ParsedRequest, decode_body, parse_request
+from .rate_limits import Admission, ModelLimiter
+from .records import RequestRecord
+from .scenarios import Scenario
+from .spend import SpendLedger
+from ..model.tokens import count_tokens, truncate_to_tokens
+from ..wire.framing import EPOCH, Answer, dumps, error_name
 
 ROUTES: dict[str, dict[tuple[str, str], str]] = {
     "openai": {("POST", "/v1/chat/completions"): "chat.completions", ("POST", "/v1/responses"): "responses",
@@ -54,8 +54,8 @@ ROUTES: dict[str, dict[tuple[str, str], str]] = {
 def _stream_error_event(provider: str, rid: str) -> bytes:
     """The event each provider sends when a stream fails after it started (simulated, or injected live)."""
     if provider == "openai":
-        return openai_wire.stream_error("The server had an error while processing your request. Sorry about that!")
-    return anthropic_wire.stream_error("overloaded_error", "Overloaded", rid)
+        return openai_render.stream_error("The server had an error while processing your request. Sorry about that!")
+    return anthropic_render.stream_error("overloaded_error", "Overloaded", rid)
 
 
 # A live stream's length is not known when it starts; an injected break lands after 10 to 30 of its events.
@@ -179,18 +179,18 @@ class SimulatedAPI:
                 record.error, record.latency, record.stop_reason = "timeout", read_timeout, None
                 return Outcome(record, delay=read_timeout, failure="timeout")
             if endpoint == "chat.completions":
-                data = openai_wire.chat_completion(rid, created, spec.name, answer, parsed.input_tokens, more)
+                data = openai_render.chat_completion(rid, created, spec.name, answer, parsed.input_tokens, more)
             elif endpoint == "responses":
-                data = openai_wire.response(rid, created, spec.name, answer, parsed.input_tokens, body)
+                data = openai_render.response(rid, created, spec.name, answer, parsed.input_tokens, body)
             else:
-                data = anthropic_wire.message(rid, spec.name, answer, parsed.input_tokens, cite)
+                data = anthropic_render.message(rid, spec.name, answer, parsed.input_tokens, cite)
             record.status, record.latency = 200, delay
             return Outcome(record, delay=delay, headers=headers | _JSON, body=dumps(data))
 
         if provider == "openai":
-            tagged = openai_wire.chat_chunks(rid, created, spec.name, answer, parsed.input_tokens, parsed.include_usage)
+            tagged = openai_render.chat_chunks(rid, created, spec.name, answer, parsed.input_tokens, parsed.include_usage)
         else:
-            tagged = anthropic_wire.stream_events(rid, spec.name, answer, parsed.input_tokens, cite)
+            tagged = anthropic_render.stream_events(rid, spec.name, answer, parsed.input_tokens, cite)
         events = [StreamEvent(timing.head if i == 0 else timing.first_token + n * timing.per_token, n, data)
                   for i, (n, data) in enumerate(tagged)]
         if dice.broken_stream < scenario.stream_error_rate:
@@ -239,11 +239,11 @@ class SimulatedAPI:
         record.stop_reason = _stop_reason(provider, answer)
         created = EPOCH + int(end)
         if endpoint == "chat.completions":
-            return 200, openai_wire.chat_completion(rid, created, spec.name, answer, parsed.input_tokens, more)
+            return 200, openai_render.chat_completion(rid, created, spec.name, answer, parsed.input_tokens, more)
         if endpoint == "responses":
-            return 200, openai_wire.response(rid, created, spec.name, answer, parsed.input_tokens, body)
+            return 200, openai_render.response(rid, created, spec.name, answer, parsed.input_tokens, body)
         cite = any(d.citations for d in parsed.prompt.documents)
-        message = anthropic_wire.message(rid, spec.name, answer, parsed.input_tokens, cite)
+        message = anthropic_render.message(rid, spec.name, answer, parsed.input_tokens, cite)
         return 200, {"type": "succeeded", "message": message}
 
     @staticmethod
@@ -436,9 +436,9 @@ class SimulatedAPI:
 
     def _not_found(self, provider: str, request: httpx2.Request, record: RequestRecord, rid: str) -> Outcome:
         if provider == "openai":
-            data = openai_wire.error(f"Invalid URL ({request.method} {request.url.path})", "invalid_request_error")
+            data = openai_render.error(f"Invalid URL ({request.method} {request.url.path})", "invalid_request_error")
         else:
-            data = anthropic_wire.error("not_found_error", "Not Found", rid)
+            data = anthropic_render.error("not_found_error", "Not Found", rid)
         return self._answer_json(record, data, rid, 0.05, status=404)
 
     def _unknown_model(self, provider: str, record: RequestRecord, rid: str, model: object) -> Outcome:
@@ -449,31 +449,31 @@ class SimulatedAPI:
         retired = RETIRED.get(model) == provider  # type: ignore[call-overload]
         if provider == "openai":
             reason = "has been deprecated" if retired else "does not exist or you do not have access to it"
-            data = openai_wire.error(f"The model `{model}` {reason}.{hint}", "invalid_request_error",
+            data = openai_render.error(f"The model `{model}` {reason}.{hint}", "invalid_request_error",
                                      code="model_not_found")
         else:
             reason = " has been retired" if retired else ""
-            data = anthropic_wire.error("not_found_error", f"model: {model}{reason}.{hint}", rid)
+            data = anthropic_render.error("not_found_error", f"model: {model}{reason}.{hint}", rid)
         return self._answer_json(record, data, rid, 0.05, status=404)
 
     def _invalid(self, provider: str, record: RequestRecord, rid: str, err: InvalidRequest) -> Outcome:
         if provider == "openai":
             code = "context_length_exceeded" if "context length" in err.message else (
                 "invalid_value" if err.param else None)
-            data = openai_wire.error(err.message, "invalid_request_error", param=err.param, code=code)
+            data = openai_render.error(err.message, "invalid_request_error", param=err.param, code=code)
         else:
-            data = anthropic_wire.error("invalid_request_error", err.message, rid)
+            data = anthropic_render.error("invalid_request_error", err.message, rid)
         return self._answer_json(record, data, rid, 0.05, status=400)
 
     def _server_error(self, provider: str, record: RequestRecord, rid: str, timing: Timing, *, overloaded: bool) -> Outcome:
         if provider == "openai":
             message = ("The engine is currently overloaded, please try again later." if overloaded
                        else "The server is temporarily unavailable. Please try again later.")
-            return self._answer_json(record, openai_wire.error(message, "server_error"), rid, timing.head, status=503)
+            return self._answer_json(record, openai_render.error(message, "server_error"), rid, timing.head, status=503)
         if overloaded:
-            return self._answer_json(record, anthropic_wire.error("overloaded_error", "Overloaded", rid), rid,
+            return self._answer_json(record, anthropic_render.error("overloaded_error", "Overloaded", rid), rid,
                                      timing.head, status=529)
-        return self._answer_json(record, anthropic_wire.error("api_error", "Internal server error", rid), rid,
+        return self._answer_json(record, anthropic_render.error("api_error", "Internal server error", rid), rid,
                                  timing.head, status=500)
 
     def _rate_limited(self, provider: str, spec: ModelSpec, record: RequestRecord, rid: str, timing: Timing,
@@ -493,10 +493,10 @@ class SimulatedAPI:
             else:
                 message = (f"Rate limit reached for {spec.name} on {unit}: Limit {bucket.capacity}, "
                            f"Used {bucket.capacity - int(bucket.level)}, Requested {asked}. "
-                           f"Please try again in {openai_wire.duration(admission.retry_after)}.")
-            data = openai_wire.error(message, "tokens" if kind == "tokens" else "requests", code="rate_limit_exceeded")
+                           f"Please try again in {openai_render.duration(admission.retry_after)}.")
+            data = openai_render.error(message, "tokens" if kind == "tokens" else "requests", code="rate_limit_exceeded")
         else:
-            data = anthropic_wire.error(
+            data = anthropic_render.error(
                 "rate_limit_error",
                 f"This request would exceed your organization's rate limit of {bucket.capacity} "
                 f"{_ANTHROPIC_LIMIT_UNITS[kind]} for {spec.name}. Please reduce the prompt length or the maximum "
@@ -511,10 +511,10 @@ class SimulatedAPI:
             return {
                 "x-ratelimit-limit-requests": str(requests.capacity),
                 "x-ratelimit-remaining-requests": str(max(0, int(requests.level))),
-                "x-ratelimit-reset-requests": openai_wire.duration(requests.reset_after(now)),
+                "x-ratelimit-reset-requests": openai_render.duration(requests.reset_after(now)),
                 "x-ratelimit-limit-tokens": str(tokens.capacity),
                 "x-ratelimit-remaining-tokens": str(max(0, int(tokens.level))),
-                "x-ratelimit-reset-tokens": openai_wire.duration(tokens.reset_after(now)),
+                "x-ratelimit-reset-tokens": openai_render.duration(tokens.reset_after(now)),
             }
         return {
             "anthropic-ratelimit-requests-limit": str(requests.capacity),
@@ -578,6 +578,6 @@ def _cut_at_stop(blocks: tuple[Block, ...], stops: tuple[str, ...]) -> tuple[tup
 
 def _stop_reason(provider: str, answer: Answer) -> str:
     if provider == "openai":
-        return openai_wire.finish_reason(answer)
-    return anthropic_wire.stop_reason(answer)
+        return openai_render.finish_reason(answer)
+    return anthropic_render.stop_reason(answer)
 

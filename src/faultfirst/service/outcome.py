@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ._records import RequestRecord
+from .records import RequestRecord
 
 
 @dataclass

@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ._behaviour import Block
-from ._wire import Answer, pieces, sse
+from ..model.behaviour import Block
+from .framing import Answer, pieces, sse
 
 
 def _citation(c: Any) -> dict[str, Any]:

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from ._behaviour import Document, Prompt
-from ._catalog import ModelSpec
-from ._tokens import count_tokens
+from ..model.behaviour import Document, Prompt
+from ..model.catalog import ModelSpec
+from ..model.tokens import count_tokens
 
 _PER_MESSAGE = 3  # role and separators around each message
 _PER_REPLY = 3  # the assistant's turn header the model is primed with

@@ -24,7 +24,7 @@ import math
 import random
 from dataclasses import dataclass
 
-from ._catalog import ModelSpec
+from ..model.catalog import ModelSpec
 
 _BODY_SIGMA = 0.35
 _SLOW_PATH_SHARE = 0.03

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 
-from ._guard import Limits
+from .limits import Limits
 
 
 class Clock:

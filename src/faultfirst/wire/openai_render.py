@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._wire import Answer, pieces, sse
+from .framing import Answer, pieces, sse
 
 FINGERPRINT = "fp_faultfirst"
 

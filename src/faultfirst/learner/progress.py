@@ -54,7 +54,7 @@ CACHE = Path(".faultfirst") / "progress.json"
 _CACHE_FORMAT = 1
 DEFAULT_TIMEOUT = 30.0  # seconds per cell: above a check's own 10 s bound on a blocked learner call, with margin
 _PRELOAD = ("IPython.core.interactiveshell", "IPython.utils.capture", "openai", "anthropic", "tenacity",
-            "pydantic", "faultfirst._world", "faultfirst.checks")
+            "pydantic", "faultfirst.world", "faultfirst.checks")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -193,7 +193,7 @@ def fingerprint() -> str:
     a maintainer regenerating the notebooks should not make every learner's next run start from nothing.
     """
     digest = hashlib.sha256(sys.version.encode())
-    package = Path(__file__).parent
+    package = Path(__file__).parents[1]
     for path in sorted(package.rglob("*")):
         inside = path.relative_to(package).parts
         if path.suffix in (".py", ".json") and not {"__pycache__", "build", "testing"} & set(inside[:-1]):

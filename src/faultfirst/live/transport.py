@@ -23,20 +23,20 @@ from typing import TYPE_CHECKING, Any
 
 import httpx2
 
-from ._catalog import LIVE_MODELS
-from ._errors import ClientSideError
-from ._engine import LiveFaults
-from ._outcome import Outcome
-from ._parse import GENERATING_ROUTES, InvalidRequest, ParsedRequest, decode_body, parse_request
-from ._recording import kept_request_headers, kept_response_headers, sse_events
-from ._records import RequestRecord
-from ._spend import Hold
-from ._tokens import count_tokens
-from ._transport import transport_failure
-from ._wire import error_name
+from ..model.catalog import LIVE_MODELS
+from ..wire.client_errors import ClientSideError
+from ..service.engine import LiveFaults
+from ..service.outcome import Outcome
+from ..wire.parse import GENERATING_ROUTES, InvalidRequest, ParsedRequest, decode_body, parse_request
+from .recording import kept_request_headers, kept_response_headers, sse_events
+from ..service.records import RequestRecord
+from ..service.spend import Hold
+from ..model.tokens import count_tokens
+from ..transports.simulated import transport_failure
+from ..wire.framing import error_name
 
 if TYPE_CHECKING:
-    from ._world import World
+    from ..world import World
 
 
 

@@ -1,0 +1,2 @@
+"""The learner's side: the workspace a learner opens (`faultfirst lab`) and `faultfirst progress`, which
+grades the exercises in it."""
