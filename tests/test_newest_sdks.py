@@ -163,3 +163,25 @@ def test_a_failed_step_exits_2_with_a_clear_message(monkeypatch, capsys):
     assert newest_sdks.main(["--format", "markdown"]) == 2
     out, err = capsys.readouterr()
     assert out == "" and "uv lock --upgrade-package failed" in err and "nothing was reported" in err
+
+
+def test_the_newest_run_hides_sdk_versions_and_keeps_the_committed_rules():
+    """A lesson that prints the SDKs' versions (tier2/timeouts) would differ under every upgrade, so the newest
+    run's nbval rules map any version to one word; the committed rules stay, and other numbers are untouched."""
+    import re
+
+    from nbval.plugin import get_sanitize_patterns
+
+    rules = get_sanitize_patterns(newest_sdks.sanitize_rules(ROOT))  # read as nbval reads the file
+    assert ("0x[0-9a-fA-F]{6,}", "0xADDRESS") in rules and len(rules) == 2
+
+    def sanitise(text: str) -> str:
+        for regex, replace in rules:  # as nbval applies them
+            text = re.sub(regex, replace, text)
+        return text
+
+    locked = "openai 3.57.0: timeout=Timeout(connect=5.0, read=600), max_retries=2\nanthropic 2.14.0: x"
+    newest = "openai 3.60.0: timeout=Timeout(connect=5.0, read=600), max_retries=2\nanthropic 2.16.0rc1: x"
+    assert sanitise(locked) == sanitise(newest) == (
+        "openai VERSION: timeout=Timeout(connect=5.0, read=600), max_retries=2\nanthropic VERSION: x")
+    assert sanitise("openai 3.60.0: max_retries=3") != sanitise("openai 3.57.0: max_retries=2")
