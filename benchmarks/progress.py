@@ -29,7 +29,8 @@ import time
 from pathlib import Path
 
 from faultfirst.learner.progress import _source, curriculum, find_in_notebook
-from faultfirst.learner.workspace import find_repo_root, sync_workspace
+from faultfirst.learner.workspace import sync_workspace
+from faultfirst.repository import find_repo_root
 
 UNCHANGED_BUDGET_S = 0.5
 

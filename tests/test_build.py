@@ -13,10 +13,9 @@ import nbformat
 import pytest
 from nbformat import NotebookNode
 
-from faultfirst.build.__main__ import repository_url
-from faultfirst.build.generate import COLAB_CELL, VARIANTS, Book, build, check, lessons, pages_url, serialise, stub
+from faultfirst.build.generate import COLAB_CELL, VARIANTS, Book, build, check, lessons, serialise, stub
 from faultfirst.build.myst import exercise_labels, fill_glue, to_jupyter
-from faultfirst.learner.workspace import find_repo_root
+from faultfirst.repository import find_repo_root, pages_url, repository_url
 
 ROOT = find_repo_root()
 REPOSITORY = repository_url(ROOT)

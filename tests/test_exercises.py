@@ -13,7 +13,7 @@ import pytest
 
 from faultfirst.build.generate import iter_exercise_labels
 from faultfirst.checks import CHECKS, check
-from faultfirst.learner.workspace import find_repo_root
+from faultfirst.repository import find_repo_root
 
 ROOT = find_repo_root()
 LABELED = list(iter_exercise_labels(ROOT))

@@ -16,7 +16,7 @@ from faultfirst.model.fixtures import FixtureError, load_fixtures
 from faultfirst.model.behaviour import Prompt
 from faultfirst.live.keys import MissingKey, api_key
 from faultfirst.live.transport import LiveTransport, UnknownAlias
-from faultfirst.transports.server import WorldServer, serving
+from faultfirst.serve import WorldServer, serving
 from tests.conftest import ask, gathered_calls
 
 FAKE_KEYS = {"OPENAI_API_KEY": "test-openai-not-a-key", "ANTHROPIC_API_KEY": "test-anthropic-not-a-key"}

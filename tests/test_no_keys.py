@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 
-from faultfirst.learner.workspace import find_repo_root
+from faultfirst.repository import find_repo_root
 
 ROOT = find_repo_root()
 # The shapes of OpenAI (sk-..., sk-proj-...) and Anthropic (sk-ant-...) secret keys.

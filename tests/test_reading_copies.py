@@ -20,7 +20,7 @@ import nbformat
 import pytest
 from nbformat import NotebookNode
 
-from faultfirst.build.__main__ import repository_url
+from faultfirst.repository import repository_url
 from faultfirst.build.generate import Book, build, exercise_independence, find_exercises, lessons
 from faultfirst.build.independence import bound_names, definitions, loaded_names
 from faultfirst.checks import check

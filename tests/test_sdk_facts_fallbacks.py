@@ -189,7 +189,7 @@ def test_anthropic_context_errors_are_two_messages_without_a_code(world):
 def test_the_lesson_has_one_rule_for_falling_over_and_for_unavailable():
     """book/tier2/fallbacks.md decides 'another model may answer' with faultfirst.retryable_status in the chain and in
     the adapter exercise's Unavailable: no private list of statuses that could differ from the SDKs' retry rule."""
-    from faultfirst.learner.workspace import find_repo_root
+    from faultfirst.repository import find_repo_root
 
     lesson = (find_repo_root() / "book" / "tier2" / "fallbacks.md").read_text()
     assert "FALLS_OVER" not in lesson and "(408, 409, 429)" not in lesson

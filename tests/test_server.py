@@ -12,7 +12,7 @@ import anthropic
 import openai
 import pytest
 
-from faultfirst.transports.server import WorldServer, serve_world, serving
+from faultfirst.serve import WorldServer, serve_world, serving
 
 pytestmark = pytest.mark.loopback
 ASK = [{"role": "user", "content": "Say this is a test"}]

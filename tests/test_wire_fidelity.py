@@ -29,7 +29,7 @@ from anthropic.types import Message, MessageDeltaUsage, RawMessageDeltaEvent
 from anthropic.types.raw_message_delta_event import Delta
 
 from faultfirst import World
-from faultfirst.transports.server import provider_of, serving
+from faultfirst.serve import provider_of, serving
 from faultfirst.model.tokens import count_tokens
 from tests.conftest import ask
 

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from faultfirst.learner.workspace import find_repo_root, sync_workspace
+from faultfirst.learner.workspace import sync_workspace
+from faultfirst.repository import find_repo_root
 
 
 def _curriculum(tmp_path: Path) -> Path:

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from .learner.progress import DEFAULT_TIMEOUT, JSON_KEYS
 from .service.scenarios import SCENARIOS as SCENARIO_NAMES
-from .learner.workspace import LANDING_PAGE, find_repo_root, sync_workspace
+from .learner.workspace import LANDING_PAGE, sync_workspace
+from .repository import find_repo_root
 
 
 _JSON_EPILOG = "--format json prints one object:\n" + "\n".join(f"  {key}: {meaning}" for key, meaning in JSON_KEYS.items())
@@ -70,7 +71,7 @@ def _progress(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .transports.server import serve_world
+    from .serve import serve_world
 
     try:
         server = serve_world(seed=args.seed, scenario=args.scenario, host=args.host, port=args.port,

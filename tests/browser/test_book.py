@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from faultfirst.learner.workspace import find_repo_root
+from faultfirst.repository import find_repo_root
 from faultfirst.build.generate import lessons
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]  # a cold build executes every lesson

@@ -11,16 +11,11 @@ import argparse
 import sys
 from pathlib import Path
 
-import yaml
 
-from ..learner.workspace import find_repo_root
+from ..repository import find_repo_root, repository_url
 from .generate import check, generate
 
 
-def repository_url(root: Path) -> str:
-    """The repository the book links to and Colab installs from (`repository.url` in _config.yml)."""
-    config = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8"))
-    return str(config["repository"]["url"])
 
 
 def main(argv: list[str] | None = None) -> int:

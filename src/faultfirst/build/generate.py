@@ -33,6 +33,7 @@ import yaml
 from nbclient import NotebookClient
 from nbformat import NotebookNode
 
+from ..repository import pages_url
 from . import estimate
 from .independence import uses_of_exercise_names
 from .myst import exercise_labels, fill_glue, numbered_exercise_labels, to_jupyter
@@ -70,12 +71,6 @@ class _Exercise:
     check: int | None = None  # index of the code cell that runs the check
 
 
-def pages_url(repository: str) -> str:
-    """The online book: GitHub Pages serves the built HTML of `owner/name` at https://owner.github.io/name."""
-    owner, _, name = repository.rstrip("/").removeprefix("https://github.com/").partition("/")
-    if not owner or not name:
-        raise ValueError(f"repository.url in _config.yml should be https://github.com/<owner>/<name>, not {repository!r}")
-    return f"https://{owner}.github.io/{name}"
 
 
 def toc_order(root: Path) -> list[str]:

@@ -235,7 +235,7 @@ def _scripted(world: World, statuses: tuple[tuple[int, int | None], ...]) -> Wor
         data = (openai_render.error(f"Scripted {status}.", kind) if provider == "openai"
                 else anthropic_render.error(kind, f"Scripted {status}.", "scripted"))
         headers = {"retry-after": str(advice)} if advice is not None else None
-        return engine._answer_json(record, data, "scripted", 0.05, status=status, headers=headers)
+        return engine.answer_json(record, data, "scripted", 0.05, status=status, headers=headers)
 
     engine.plan = scripted  # type: ignore[method-assign]
     return world

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import yaml
 
+from ..repository import pages_url, repository_url
 from ..text import plural
 
 COPIED_FOLDERS = ("notebooks", "exercises")
@@ -41,17 +42,6 @@ class SyncReport:
         return out
 
 
-def find_repo_root(start: Path | None = None) -> Path:
-    """The curriculum checkout: the folder that holds `pyproject.toml` and `notebooks/`."""
-    candidates = [start or Path.cwd(), Path(__file__).resolve().parent]
-    for base in candidates:
-        for folder in (base, *base.parents):
-            if (folder / "pyproject.toml").is_file() and (folder / "src" / "faultfirst").is_dir():
-                return folder
-    raise FileNotFoundError(
-        "Could not find the curriculum checkout (a folder with pyproject.toml and src/faultfirst). "
-        "Run this command from inside your clone of the repository."
-    )
 
 
 def sync_workspace(root: Path, workspace: Path) -> SyncReport:
@@ -85,9 +75,6 @@ def sync_workspace(root: Path, workspace: Path) -> SyncReport:
 def landing_page(root: Path) -> str:
     """START-HERE.ipynb: what each folder holds, the lessons in the book's order with links and honest times, and
     how to check progress; one markdown cell, from _toc.yml and the lessons' own headers."""
-    from ..build.__main__ import repository_url
-    from ..build.generate import pages_url
-
     book = pages_url(repository_url(root))
     toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
     rows = []

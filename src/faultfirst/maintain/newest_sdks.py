@@ -37,7 +37,7 @@ import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..learner.workspace import find_repo_root
+from ..repository import find_repo_root
 
 SDKS = ("openai", "anthropic")
 FACT_TESTS = "tests/test_sdk_facts*.py"

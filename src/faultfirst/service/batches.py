@@ -16,27 +16,38 @@ import random
 import re
 import time
 from dataclasses import dataclass, field
-from email.parser import BytesParser
-from email.policy import HTTP
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import httpx2
 
 from ..wire import anthropic_render
 from ..wire import openai_render
+from .batch_files import BATCH_DISCOUNT, OPENAI_BATCH_ENDPOINTS, multipart_file
 from .outcome import Outcome
 from ..wire.parse import InvalidRequest
 from .records import RequestRecord
 from ..wire.framing import EPOCH
 
-if TYPE_CHECKING:
-    from .engine import SimulatedAPI
 
-BATCH_DISCOUNT = 0.5
+
+class BatchHost(Protocol):
+    """What the batch service needs of the engine that serves it: answers in its wire, its spend ledger.
+
+    A protocol, not the engine's class, so that this module sits below the engine that owns it."""
+
+    spend: Any  # a SpendLedger, told when a batch's items are billed
+
+    def answer_json(self, record: RequestRecord, data: dict[str, Any], rid: str, delay: float,
+                    status: int = 200, headers: dict[str, str] | None = None) -> Outcome: ...
+
+    def answer_invalid(self, provider: str, record: RequestRecord, rid: str, err: InvalidRequest) -> Outcome: ...
+
+    def answer_batch_item(self, provider: str, endpoint: str, body: dict[str, Any], start: float,
+                          end: float) -> tuple[int, dict[str, Any]]: ...
+
 _BASE_SECONDS, _PER_ITEM_SECONDS = 300.0, 1.5
 _ANTHROPIC_ROUTES = re.compile(r"^/v1/messages/batches(?:/(?P<id>[\w-]+)(?:/(?P<action>results|cancel))?)?$")
 _OPENAI_ROUTES = re.compile(r"^/v1/(?P<kind>files|batches)(?:/(?P<id>[\w-]+)(?:/(?P<action>content|cancel))?)?$")
-OPENAI_BATCH_ENDPOINTS = {"/v1/chat/completions": "chat.completions", "/v1/responses": "responses"}
 
 
 def _iso(t: float) -> str:
@@ -69,7 +80,7 @@ class _Batch:
 class BatchService:
     """Holds one world's files and batches, and answers the batch routes."""
 
-    def __init__(self, api: SimulatedAPI, seed: int) -> None:
+    def __init__(self, api: BatchHost, seed: int) -> None:
         self._api = api
         self._durations = random.Random(f"{seed}:batches")
         self._files: dict[str, tuple[str, bytes]] = {}  # id -> (filename, content)
@@ -86,9 +97,9 @@ class BatchService:
                 return self._openai(request, record, rid, now)
             return self._anthropic(request, record, rid, now)
         except InvalidRequest as err:
-            return self._api._invalid(provider, record, rid, err)
+            return self._api.answer_invalid(provider, record, rid, err)
         except KeyError as err:
-            return self._api._answer_json(record, self._not_found(provider, str(err.args[0]), rid), rid, 0.05, 404)
+            return self._api.answer_json(record, self._not_found(provider, str(err.args[0]), rid), rid, 0.05, 404)
 
     # -- OpenAI ---------------------------------------------------------------------------------------
 
@@ -96,7 +107,7 @@ class BatchService:
         match = _OPENAI_ROUTES.match(request.url.path)
         assert match is not None
         kind, ident, action, method = match["kind"], match["id"], match["action"], request.method
-        reply = self._api._answer_json
+        reply = self._api.answer_json
         if kind == "files" and method == "POST" and ident is None:
             name, content = multipart_file(request)
             file_id = f"file-{rid}"
@@ -175,7 +186,7 @@ class BatchService:
         match = _ANTHROPIC_ROUTES.match(request.url.path)
         assert match is not None
         ident, action, method = match["id"], match["action"], request.method
-        reply = self._api._answer_json
+        reply = self._api.answer_json
         if ident is None and method == "POST":
             requests = _json(request).get("requests")
             if not isinstance(requests, list) or not requests:
@@ -284,15 +295,3 @@ def _json(request: httpx2.Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.")
     return body
-
-
-def multipart_file(request: httpx2.Request) -> tuple[str, bytes]:
-    """The uploaded file of a multipart/form-data request, as the Files API receives it."""
-    content_type = request.headers.get("content-type", "")
-    message = BytesParser(policy=HTTP).parsebytes(
-        f"Content-Type: {content_type}\r\n\r\n".encode() + request.content)
-    for part in message.iter_parts():
-        if part.get_param("name", header="content-disposition") == "file":
-            return part.get_filename() or "upload.jsonl", part.get_payload(decode=True) or b""
-    raise InvalidRequest("expected a multipart upload with a 'file' field", "file")
-

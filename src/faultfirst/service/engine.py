@@ -29,7 +29,8 @@ import httpx2
 from ..wire import anthropic_render
 from ..wire import openai_render
 from .attempts import AttemptHooks
-from .batches import BATCH_DISCOUNT, BatchService
+from .batch_files import BATCH_DISCOUNT
+from .batches import BatchService
 from ..model.behaviour import Block, Reply, corrupt_json, respond
 from ..model.catalog import RETIRED, Catalog, ModelSpec
 from ..model.fixtures import FixtureSet
@@ -123,12 +124,12 @@ class SimulatedAPI:
             return self.batches.serve(provider, request, record, rid, now)
         if (request.method, request.url.path) == ("GET", "/v1/models"):
             record.endpoint = "models"
-            return self._answer_json(record, self._model_list(provider), rid, 0.05)
+            return self.answer_json(record, self._model_list(provider), rid, 0.05)
         if endpoint is None:
             return self._not_found(provider, request, record, rid)
         body = decode_body(request.content or b"{}")
         if body is None:
-            return self._invalid(provider, record, rid, InvalidRequest("The request body is not a JSON object.", None))
+            return self.answer_invalid(provider, record, rid, InvalidRequest("The request body is not a JSON object.", None))
         record.model = str(body.get("model", ""))
         record.stream = bool(body.get("stream"))
         spec = self.catalog.resolve(body.get("model"))  # an alias, or the real id live mode would send for it
@@ -139,19 +140,19 @@ class SimulatedAPI:
             parsed = parse_request(endpoint, spec, request.content or b"{}")
             record.input_tokens = parsed.input_tokens
             if endpoint == "messages.count_tokens":
-                return self._answer_json(record, {"input_tokens": parsed.input_tokens}, rid, self._quick(spec, now))
+                return self.answer_json(record, {"input_tokens": parsed.input_tokens}, rid, self._quick(spec, now))
             if endpoint == "responses.input_tokens":
-                return self._answer_json(record, {"object": "response.input_tokens", "input_tokens": parsed.input_tokens},
+                return self.answer_json(record, {"object": "response.input_tokens", "input_tokens": parsed.input_tokens},
                                          rid, self._quick(spec, now))
             self._check_limits(provider, spec, parsed)
         except InvalidRequest as err:
-            return self._invalid(provider, record, rid, err)
+            return self.answer_invalid(provider, record, rid, err)
         if endpoint == "responses" and parsed.stream:
-            return self._invalid(provider, record, rid, InvalidRequest(
+            return self.answer_invalid(provider, record, rid, InvalidRequest(
                 "The simulated world does not stream the Responses API; use Chat Completions with stream=True.",
                 "stream"))
         if parsed.stream and parsed.n > 1:
-            return self._invalid(provider, record, rid, InvalidRequest(
+            return self.answer_invalid(provider, record, rid, InvalidRequest(
                 "The simulated world does not stream several choices; stream with n=1, or drop stream=True "
                 "to get all n choices at once.", "n"))
         return self._serve(provider, endpoint, spec, parsed, body, record, rid, now, request)
@@ -223,9 +224,9 @@ class SimulatedAPI:
             parsed = parse_request(endpoint, spec, json.dumps(body, sort_keys=True).encode())
             self._check_limits(provider, spec, parsed)
         except InvalidRequest as err:
-            return self._item_error(provider, record, self._invalid(provider, record, rid, err), end - start)
+            return self._item_error(provider, record, self.answer_invalid(provider, record, rid, err), end - start)
         if parsed.stream:
-            return self._item_error(provider, record, self._invalid(
+            return self._item_error(provider, record, self.answer_invalid(
                 provider, record, rid, InvalidRequest("stream: batch requests cannot stream", "stream")), end - start)
         if overload < self.scenario.overload_rate:
             timing = self.latency.sample(spec, start)
@@ -426,7 +427,7 @@ class SimulatedAPI:
 
     # -- answers that are errors ------------------------------------------------------------------------
 
-    def _answer_json(self, record: RequestRecord, data: dict[str, Any], rid: str, delay: float,
+    def answer_json(self, record: RequestRecord, data: dict[str, Any], rid: str, delay: float,
                      status: int = 200, headers: dict[str, str] | None = None) -> Outcome:
         record.status, record.latency = status, delay
         if status >= 400:
@@ -439,13 +440,13 @@ class SimulatedAPI:
             data = openai_render.error(f"Invalid URL ({request.method} {request.url.path})", "invalid_request_error")
         else:
             data = anthropic_render.error("not_found_error", "Not Found", rid)
-        return self._answer_json(record, data, rid, 0.05, status=404)
+        return self.answer_json(record, data, rid, 0.05, status=404)
 
     def _unknown_model(self, provider: str, record: RequestRecord, rid: str, model: object) -> Outcome:
         valid = ", ".join(m.name for m in self.catalog.for_provider(provider))  # type: ignore[arg-type]
         hint = f" The simulated {provider} models are: {valid}."
         if not model:
-            return self._invalid(provider, record, rid, InvalidRequest("model: Field required", "model"))
+            return self.answer_invalid(provider, record, rid, InvalidRequest("model: Field required", "model"))
         retired = RETIRED.get(model) == provider  # type: ignore[call-overload]
         if provider == "openai":
             reason = "has been deprecated" if retired else "does not exist or you do not have access to it"
@@ -454,26 +455,26 @@ class SimulatedAPI:
         else:
             reason = " has been retired" if retired else ""
             data = anthropic_render.error("not_found_error", f"model: {model}{reason}.{hint}", rid)
-        return self._answer_json(record, data, rid, 0.05, status=404)
+        return self.answer_json(record, data, rid, 0.05, status=404)
 
-    def _invalid(self, provider: str, record: RequestRecord, rid: str, err: InvalidRequest) -> Outcome:
+    def answer_invalid(self, provider: str, record: RequestRecord, rid: str, err: InvalidRequest) -> Outcome:
         if provider == "openai":
             code = "context_length_exceeded" if "context length" in err.message else (
                 "invalid_value" if err.param else None)
             data = openai_render.error(err.message, "invalid_request_error", param=err.param, code=code)
         else:
             data = anthropic_render.error("invalid_request_error", err.message, rid)
-        return self._answer_json(record, data, rid, 0.05, status=400)
+        return self.answer_json(record, data, rid, 0.05, status=400)
 
     def _server_error(self, provider: str, record: RequestRecord, rid: str, timing: Timing, *, overloaded: bool) -> Outcome:
         if provider == "openai":
             message = ("The engine is currently overloaded, please try again later." if overloaded
                        else "The server is temporarily unavailable. Please try again later.")
-            return self._answer_json(record, openai_render.error(message, "server_error"), rid, timing.head, status=503)
+            return self.answer_json(record, openai_render.error(message, "server_error"), rid, timing.head, status=503)
         if overloaded:
-            return self._answer_json(record, anthropic_render.error("overloaded_error", "Overloaded", rid), rid,
+            return self.answer_json(record, anthropic_render.error("overloaded_error", "Overloaded", rid), rid,
                                      timing.head, status=529)
-        return self._answer_json(record, anthropic_render.error("api_error", "Internal server error", rid), rid,
+        return self.answer_json(record, anthropic_render.error("api_error", "Internal server error", rid), rid,
                                  timing.head, status=500)
 
     def _rate_limited(self, provider: str, spec: ModelSpec, record: RequestRecord, rid: str, timing: Timing,
@@ -502,7 +503,7 @@ class SimulatedAPI:
                 f"{_ANTHROPIC_LIMIT_UNITS[kind]} for {spec.name}. Please reduce the prompt length or the maximum "
                 "tokens requested, or try again later.",
                 rid)
-        return self._answer_json(record, data, rid, timing.head, status=429, headers=headers)
+        return self.answer_json(record, data, rid, timing.head, status=429, headers=headers)
 
     @staticmethod
     def _limit_headers(provider: str, spec: ModelSpec, admission: Admission, now: float) -> dict[str, str]:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import httpx2
 
-from .batches import BATCH_DISCOUNT, OPENAI_BATCH_ENDPOINTS, multipart_file
+from .batch_files import BATCH_DISCOUNT, OPENAI_BATCH_ENDPOINTS, multipart_file
 from ..model.catalog import Catalog
 from ..wire.client_errors import SpendCapExceeded
 from ..wire.parse import GENERATING_ROUTES, InvalidRequest, decode_body, parse_request

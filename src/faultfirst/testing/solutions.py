@@ -29,7 +29,7 @@ import jupytext
 
 from ..build.generate import find_exercises, lessons
 from ..build.generate import stub as stubbed
-from ..learner.workspace import find_repo_root
+from ..repository import find_repo_root
 
 _CHECKED_NAME = re.compile(r"check\(\s*[\"'](?P<label>[\w-]+)[\"']\s*,\s*(?P<name>\w+)")
 

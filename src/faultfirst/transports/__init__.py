@@ -1,3 +1,6 @@
-"""Transports: how an `Outcome` reaches a client. In-process httpx transports for the SDK clients a
-world hands out, and `faultfirst serve`'s HTTP server for any other client. They spend the virtual time
-the engine decided; they decide nothing."""
+"""Transports: how an `Outcome` reaches an SDK client a world hands out, as in-process httpx transports.
+
+They spend the virtual time the engine decided (the clock jumps, or the world's event loop sleeps); they
+decide nothing. `faultfirst serve` (faultfirst/serve.py) answers other clients over real HTTP with the
+same engine.
+"""

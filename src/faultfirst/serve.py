@@ -21,11 +21,11 @@ from typing import Any
 
 import httpx2
 
-from ..service.batches import _OPENAI_ROUTES as _OPENAI_BATCH_ROUTES
-from ..clock.virtual import RealTimeClock
-from ..service.engine import ROUTES
-from ..service.outcome import Outcome
-from ..world import World
+from .service.batches import _OPENAI_ROUTES as _OPENAI_BATCH_ROUTES
+from .clock.virtual import RealTimeClock
+from .service.engine import ROUTES
+from .service.outcome import Outcome
+from .world import World
 
 
 def provider_of(path: str, headers: httpx2.Headers) -> str:
