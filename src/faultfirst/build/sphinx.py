@@ -18,7 +18,7 @@ from docutils import nodes
 from sphinx.application import Sphinx
 
 from .generate import _BEGIN, _END
-from ..testing.zygote import KERNEL_NAME, expose_kernel_spec
+from ..kernels.zygote import KERNEL_NAME, expose_kernel_spec
 
 _TITLE = re.compile(r"^# .*$", re.MULTILINE)
 
@@ -89,7 +89,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("source-read", _add_links)
     app.connect("doctree-read", _hide_solution_markers)
     app.connect("html-page-context", _add_header_download, priority=600)
-    # Lessons execute on kernels forked from a pre-imported process (faultfirst/testing/zygote.py):
+    # Lessons execute on kernels forked from a pre-imported process (faultfirst/kernels/zygote.py):
     # the same outputs as a fresh kernel (nbval checks that), without seconds of imports per lesson.
     expose_kernel_spec()
     app.config.nb_kernel_rgx_aliases = {"python3": KERNEL_NAME}

@@ -16,7 +16,7 @@ A learner checks progress many times a session, so the command runs as little as
   corrupt, from another version, or unwritable is ignored (and rewritten when it can be).
 
 The cells run in a process forked from this one after it has imported the SDKs and the checks
-once (as `faultfirst.testing.zygote` does for the test suite's kernels), one process per
+once (as `faultfirst.kernels.zygote` does for the test suite's kernels), one process per
 notebook, in parallel: a learner's crash or endless loop ends that process, never the command,
 and is reported as that exercise failing with the reason. Whatever the cells print goes to a
 capture, not the terminal. Learner code runs in an IPython shell, so magics and top-level

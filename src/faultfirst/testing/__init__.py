@@ -1,1 +1,1 @@
-"""Test-suite machinery (not used by lessons): the pre-imported kernel that makes nbval fast."""
+"""Test-suite machinery (not used by lessons): the reference solutions, stubbed as a learner's copy has them, for checks' tests."""

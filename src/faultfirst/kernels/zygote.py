@@ -38,8 +38,12 @@ KERNEL_NAME = "faultfirst-fast"
 
 
 def expose_kernel_spec() -> None:
-    """Put this package's kernel spec on JUPYTER_PATH, where jupyter_client looks for kernels."""
-    folder = str(Path(__file__).parent)
+    """Put this package's kernel spec on JUPYTER_PATH, where jupyter_client looks for kernels.
+
+    Jupyter reads `<entry>/kernels/<name>/kernel.json` for each JUPYTER_PATH entry: the entry is the
+    faultfirst package, whose `kernels/` folder is this one.
+    """
+    folder = str(Path(__file__).parents[1])
     paths = [p for p in os.environ.get("JUPYTER_PATH", "").split(os.pathsep) if p]
     if folder not in paths:
         os.environ["JUPYTER_PATH"] = os.pathsep.join([folder, *paths])
@@ -186,7 +190,7 @@ class _Zygote:
         """Start a zygote without waiting for its imports: fork() waits for its socket when a kernel is needed."""
         folder = tempfile.mkdtemp(prefix="faultfirst-zygote-")
         cls.socket_path = str(Path(folder) / "zygote.sock")
-        cls.process = subprocess.Popen([sys.executable, "-m", "faultfirst.testing.zygote", cls.socket_path])
+        cls.process = subprocess.Popen([sys.executable, "-m", "faultfirst.kernels.zygote", cls.socket_path])
         atexit.register(shutil.rmtree, folder, ignore_errors=True)  # runs after the kill below (atexit is LIFO)
         atexit.register(cls.process.kill)
 
