@@ -14,12 +14,12 @@ import sys
 from pathlib import Path
 
 from .learner.progress import DEFAULT_TIMEOUT, JSON_KEYS
-from .service.scenarios import SCENARIOS as SCENARIO_NAMES
 from .learner.workspace import LANDING_PAGE, sync_workspace
 from .repository import find_repo_root
+from .service.scenarios import SCENARIOS as SCENARIO_NAMES
 
-
-_JSON_EPILOG = "--format json prints one object:\n" + "\n".join(f"  {key}: {meaning}" for key, meaning in JSON_KEYS.items())
+_JSON_EPILOG = "--format json prints one object:\n" + "\n".join(
+    f"  {key}: {meaning}" for key, meaning in JSON_KEYS.items())
 
 
 def _lab(args: argparse.Namespace) -> int:
@@ -44,7 +44,8 @@ def _progress(args: argparse.Namespace) -> int:
     from .learner.progress import as_json, curriculum, markdown, run_plans, text, workspace_results
 
     if not args.timeout > 0:
-        print(f"faultfirst progress: --timeout must be a number of seconds above 0, not {args.timeout:g}", file=sys.stderr)
+        print(f"faultfirst progress: --timeout must be a number of seconds above 0, not {args.timeout:g}",
+              file=sys.stderr)
         return 2
     root = find_repo_root()
     workspace = args.workspace or root / "workspace"
@@ -80,7 +81,8 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"faultfirst serve: {err}", file=sys.stderr)
         return 2
     url = server.base_url
-    print(f"simulated world, scenario {args.scenario!r} ({SCENARIO_NAMES[args.scenario].description}), seed {args.seed}, "
+    scenario = SCENARIO_NAMES[args.scenario]
+    print(f"simulated world, scenario {args.scenario!r} ({scenario.description}), seed {args.seed}, "
           f"{args.speed:g}x real time, on {url}")
     print(f'  openai.OpenAI(base_url="{url}/v1", api_key="any")')
     print(f'  anthropic.Anthropic(base_url="{url}", api_key="any")')
@@ -102,12 +104,14 @@ def main(argv: list[str] | None = None) -> int:
     lab = commands.add_parser("lab", help="copy the lessons into workspace/ (never overwriting) and open JupyterLab")
     lab.add_argument("--no-browser", action="store_true", help="do not open a browser (for headless machines)")
     lab.add_argument("--port", type=int, default=None, help="the port JupyterLab listens on")
-    lab.add_argument("--workspace", type=Path, default=None, help="where your copies live (default: workspace/ in the checkout)")
+    lab.add_argument("--workspace", type=Path, default=None,
+                     help="where your copies live (default: workspace/ in the checkout)")
     lab.set_defaults(handler=_lab)
     progress = commands.add_parser(
         "progress", help="run the exercise checks in workspace/ and show which pass",
         description="Run the checks of the exercises you changed since the last run (results are kept in\n"
-                    "<workspace>/.faultfirst/progress.json) and report every exercise: passed, failed or not attempted.",
+                    "<workspace>/.faultfirst/progress.json) and report every exercise: passed, failed or not "
+                    "attempted.",
         epilog=_JSON_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     progress.add_argument("--workspace", type=Path, default=None, help="the workspace to check (default: workspace/)")
     progress.add_argument("--format", choices=("text", "markdown", "json"), default="text",
@@ -122,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--seed", type=int, default=0)
     serve.add_argument("--host", default="127.0.0.1", help="a loopback address (127.0.0.1 or ::1)")
     serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second (10 = ten times faster)")
+    serve.add_argument("--speed", type=float, default=1.0,
+                       help="simulated seconds per real second (10 = ten times faster)")
     serve.add_argument("--quiet", action="store_true", help="do not log each request")
     serve.add_argument("--fixtures", type=Path, default=None,
                        help="a fixture file or folder of scripted replies to give first (a recording, say)")

@@ -35,5 +35,6 @@ def pages_url(repository: str) -> str:
     """The online book: GitHub Pages serves the built HTML of `owner/name` at https://owner.github.io/name."""
     owner, _, name = repository.rstrip("/").removeprefix("https://github.com/").partition("/")
     if not owner or not name:
-        raise ValueError(f"repository.url in _config.yml should be https://github.com/<owner>/<name>, not {repository!r}")
+        raise ValueError(
+            f"repository.url in _config.yml should be https://github.com/<owner>/<name>, not {repository!r}")
     return f"https://{owner}.github.io/{name}"

@@ -11,11 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
-
 from ..repository import find_repo_root, repository_url
 from .generate import check, generate
-
-
 
 
 def main(argv: list[str] | None = None) -> int:

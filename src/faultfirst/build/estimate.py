@@ -33,7 +33,8 @@ MINUTES_PER_SOLUTION_LINE = 1.0
 HEADER = re.compile(r"(?<=\*About )(?:\d+ hours?(?: \d+ minutes)?|\d+ minutes)(?=\.)")
 _HIDDEN = {"remove-cell", "remove-input"}
 _ROLE = re.compile(r"\{[\w:-]+\}`[^`]*`")  # a glued number or a cross-reference reads as one word
-_SOLUTION = re.compile(r"^[ \t]*### BEGIN SOLUTION[^\n]*\n(?P<body>.*?)^[ \t]*### END SOLUTION", re.DOTALL | re.MULTILINE)
+_SOLUTION = re.compile(r"^[ \t]*### BEGIN SOLUTION[^\n]*\n(?P<body>.*?)^[ \t]*### END SOLUTION",
+                       re.DOTALL | re.MULTILINE)
 _EXERCISE = re.compile(r"^:{3,}\{exercise(?:-start)?\}", re.MULTILINE)
 
 

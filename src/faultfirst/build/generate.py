@@ -41,7 +41,8 @@ from .myst import exercise_labels, fill_glue, numbered_exercise_labels, to_jupyt
 VARIANTS = ("notebooks", "solutions", "exercises")
 EXECUTED = ("notebooks", "solutions")
 _BEGIN, _END = "### BEGIN SOLUTION", "### END SOLUTION"
-_SOLUTION = re.compile(rf"^(?P<indent>[ \t]*){re.escape(_BEGIN)}[^\n]*\n.*?^[ \t]*{re.escape(_END)}[^\n]*$", re.DOTALL | re.MULTILINE)
+_SOLUTION = re.compile(rf"^(?P<indent>[ \t]*){re.escape(_BEGIN)}[^\n]*\n.*?^[ \t]*{re.escape(_END)}[^\n]*$",
+                       re.DOTALL | re.MULTILINE)
 _KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
 _GLUE_MIME_PREFIX = "application/papermill.record/"
 COLAB_CELL = '''\
@@ -224,7 +225,8 @@ def build(lesson: Lesson, variant: str, book: Book) -> NotebookNode:
     cells: list[NotebookNode] = []
     if variant == "exercises":
         title = next((c.source.splitlines()[0] for c in source.cells if c.cell_type == "markdown"), "# Exercises")
-        whole = posixpath.relpath(f"notebooks/{lesson.name.as_posix()}.ipynb", f"exercises/{lesson.name.parent.as_posix()}")
+        whole = posixpath.relpath(f"notebooks/{lesson.name.as_posix()}.ipynb",
+                                  f"exercises/{lesson.name.parent.as_posix()}")
         cells.append(_markdown(
             f"{title}: exercises\n\nThe setup and the exercises of this lesson, to practise without the text around "
             f"them; [the whole lesson]({whole}) explains them. Either copy counts for `faultfirst progress`."))
@@ -374,7 +376,7 @@ def generate(root: Path, only: list[Path] | None = None, *, repository: str) -> 
 def _first_difference(expected: NotebookNode, actual: NotebookNode) -> str:
     if len(expected.cells) != len(actual.cells):
         return f"{len(actual.cells)} cells where the source gives {len(expected.cells)}"
-    for index, (want, got) in enumerate(zip(expected.cells, actual.cells)):
+    for index, (want, got) in enumerate(zip(expected.cells, actual.cells, strict=True)):
         if want != got:
             return f"cell {index} ({got.get('id')}) differs"
     return "metadata or formatting differs"
@@ -403,7 +405,7 @@ def check(root: Path, *, repository: str) -> list[str]:
                 break
             committed = nbformat.reads(target.read_text(encoding="utf-8"), as_version=4)
             if variant in EXECUTED and len(committed.cells) == len(expected.cells):
-                for want, got in zip(expected.cells, committed.cells):
+                for want, got in zip(expected.cells, committed.cells, strict=True):
                     if want.cell_type == "code" and got.cell_type == "code":
                         want.outputs, want.execution_count = got.outputs, got.execution_count
                 fill_glued_values(expected, lesson.source)

@@ -17,8 +17,8 @@ from typing import Any
 from docutils import nodes
 from sphinx.application import Sphinx
 
-from .generate import _BEGIN, _END
 from ..kernels.zygote import KERNEL_NAME, expose_kernel_spec
+from .generate import _BEGIN, _END
 
 _TITLE = re.compile(r"^# .*$", re.MULTILINE)
 

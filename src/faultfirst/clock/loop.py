@@ -31,8 +31,8 @@ import weakref
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
-from .virtual import Clock, RealTimeClock
 from .limits import Runaway
+from .virtual import Clock, RealTimeClock
 
 T = TypeVar("T")
 
@@ -126,7 +126,8 @@ class _LoopThread:
     _STOP = None
 
     def __init__(self, loop: VirtualTimeLoop) -> None:
-        self._work: queue.SimpleQueue[tuple[concurrent.futures.Future[Any], Awaitable[Any]] | None] = queue.SimpleQueue()
+        self._work: queue.SimpleQueue[tuple[concurrent.futures.Future[Any], Awaitable[Any]] | None]
+        self._work = queue.SimpleQueue()
         self._thread = threading.Thread(target=_serve, args=(loop, self._work), name="faultfirst-world", daemon=True)
         self._thread.start()
 
@@ -176,7 +177,7 @@ def _run_one(loop: VirtualTimeLoop, future: concurrent.futures.Future[T], awaita
     _RUNNING.add(threading.get_ident())
     try:
         result = _run_to_completion(loop, awaitable)
-    except BaseException as err:  # noqa: BLE001 - handed to the caller, as a Future does
+    except BaseException as err:
         future.set_exception(err)
     else:
         future.set_result(result)
@@ -235,7 +236,7 @@ class LoopRunner:
                 "did you pass the function instead of calling it?"
             )
         try:
-            self.loop  # made on first use; raises once the world is closed
+            self.loop  # noqa: B018 - made on first use; raises once the world is closed
         except RuntimeError:
             _discard(awaitable)
             raise

@@ -32,8 +32,8 @@ import time as _time
 from types import FrameType, ModuleType
 from typing import Any
 
-from .virtual import Clock
 from .loop import VirtualTimeLoop
+from .virtual import Clock
 
 
 def _world_of_caller(frame: FrameType | None) -> Any:
@@ -96,9 +96,10 @@ def install() -> None:
     import openai._base_client
     import tenacity
 
+    # The SDKs import `time` and `random` as private module globals (no re-export, hence the ignores).
     for module in (openai._base_client, anthropic._base_client):
         if not isinstance(module.time, _TimeForSDK):
-            module.time = _TimeForSDK()
-            module.random = _random_for_sdk
+            module.time = _TimeForSDK()  # type: ignore[attr-defined]
+            module.random = _random_for_sdk  # type: ignore[attr-defined]
     if not isinstance(tenacity.time, _TimeForTenacity):
         tenacity.time = _TimeForTenacity()

@@ -16,6 +16,7 @@ the generator executes in ordinary kernels.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import gc
 import json
 import os
@@ -121,7 +122,7 @@ class _ForkedKernel:
     stdin = stdout = stderr = None
 
     def __init__(self, pid: int) -> None:
-        self.pid, self.returncode = pid, None
+        self.pid, self.returncode = pid, None  # type: int, int | None
 
     def poll(self) -> int | None:
         if self.returncode is None:
@@ -140,10 +141,8 @@ class _ForkedKernel:
         return self.returncode or 0
 
     def send_signal(self, signum: int) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, signum)
-        except ProcessLookupError:
-            pass
 
     def kill(self) -> None:
         self.send_signal(signal.SIGKILL)
@@ -181,7 +180,7 @@ class _Zygote:
             cls.start()
         cls._wait_until_listening()
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
-            client.connect(cls.socket_path)
+            client.connect(str(cls.socket_path))  # set by start() or from the environment above
             client.sendall((json.dumps(request) + "\n").encode())
             return int(client.makefile().readline())
 

@@ -113,10 +113,13 @@ def find_in_notebook(cells: Sequence[dict[str, Any]]) -> list[_Found]:
             heading = named[-1]
         else:
             heading = index - 1
-            while heading > previous_check and cells[heading].get("cell_type") == "code" and not _is_setup(cells[heading]):
+            while (heading > previous_check and cells[heading].get("cell_type") == "code"
+                   and not _is_setup(cells[heading])):
                 heading -= 1
-        code = tuple(i for i in range(heading + 1, index) if cells[i].get("cell_type") == "code" and not _is_setup(cells[i]))
-        text = _source(cells[heading]) if heading > previous_check and cells[heading].get("cell_type") == "markdown" else ""
+        code = tuple(i for i in range(heading + 1, index)
+                     if cells[i].get("cell_type") == "code" and not _is_setup(cells[i]))
+        introduced = heading > previous_check and cells[heading].get("cell_type") == "markdown"
+        text = _source(cells[heading]) if introduced else ""
         found.append(_Found(call["label"], text, code, index))
         previous_check = index
     return found
@@ -230,7 +233,7 @@ Runner = Callable[[Sequence[Plan]], dict[str, dict[str, Result]]]
 
 
 def _verdict(result: Any, printed: str) -> tuple[str, str]:
-    """A check cell's status and one-line verdict, from the CheckResult it returned or, failing that, what it printed."""
+    """A check cell's status and one-line verdict: from the CheckResult it returned, else from what it printed."""
     status = getattr(result, "status", None)
     if status in _RANK:
         cases = list(getattr(result, "cases", []))
@@ -283,7 +286,7 @@ def _child(plan: Plan, send: Callable[[dict[str, Any]], None]) -> None:
 def _start(plan: Plan) -> tuple[int, int, Any]:
     """Fork a process that runs `plan`; its messages arrive on the returned pipe, its output in the log file."""
     read, write = os.pipe()
-    log = tempfile.TemporaryFile()
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - the parent reads and closes it when the plan ends
     sys.stdout.flush(), sys.stderr.flush()
     pid = os.fork()
     if pid:
@@ -305,7 +308,7 @@ def _start(plan: Plan) -> tuple[int, int, Any]:
 
         _child(plan, send)
         send({"done": True})
-    except BaseException:  # noqa: BLE001 - anything at all: it is in the log, and the parent reports it
+    except BaseException:
         import traceback
 
         traceback.print_exc()
@@ -361,7 +364,7 @@ def run_plans(plans: Sequence[Plan], *, timeout: float = DEFAULT_TIMEOUT, jobs: 
     for name in preload:  # once, here, so that every forked process starts with them imported
         importlib.import_module(name)
     jobs = max(1, jobs or os.cpu_count() or 1)
-    pending, running, out = list(plans), {}, {}
+    pending, running, out = list(plans), dict[int, _Running](), dict[str, dict[str, Result]]()
     selector = selectors.DefaultSelector()
 
     def close(fd: int, why: str | None) -> None:
@@ -373,8 +376,11 @@ def run_plans(plans: Sequence[Plan], *, timeout: float = DEFAULT_TIMEOUT, jobs: 
         if run.done:
             out[run.plan.notebook] = run.results
         else:
-            out[run.plan.notebook] = _finish(run, today, why or f"stopped its process ({_log_tail(run.log) or 'no message'})")
-        selector.unregister(fd), os.close(fd), run.log.close()
+            why = why or f"stopped its process ({_log_tail(run.log) or 'no message'})"
+            out[run.plan.notebook] = _finish(run, today, why)
+        selector.unregister(fd)
+        os.close(fd)
+        run.log.close()
 
     gc.freeze()  # a child's first collection would otherwise touch (and copy) every page imported above
     try:
@@ -419,7 +425,8 @@ def _read_cache(path: Path, package: str) -> dict[str, Any]:
     """The cached results per notebook; an empty cache if the file is missing, corrupt, or from another version."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        if data.get("format") == _CACHE_FORMAT and data.get("package") == package and isinstance(data.get("notebooks"), dict):
+        if (data.get("format") == _CACHE_FORMAT and data.get("package") == package
+                and isinstance(data.get("notebooks"), dict)):
             return data["notebooks"]
     except (OSError, ValueError, AttributeError):
         pass
@@ -503,9 +510,8 @@ def workspace_results(workspace: Path, exercises: Sequence[Exercise], *, run: Ru
     entries = {p.notebook: {"key": p.key, "results": {label: asdict(found[p.notebook][label]) for label in p.attempted}}
                for p in plans}
     entries.update({name: cache[name] for name in progress.cached})
-    if plans or set(cache) != set(entries):
-        if (note := _write_cache(cache_path, package, entries)) is not None:
-            progress.notes.append(note)
+    if (plans or set(cache) != set(entries)) and (note := _write_cache(cache_path, package, entries)) is not None:
+        progress.notes.append(note)
     for results in found.values():
         for label, result in results.items():
             best = progress.results.get(label)
@@ -548,7 +554,8 @@ def text(exercises: Sequence[Exercise], results: dict[str, Result]) -> str:
                 lesson = e.lesson_title
                 lines.append(f"  {lesson}")
             result = _status(results, e.label)
-            lines.append(f"    {e.number:>{number}}  {e.label:<{width}}  {result.status:<13}  {result.verdict}".rstrip())
+            row = f"    {e.number:>{number}}  {e.label:<{width}}  {result.status:<13}  {result.verdict}"
+            lines.append(row.rstrip())
         counts = _counts(items, results)
         lines.append(f"  attempted {counts['attempted']} of {counts['exercises']}, passing {counts['passed']}, "
                      f"failing {counts['failed']}")

@@ -36,8 +36,9 @@ class SyncReport:
         out = [f"workspace: {plural(len(self.added), 'new file')} copied, {self.unchanged} already up to date; "
                f"open {LANDING_PAGE} first"]
         if self.changed_upstream:
-            out.append(f"{plural(len(self.changed_upstream), 'file')} differ from the current curriculum and were left as "
-                       "they are (your work is never overwritten; rename or delete a file to get a fresh copy):")
+            out.append(f"{plural(len(self.changed_upstream), 'file')} differ from the current curriculum and were "
+                       "left as they are (your work is never overwritten; rename or delete a file to get a fresh "
+                       "copy):")
             out += [f"  {p}" for p in self.changed_upstream]
         return out
 
@@ -105,8 +106,8 @@ def landing_page(root: Path) -> str:
         "- **`exercises/`** holds the same exercises with only the lesson's setup cells, for practising again or "
         "revising without the text around them. Attempt an exercise in either copy; both count.",
         "",
-        f"Solutions are not copied here. They sit behind a dropdown in [the online book]({book}) and in the repository's "
-        "`solutions/` folder, so opening one is your decision.",
+        f"Solutions are not copied here. They sit behind a dropdown in [the online book]({book}) and in the "
+        "repository's `solutions/` folder, so opening one is your decision.",
         *rows,
         "",
         "Times count reading the prose and the code, running each cell, and writing the exercises; "

@@ -116,7 +116,7 @@ def parse_junit(xml_text: str) -> list[Result]:
         for child in case:
             if child.tag in ("failure", "error", "skipped"):
                 outcome = "failed" if child.tag == "failure" else child.tag
-                message = _ANSI.sub("", child.text or child.get("message", "")).strip()
+                message = _ANSI.sub("", child.text or child.get("message") or "").strip()
                 break
         results.append(Result(case.get("classname", ""), case.get("name", ""), outcome, message))
     return results
@@ -277,7 +277,10 @@ def export_head(root: Path, destination: Path) -> None:
          "git archive")
     with tarfile.open(archive) as tar:
         # Our own commit, so trusted; the "data" filter where this Python has it (3.11.4+) keeps 3.12+ quiet.
-        tar.extractall(destination, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(destination, filter="data")
+        else:
+            tar.extractall(destination)
     archive.unlink()
 
 

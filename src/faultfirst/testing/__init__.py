@@ -1,1 +1,2 @@
-"""Test-suite machinery (not used by lessons): the reference solutions, stubbed as a learner's copy has them, for checks' tests."""
+"""Test-suite machinery (not used by lessons): the reference solutions, stubbed as a learner's copy has them,
+for the tests of the checks."""

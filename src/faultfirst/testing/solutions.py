@@ -21,7 +21,7 @@ import sys
 import types
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +50,7 @@ class ExerciseSource:
         return self.solutions[-1]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _sources(root: Path) -> dict[str, ExerciseSource]:
     found: dict[str, ExerciseSource] = {}
     for lesson in lessons(root):
@@ -100,7 +100,7 @@ def stub(label: str, *, root: Path | None = None) -> Callable[..., Any]:
     """The function as the learner's notebook starts it: this solution and every one before it in the lesson
     replaced by `raise NotImplementedError`, as in `notebooks/` and `exercises/`."""
     source = exercise_source(label, root)
-    stubs = [stubbed(code, owner) for code, owner in zip(source.solutions, source.labels)]
+    stubs = [stubbed(code, owner) for code, owner in zip(source.solutions, source.labels, strict=True)]
     return _define(source, stubs[-1], earlier=stubs[:-1])
 
 
@@ -111,6 +111,6 @@ def _define(source: ExerciseSource, solution: str, *, earlier: Iterable[str] | N
     sys.modules[module.__name__] = module
     namespace = module.__dict__
     for code in (*source.setup, *(source.solutions[:-1] if earlier is None else earlier)):
-        exec(compile(code, f"<{source.lesson} setup>", "exec"), namespace)  # noqa: S102 - the book's own code
-    exec(compile(solution, f"<{source.lesson} solution of {source.label}>", "exec"), namespace)  # noqa: S102
+        exec(compile(code, f"<{source.lesson} setup>", "exec"), namespace)
+    exec(compile(solution, f"<{source.lesson} solution of {source.label}>", "exec"), namespace)
     return namespace[source.function]
