@@ -13,8 +13,17 @@ from pathlib import Path
 import pytest
 
 from faultfirst.maintain import newest_sdks
-from faultfirst.maintain.newest_sdks import (Report, RunFailed, compare, exit_status, fact_names, locked_versions,
-                                             parse_junit, render_markdown, render_text)
+from faultfirst.maintain.newest_sdks import (
+    Report,
+    RunFailed,
+    compare,
+    exit_status,
+    fact_names,
+    locked_versions,
+    parse_junit,
+    render_markdown,
+    render_text,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 BEFORE = {"openai": "3.57.0", "anthropic": "2.14.0"}

@@ -11,11 +11,28 @@ from pathlib import Path
 
 import pytest
 
-from faultfirst.learner.progress import (CACHE, FAILED, JSON_KEYS, NOT_ATTEMPTED, PASSED, Exercise, Plan, Result, _source, as_json,
-                                  curriculum, find_in_notebook, markdown, plan, run_plans, text, workspace_results)
+from faultfirst.cli import main
+from faultfirst.learner.progress import (
+    CACHE,
+    FAILED,
+    JSON_KEYS,
+    NOT_ATTEMPTED,
+    PASSED,
+    Exercise,
+    Plan,
+    Result,
+    _source,
+    as_json,
+    curriculum,
+    find_in_notebook,
+    markdown,
+    plan,
+    run_plans,
+    text,
+    workspace_results,
+)
 from faultfirst.learner.workspace import sync_workspace
 from faultfirst.repository import find_repo_root
-from faultfirst.cli import main
 
 ROOT = find_repo_root()
 EXERCISES = curriculum(ROOT)

@@ -20,10 +20,10 @@ import nbformat
 import pytest
 from nbformat import NotebookNode
 
-from faultfirst.repository import repository_url
 from faultfirst.build.generate import Book, build, exercise_independence, find_exercises, lessons
 from faultfirst.build.independence import bound_names, definitions, loaded_names
 from faultfirst.checks import check
+from faultfirst.repository import repository_url
 from faultfirst.testing.solutions import stub
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -31,7 +31,7 @@ def _response(status: int, **headers: str) -> httpx2.Response:
 def test_default_timeout_and_retries(sdk, cls):
     """Both SDKs default to 600 s (connect 5 s) and two retries."""
     constants = sdk._constants
-    assert constants.DEFAULT_TIMEOUT == httpx2.Timeout(timeout=600, connect=5.0)
+    assert httpx2.Timeout(timeout=600, connect=5.0) == constants.DEFAULT_TIMEOUT
     assert constants.DEFAULT_MAX_RETRIES == 2
     assert (constants.INITIAL_RETRY_DELAY, constants.MAX_RETRY_DELAY) == (0.5, 8.0)
 

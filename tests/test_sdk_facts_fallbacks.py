@@ -10,7 +10,7 @@ names the fact.
 from __future__ import annotations
 
 import inspect
-from typing import get_args, get_origin, get_type_hints
+from typing import Required, get_args, get_origin, get_type_hints
 
 import anthropic
 import httpx2
@@ -20,7 +20,6 @@ import pytest
 from anthropic.types import JSONOutputFormatParam, MessageParam, OutputConfigParam, ToolChoiceToolParam
 from openai.types.shared_params import ResponseFormatJSONSchema
 from openai.types.shared_params.response_format_json_schema import JSONSchema
-from typing_extensions import Required
 
 
 def _answering(status: int, body: object) -> httpx2.Client:

@@ -398,7 +398,7 @@ def test_without_retry_after_the_waits_are_the_back_off(sdk, slept):
 def test_the_lessons_worst_cases_follow_from_these_facts():
     """3 x 600 s + 1.5 s = 1,801.5 s; + 3 x 5 s connect; openai with retry-after 120: 2,055 s; anthropic: about 99 days."""
     limits, retries = anthropic.DEFAULT_TIMEOUT, anthropic.DEFAULT_MAX_RETRIES
-    assert openai.DEFAULT_TIMEOUT == limits and openai.DEFAULT_MAX_RETRIES == retries == 2
+    assert limits == openai.DEFAULT_TIMEOUT and openai.DEFAULT_MAX_RETRIES == retries == 2
     backoff = sum(min(0.5 * 2**n, 8.0) for n in range(retries))
     assert 3 * limits.read + backoff == 1_801.5
     assert 3 * (limits.connect + limits.read) + backoff == 1_816.5

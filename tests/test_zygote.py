@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import start_new_kernel
-import pytest
 
 
 def test_the_fast_kernel_is_registered_and_found():

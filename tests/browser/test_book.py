@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from faultfirst.repository import find_repo_root
 from faultfirst.build.generate import lessons
+from faultfirst.repository import find_repo_root
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]  # a cold build executes every lesson
 
