@@ -30,7 +30,7 @@ from . import _anthropic_wire as anthropic_wire
 from . import _openai_wire as openai_wire
 from ._attempts import AttemptHooks
 from ._batches import BATCH_DISCOUNT, BatchService
-from ._behaviour import Block, Reply, corrupt_json, respond
+from ._behaviour import Block, corrupt_json, respond
 from ._catalog import RETIRED, Catalog, ModelSpec
 from ._fixtures import FixtureSet
 from ._guard import Limits
@@ -39,9 +39,11 @@ from ._outcome import Outcome, StreamEvent
 from ._parse import GENERATING_ROUTES, InvalidRequest, ParsedRequest, decode_body, parse_request
 from ._ratelimit import Admission, ModelLimiter
 from ._records import RequestRecord
+from ._responses_stream import response_events
 from ._scenarios import Scenario
 from ._spend import SpendLedger
 from ._tokens import count_tokens, truncate_to_tokens
+from ._tool_replies import call_tools, relay_results
 from ._wire import EPOCH, Answer, dumps, error_name
 
 ROUTES: dict[str, dict[tuple[str, str], str]] = {
@@ -97,6 +99,7 @@ class SimulatedAPI:
         self._sampling = random.Random(f"{seed}:sampling")
         self._seed = seed
         self._choice_rng: random.Random | None = None  # drawn from only by requests for n > 1 choices
+        self._tools_rng: random.Random | None = None  # drawn from only by replies that call tools
         self._limiters: dict[str, ModelLimiter] = {}
         self._serial = 0
         self.limits: Limits | None = None  # set by checks to stop runaway learner code
@@ -146,10 +149,6 @@ class SimulatedAPI:
             self._check_limits(provider, spec, parsed)
         except InvalidRequest as err:
             return self._invalid(provider, record, rid, err)
-        if endpoint == "responses" and parsed.stream:
-            return self._invalid(provider, record, rid, InvalidRequest(
-                "The simulated world does not stream the Responses API; use Chat Completions with stream=True.",
-                "stream"))
         if parsed.stream and parsed.n > 1:
             return self._invalid(provider, record, rid, InvalidRequest(
                 "The simulated world does not stream several choices; stream with n=1, or drop stream=True "
@@ -187,7 +186,9 @@ class SimulatedAPI:
             record.status, record.latency = 200, delay
             return Outcome(record, delay=delay, headers=headers | _JSON, body=dumps(data))
 
-        if provider == "openai":
+        if endpoint == "responses":
+            tagged = response_events(rid, created, spec.name, answer, parsed.input_tokens, body)
+        elif provider == "openai":
             tagged = openai_wire.chat_chunks(rid, created, spec.name, answer, parsed.input_tokens, parsed.include_usage)
         else:
             tagged = anthropic_wire.stream_events(rid, spec.name, answer, parsed.input_tokens, cite)
@@ -345,12 +346,17 @@ class SimulatedAPI:
         their own, so that asking for more choices shifts no draw of the world's.
         """
         prompt = parsed.prompt
-        reply: Reply = respond(prompt, sampling or self._sampling, fixtures=self._fixtures)
+        if parsed.calls:
+            reply = call_tools(prompt, parsed.calls, self._tool_rng(), fixtures=self._fixtures, corrupt=corrupt)
+        else:
+            reply = respond(prompt, sampling or self._sampling, fixtures=self._fixtures)
+            if parsed.results:
+                reply = relay_results(reply, parsed.results)
         blocks = reply.blocks
-        if corrupt and prompt.schema is not None:
+        if corrupt and prompt.schema is not None and not parsed.calls:
             blocks = (Block(corrupt_json(reply.text, faults or self._faults, schema=prompt.schema)),)
         ending, stop_sequence = reply.ending, reply.stop_sequence
-        if parsed.stop and parsed.forced_tool is None:
+        if parsed.stop and parsed.forced_tool is None and not parsed.calls:
             blocks, matched = _cut_at_stop(blocks, parsed.stop)
             if matched is not None and ending in (None, "stop_sequence"):  # a scripted refusal, drop or break stays
                 ending, stop_sequence = "stop_sequence", matched
@@ -362,11 +368,20 @@ class SimulatedAPI:
             if used + n > limit:
                 kept.append(Block(truncate_to_tokens(block.text, limit - used, spec.encoding)))
                 return Answer(tuple(kept), limit, truncated=True, tool=parsed.forced_tool,
-                              ending=ending, stop_sequence=stop_sequence)
+                              ending=ending, stop_sequence=stop_sequence, calls=_names(parsed))
             kept.append(block)
             used += n
         return Answer(tuple(kept), used, truncated=False, tool=parsed.forced_tool,
-                      ending=ending, stop_sequence=stop_sequence)
+                      ending=ending, stop_sequence=stop_sequence, calls=_names(parsed))
+
+    def _tool_rng(self) -> random.Random:
+        """The stream tool calls' arguments (and their flaky-output corruption) draw from, `{seed}:tools`.
+
+        Created on first use, so a world that never calls a tool makes exactly the draws it always made.
+        """
+        if self._tools_rng is None:
+            self._tools_rng = random.Random(f"{self._seed}:tools")
+        return self._tools_rng
 
     def _more_choices(self, spec: ModelSpec, parsed: ParsedRequest) -> tuple[Answer, ...]:
         """Choices 1 to n-1 of a request for n > 1 choices (choice 0 is `_answer`'s, the same as with n=1).
@@ -574,6 +589,10 @@ def _cut_at_stop(blocks: tuple[Block, ...], stops: tuple[str, ...]) -> tuple[tup
         kept.append(block)
         start += len(block.text)
     return tuple(kept), matched
+
+
+def _names(parsed: ParsedRequest) -> tuple[str, ...]:
+    return tuple(tool.name for tool in parsed.calls)
 
 
 def _stop_reason(provider: str, answer: Answer) -> str:
