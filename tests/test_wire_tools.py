@@ -290,3 +290,28 @@ def test_responses_json_mode_streamed_and_not():
     for response in (created, streamed):
         assert Contact.model_validate_json(response.output_text) == Contact(name="Alice Smith", age=31)
         assert response.text.format.type == "json_object"
+
+
+# -- Anthropic models list ----------------------------------------------------------------------------------
+
+def test_the_anthropic_models_list_carries_capabilities_the_world_honours():
+    """anthropic 2.14.0 `ModelInfo.capabilities` (`types/model_capabilities.py`): every key the SDK declares is
+    present and validates; what it claims holds (structured output answers JSON of the schema; batches are served)
+    and what it denies is not simulated (images, thinking)."""
+    from anthropic.types import ModelInfo
+    from anthropic.types.model_capabilities import ModelCapabilities
+
+    world = World(seed=3)
+    claude = world.anthropic()
+    raw = claude.models.with_raw_response.list().http_response.json()["data"]
+    for entry in raw:
+        assert set(entry["capabilities"]) >= {n for n, f in ModelCapabilities.model_fields.items() if f.is_required()}
+        info = ModelInfo.model_validate(entry)  # strict validation, not the SDK's lenient construction
+        assert info.lifecycle == "active" and info.max_tokens == world.catalog[info.id].max_output_tokens
+    caps = next(iter(claude.models.list())).capabilities
+    assert caps.structured_outputs.supported and caps.batch.supported and caps.citations.supported
+    assert not caps.image_input.supported and not caps.thinking.types.enabled.supported
+    reply = claude.messages.create(model="claude-fast", max_tokens=300, messages=ask("Alice Smith is 31 years old."),
+                                   output_config={"format": {"type": "json_schema",
+                                                             "schema": Contact.model_json_schema()}})
+    assert Contact.model_validate_json(reply.content[0].text) == Contact(name="Alice Smith", age=31)

@@ -28,6 +28,7 @@ import httpx2
 
 from . import _anthropic_wire as anthropic_wire
 from . import _openai_wire as openai_wire
+from ._anthropic_models import model_info
 from ._attempts import AttemptHooks
 from ._batches import BATCH_DISCOUNT, BatchService
 from ._behaviour import Block, corrupt_json, respond
@@ -435,8 +436,8 @@ class SimulatedAPI:
         if provider == "openai":
             return {"object": "list", "data": [{"id": m.name, "object": "model", "created": EPOCH, "owned_by": "faultfirst"}
                                                for m in models]}
-        data = [{"type": "model", "id": m.name, "display_name": m.name, "created_at": _rfc3339(0), "lifecycle": "active",
-                 "max_input_tokens": m.context_window, "max_tokens": m.max_output_tokens} for m in models]
+        data = [model_info(m.name, created_at=_rfc3339(0), max_input_tokens=m.context_window,
+                           max_tokens=m.max_output_tokens) for m in models]
         return {"data": data, "has_more": False, "first_id": data[0]["id"], "last_id": data[-1]["id"]}
 
     # -- answers that are errors ------------------------------------------------------------------------
