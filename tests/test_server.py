@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import calendar
 import json
 import shutil
 import socket
 import subprocess
+import time
 from collections.abc import Iterator
 
 import anthropic
@@ -192,3 +194,47 @@ def test_cli_refuses_a_speed_that_is_not_positive(capsys):
     from faultfirst.cli import main
 
     assert main(["serve", "--port", "0", "--speed", "0"]) == 2 and "speed must be a positive" in capsys.readouterr().err
+
+
+def test_served_waits_and_resets_are_restated_in_real_time():
+    """At speed 10: retry-after 30 simulated seconds is 3 real (retry-after-ms 3000); OpenAI's reset durations are
+    divided by the speed; Anthropic's reset instants are real UTC, the world's wait after the `Date` instant."""
+    from faultfirst.transports.served_headers import real_time_headers
+    from faultfirst.wire.framing import EPOCH
+
+    world_reset = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(EPOCH + 130))
+    headers = {"retry-after": "30", "x-ratelimit-reset-tokens": "6m0s", "x-ratelimit-reset-requests": "500ms",
+               "anthropic-ratelimit-tokens-reset": world_reset, "request-id": "req_1"}
+    real = real_time_headers(headers, speed=10, arrival=100.0, wall=1_800_000_000.2)
+    assert real == {"retry-after": "3", "retry-after-ms": "3000", "x-ratelimit-reset-tokens": "36s",
+                    "x-ratelimit-reset-requests": "50ms", "request-id": "req_1",
+                    "anthropic-ratelimit-tokens-reset": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(1_800_000_004))}
+
+
+@pytest.mark.parametrize("server", [("rate-limited", 100)], indirect=True)
+def test_a_fast_served_world_tells_clients_real_waits(server):
+    """Over HTTP at speed 100, a 429's retry-after-ms is what both SDKs wait (read before retry-after, openai 3.57.0 and
+    anthropic 2.14.0 `_parse_retry_after_header`), under the 600 ms a simulated minute takes; every reset instant
+    lies between the response's Date and that minute later."""
+    from email.utils import parsedate_to_datetime
+
+    ask_a_lot = {"max_tokens": 60_000, "messages": ASK}
+    limited = {}
+    for name, client, model, error in (
+            ("openai", openai.OpenAI(base_url=f"{server.base_url}/v1", api_key="any", max_retries=0), "gpt-strong",
+             openai.RateLimitError),
+            ("anthropic", anthropic.Anthropic(base_url=server.base_url, api_key="any", max_retries=0, timeout=60),
+             "claude-fast", anthropic.RateLimitError)):
+        create = client.chat.completions.create if name == "openai" else client.messages.create
+        with pytest.raises(error) as caught:
+            for _ in range(3):  # 60,000 tokens each against 100,000 a minute: the second or third is refused
+                create(model=model, **ask_a_lot)
+        limited[name] = (client, caught.value.response.headers)
+    for name, (client, headers) in limited.items():
+        wait_ms = int(headers["retry-after-ms"])
+        assert 0 < wait_ms <= 600 and headers["retry-after"] == "1"
+        assert client._parse_retry_after_header(headers) == wait_ms / 1000
+    date = parsedate_to_datetime(limited["anthropic"][1]["date"]).timestamp()
+    for name in ("anthropic-ratelimit-requests-reset", "anthropic-ratelimit-tokens-reset"):
+        reset = calendar.timegm(time.strptime(limited["anthropic"][1][name], "%Y-%m-%dT%H:%M:%SZ"))
+        assert date <= reset <= date + 2, name  # 0.6 real seconds at most, rounded up, Date rounded down

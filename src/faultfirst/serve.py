@@ -14,6 +14,7 @@ import contextlib
 import ipaddress
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -26,6 +27,7 @@ from .clock.virtual import RealTimeClock
 from .service.engine import ROUTES
 from .service.outcome import Outcome
 from .world import World
+from .transports.served_headers import real_time_headers
 
 
 def provider_of(path: str, headers: httpx2.Headers) -> str:
@@ -104,6 +106,7 @@ class _Handler(BaseHTTPRequestHandler):
     # Headers and body go out as separate writes; with Nagle's algorithm on, the second waits for the
     # client's delayed ACK (about 40 ms on Linux) on every response.
     disable_nagle_algorithm = True
+    _sent_at: float | None = None  # when the response being sent was answered (None: no response of the world's)
 
     def do_GET(self) -> None:
         self._answer()
@@ -113,6 +116,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_DELETE(self) -> None:
         self._answer()
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The `Date` header: the instant the response's reset headers are measured from."""
+        return super().date_time_string(self._sent_at if timestamp is None else timestamp)  # None: now
 
     def log_message(self, format: str, *args: Any) -> None:
         if not self.server.quiet:
@@ -132,7 +139,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         try:
             if outcome.events is None:
-                self._send_head(outcome, {"content-length": str(len(outcome.body))})
+                self._send_head(outcome, arrival, {"content-length": str(len(outcome.body))})
                 self.wfile.write(outcome.body)
             else:
                 self._stream(outcome, arrival)
@@ -140,15 +147,19 @@ class _Handler(BaseHTTPRequestHandler):
             outcome.record.error = outcome.record.error or "closed by client"
             self.close_connection = True
 
-    def _send_head(self, outcome: Outcome, extra: dict[str, str]) -> None:
+    def _send_head(self, outcome: Outcome, arrival: float, extra: dict[str, str]) -> None:
+        """Status and headers, waits and reset instants restated in real time from the instant `Date` states."""
+        self._sent_at = time.time()
         self.send_response(outcome.status)
-        for name, value in (outcome.headers | extra).items():
+        speed = self.server.world.clock.speed  # type: ignore[attr-defined]  # a RealTimeClock (WorldServer checks)
+        headers = real_time_headers(outcome.headers, speed=speed, arrival=arrival, wall=self._sent_at)
+        for name, value in (headers | extra).items():
             self.send_header(name, value)
         self.end_headers()
 
     def _stream(self, outcome: Outcome, arrival: float) -> None:
         """Server-sent events, each written when its simulated time comes, with chunked transfer encoding."""
-        self._send_head(outcome, {"transfer-encoding": "chunked"})
+        self._send_head(outcome, arrival, {"transfer-encoding": "chunked"})
         clock = self.server.world.clock
         for event in outcome.events or []:
             clock.advance_to(arrival + event.offset)

@@ -28,10 +28,11 @@ import httpx2
 
 from ..wire import anthropic_render
 from ..wire import openai_render
+from ..wire.anthropic_models import model_info
 from .attempts import AttemptHooks
 from .batch_files import BATCH_DISCOUNT
 from .batches import BatchService
-from ..model.behaviour import Block, Reply, corrupt_json, respond
+from ..model.behaviour import Block, corrupt_json, respond
 from ..model.catalog import RETIRED, Catalog, ModelSpec
 from ..model.fixtures import FixtureSet
 from ..clock.limits import Limits
@@ -44,6 +45,8 @@ from .scenarios import Scenario
 from .spend import SpendLedger
 from ..model.tokens import count_tokens, truncate_to_tokens
 from ..wire.framing import EPOCH, Answer, dumps, error_name
+from ..wire.responses_stream import response_events
+from ..model.tool_replies import call_tools, relay_results
 
 ROUTES: dict[str, dict[tuple[str, str], str]] = {
     "openai": {("POST", "/v1/chat/completions"): "chat.completions", ("POST", "/v1/responses"): "responses",
@@ -98,6 +101,7 @@ class SimulatedAPI:
         self._sampling = random.Random(f"{seed}:sampling")
         self._seed = seed
         self._choice_rng: random.Random | None = None  # drawn from only by requests for n > 1 choices
+        self._tools_rng: random.Random | None = None  # drawn from only by replies that call tools
         self._limiters: dict[str, ModelLimiter] = {}
         self._serial = 0
         self.limits: Limits | None = None  # set by checks to stop runaway learner code
@@ -147,10 +151,6 @@ class SimulatedAPI:
             self._check_limits(provider, spec, parsed)
         except InvalidRequest as err:
             return self.answer_invalid(provider, record, rid, err)
-        if endpoint == "responses" and parsed.stream:
-            return self.answer_invalid(provider, record, rid, InvalidRequest(
-                "The simulated world does not stream the Responses API; use Chat Completions with stream=True.",
-                "stream"))
         if parsed.stream and parsed.n > 1:
             return self.answer_invalid(provider, record, rid, InvalidRequest(
                 "The simulated world does not stream several choices; stream with n=1, or drop stream=True "
@@ -188,7 +188,9 @@ class SimulatedAPI:
             record.status, record.latency = 200, delay
             return Outcome(record, delay=delay, headers=headers | _JSON, body=dumps(data))
 
-        if provider == "openai":
+        if endpoint == "responses":
+            tagged = response_events(rid, created, spec.name, answer, parsed.input_tokens, body)
+        elif provider == "openai":
             tagged = openai_render.chat_chunks(rid, created, spec.name, answer, parsed.input_tokens, parsed.include_usage)
         else:
             tagged = anthropic_render.stream_events(rid, spec.name, answer, parsed.input_tokens, cite)
@@ -346,12 +348,17 @@ class SimulatedAPI:
         their own, so that asking for more choices shifts no draw of the world's.
         """
         prompt = parsed.prompt
-        reply: Reply = respond(prompt, sampling or self._sampling, fixtures=self._fixtures)
+        if parsed.calls:
+            reply = call_tools(prompt, parsed.calls, self._tool_rng(), fixtures=self._fixtures, corrupt=corrupt)
+        else:
+            reply = respond(prompt, sampling or self._sampling, fixtures=self._fixtures)
+            if parsed.results:
+                reply = relay_results(reply, parsed.results)
         blocks = reply.blocks
-        if corrupt and prompt.schema is not None:
+        if corrupt and prompt.schema is not None and not parsed.calls:
             blocks = (Block(corrupt_json(reply.text, faults or self._faults, schema=prompt.schema)),)
         ending, stop_sequence = reply.ending, reply.stop_sequence
-        if parsed.stop and parsed.forced_tool is None:
+        if parsed.stop and parsed.forced_tool is None and not parsed.calls:
             blocks, matched = _cut_at_stop(blocks, parsed.stop)
             if matched is not None and ending in (None, "stop_sequence"):  # a scripted refusal, drop or break stays
                 ending, stop_sequence = "stop_sequence", matched
@@ -363,11 +370,20 @@ class SimulatedAPI:
             if used + n > limit:
                 kept.append(Block(truncate_to_tokens(block.text, limit - used, spec.encoding)))
                 return Answer(tuple(kept), limit, truncated=True, tool=parsed.forced_tool,
-                              ending=ending, stop_sequence=stop_sequence)
+                              ending=ending, stop_sequence=stop_sequence, calls=_names(parsed))
             kept.append(block)
             used += n
         return Answer(tuple(kept), used, truncated=False, tool=parsed.forced_tool,
-                      ending=ending, stop_sequence=stop_sequence)
+                      ending=ending, stop_sequence=stop_sequence, calls=_names(parsed))
+
+    def _tool_rng(self) -> random.Random:
+        """The stream tool calls' arguments (and their flaky-output corruption) draw from, `{seed}:tools`.
+
+        Created on first use, so a world that never calls a tool makes exactly the draws it always made.
+        """
+        if self._tools_rng is None:
+            self._tools_rng = random.Random(f"{self._seed}:tools")
+        return self._tools_rng
 
     def _more_choices(self, spec: ModelSpec, parsed: ParsedRequest) -> tuple[Answer, ...]:
         """Choices 1 to n-1 of a request for n > 1 choices (choice 0 is `_answer`'s, the same as with n=1).
@@ -421,8 +437,8 @@ class SimulatedAPI:
         if provider == "openai":
             return {"object": "list", "data": [{"id": m.name, "object": "model", "created": EPOCH, "owned_by": "faultfirst"}
                                                for m in models]}
-        data = [{"type": "model", "id": m.name, "display_name": m.name, "created_at": _rfc3339(0), "lifecycle": "active",
-                 "max_input_tokens": m.context_window, "max_tokens": m.max_output_tokens} for m in models]
+        data = [model_info(m.name, created_at=_rfc3339(0), max_input_tokens=m.context_window,
+                           max_tokens=m.max_output_tokens) for m in models]
         return {"data": data, "has_more": False, "first_id": data[0]["id"], "last_id": data[-1]["id"]}
 
     # -- answers that are errors ------------------------------------------------------------------------
@@ -575,6 +591,10 @@ def _cut_at_stop(blocks: tuple[Block, ...], stops: tuple[str, ...]) -> tuple[tup
         kept.append(block)
         start += len(block.text)
     return tuple(kept), matched
+
+
+def _names(parsed: ParsedRequest) -> tuple[str, ...]:
+    return tuple(tool.name for tool in parsed.calls)
 
 
 def _stop_reason(provider: str, answer: Answer) -> str:

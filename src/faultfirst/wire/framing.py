@@ -25,6 +25,7 @@ class Answer:
     tool: str | None = None  # an Anthropic forced tool whose input is the (JSON) text
     ending: str | None = None  # a fixture's scripted ending: "stop_sequence", "refusal", "dropped", "broken"; None: the usual
     stop_sequence: str | None = None
+    calls: tuple[str, ...] = ()  # OpenAI function tools called, one per block (whose text is the arguments)
 
     @property
     def refused(self) -> bool:

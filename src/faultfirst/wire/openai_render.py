@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .openai_tools import chat_tool_calls, chat_tool_deltas, function_call_items
 from .framing import Answer, pieces, sse
 
 FINGERPRINT = "fp_faultfirst"
@@ -17,12 +18,21 @@ FINGERPRINT = "fp_faultfirst"
 def finish_reason(answer: Answer) -> str:
     if answer.truncated:
         return "length"
+    if answer.calls:
+        return "tool_calls"
     return "content_filter" if answer.refused else "stop"
 
 
 def _content(answer: Answer) -> str | None:
-    """A refused reply with no text has content null (only a fixture scripts one)."""
-    return None if answer.refused and not answer.text else answer.text
+    """A refused reply with no text has content null (only a fixture scripts one), as has one that calls tools."""
+    return None if (answer.refused and not answer.text) or answer.calls else answer.text
+
+
+def _message(rid: str, choice: int, answer: Answer) -> dict[str, Any]:
+    message = {"role": "assistant", "content": _content(answer), "refusal": None, "annotations": []}
+    if answer.calls:
+        message["tool_calls"] = chat_tool_calls(rid, choice, answer)
+    return message
 
 
 def chat_usage(input_tokens: int, output_tokens: int) -> dict[str, Any]:
@@ -49,7 +59,7 @@ def chat_completion(rid: str, created: int, model: str, answer: Answer, input_to
         "model": model,
         "choices": [{
             "index": index,
-            "message": {"role": "assistant", "content": _content(a), "refusal": None, "annotations": []},
+            "message": _message(rid, index, a),
             "logprobs": None,
             "finish_reason": finish_reason(a),
         } for index, a in enumerate(answers)],
@@ -76,11 +86,15 @@ def chat_chunks(rid: str, created: int, model: str, answer: Answer,
         return sse({**base, "choices": [choice]})
 
     text, total = answer.text, answer.output_tokens
-    events = [(0, chunk({"role": "assistant", "content": "", "refusal": None}))]
-    sent = 0
-    for part in pieces(text):
-        sent += len(part)
-        events.append((round(total * sent / max(1, len(text))), chunk({"content": part})))
+    events = [(0, chunk({"role": "assistant", "content": None if answer.calls else "", "refusal": None}))]
+    if answer.calls:
+        deltas = chat_tool_deltas(rid, answer)
+    else:
+        deltas, sent = [], 0
+        for part in pieces(text):
+            sent += len(part)
+            deltas.append((sent, {"content": part}))
+    events += [(round(total * sent / max(1, len(text))), chunk(delta)) for sent, delta in deltas]
     if answer.dropped:
         return events  # the connection closed before the finish chunk
     events.append((total, chunk({}, finish_reason(answer))))
@@ -112,21 +126,15 @@ def response(rid: str, created: int, model: str, answer: Answer, input_tokens: i
         "instructions": body.get("instructions"),
         "max_output_tokens": body.get("max_output_tokens"),
         "model": model,
-        "output": [{
-            "type": "message",
-            "id": f"msg_{rid}",
-            "status": status,
-            "role": "assistant",
-            "content": [{"type": "output_text", "text": answer.text, "annotations": [], "logprobs": []}],
-        }],
-        "parallel_tool_calls": True,
+        "output": function_call_items(rid, answer, status) if answer.calls else [message_item(rid, answer.text, status)],
+        "parallel_tool_calls": body.get("parallel_tool_calls", True),
         "previous_response_id": None,
         "reasoning": {"effort": None, "summary": None},
         "store": True,
         "temperature": body.get("temperature", 1.0),
         "text": {"format": fmt},
-        "tool_choice": "auto",
-        "tools": [],
+        "tool_choice": body.get("tool_choice") or "auto",
+        "tools": body.get("tools") or [],
         "top_p": 1.0,
         "truncation": "disabled",
         "usage": {
@@ -139,6 +147,12 @@ def response(rid: str, created: int, model: str, answer: Answer, input_tokens: i
         "user": None,
         "metadata": {},
     }
+
+
+def message_item(rid: str, text: str, status: str) -> dict[str, Any]:
+    """A Responses output message holding one output_text part."""
+    return {"type": "message", "id": f"msg_{rid}", "status": status, "role": "assistant",
+            "content": [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}]}
 
 
 def error(message: str, type_: str, *, param: str | None = None, code: str | None = None) -> dict[str, Any]:

@@ -17,6 +17,8 @@ from typing import Any
 from ..model.behaviour import Document, Prompt
 from ..model.catalog import ModelSpec
 from ..model.tokens import count_tokens
+from ..model.prompt_schema import schema_in
+from ..model.tool_calls import ToolRequestError, ToolSpec, plan_calls
 
 _PER_MESSAGE = 3  # role and separators around each message
 _PER_REPLY = 3  # the assistant's turn header the model is primed with
@@ -49,6 +51,8 @@ class ParsedRequest:
     forced_tool: str | None = None  # Anthropic tool_choice that names a tool: answer with its input
     stop: tuple[str, ...] = ()  # OpenAI `stop` / Anthropic `stop_sequences`: the reply ends before the first one
     n: int = 1  # OpenAI Chat Completions `n`: how many choices to generate
+    calls: tuple[ToolSpec, ...] = ()  # OpenAI function tools the reply calls (empty: it replies in text)
+    results: tuple[str, ...] = ()  # the tool results an OpenAI conversation ends with (also the prompt's documents)
 
     @property
     def output_estimate(self) -> int:
@@ -158,30 +162,67 @@ def _read_openai_messages(items: list[Any], spec: ModelSpec, *, param: str, text
     return system, user, tokens
 
 
+def _trailing(items: list[Any], is_result: Any, text_of: Any) -> tuple[str, ...]:
+    """The texts of the tool results a conversation ends with (a follow-up turn), oldest first."""
+    results: list[str] = []
+    for item in reversed(items):
+        if not (isinstance(item, dict) and is_result(item)):
+            break
+        results.append(text_of(item))
+    return tuple(reversed(results))
+
+
+def _tool_calls(body: dict[str, Any], user: str, results: tuple[str, ...], *, flat: bool) -> tuple[ToolSpec, ...]:
+    try:
+        return plan_calls(body, user, answered=bool(results), flat=flat)
+    except ToolRequestError as err:
+        raise InvalidRequest(str(err), err.param) from None
+
+
+def _tools_tokens(body: dict[str, Any], encoding: str) -> int:
+    """What tool definitions add to the prompt (none without tools, so other requests count as before)."""
+    tools = body.get("tools")
+    return count_tokens(json.dumps(tools, sort_keys=True), encoding) if tools else 0
+
+
+def _json_mode_schema(schema: dict[str, Any] | None, system: list[str], user: str) -> dict[str, Any] | None:
+    """JSON mode's schema: the one the prompt's text carries, else any object (`{}`)."""
+    return (schema_in(*system, user) or schema) if schema == _JSON_OBJECT else schema
+
+
+_JSON_OBJECT = {"type": "object"}  # what JSON mode asks of a reply, and what it is billed as
+
+
 def parse_openai_chat(body: dict[str, Any], spec: ModelSpec) -> ParsedRequest:
     messages = _require(body, "messages")
     if not isinstance(messages, list) or not messages:
         raise InvalidRequest("messages: must be a non-empty array", "messages")
     system, user, tokens = _read_openai_messages(messages, spec, param="messages", text_types=("text",),
                                                  roles=("system", "developer", "user", "assistant", "tool"))
-    tokens += _PER_REPLY
+    tokens += _PER_REPLY + _tools_tokens(body, spec.encoding)
+    tokens += sum(count_tokens(json.dumps(m["tool_calls"]), spec.encoding)
+                  for m in messages if m.get("role") == "assistant" and m.get("tool_calls"))
     schema, name = None, None
     response_format = body.get("response_format") or {}
     if response_format.get("type") == "json_schema":
         json_schema = response_format.get("json_schema") or {}
         schema, name = json_schema.get("schema") or {"type": "object"}, json_schema.get("name")
     elif response_format.get("type") == "json_object":
-        schema = {"type": "object"}
+        schema = _JSON_OBJECT
     tokens += _schema_tokens(schema, spec.encoding)
+    results = _trailing(messages, lambda m: m.get("role") == "tool",
+                        lambda m: _text_of(m.get("content") or "", text_types=("text",)))
     stream = bool(body.get("stream"))
     prompt = Prompt(
-        system="\n".join(system), user=user, schema=schema, schema_name=name,
+        system="\n".join(system), user=user, documents=tuple(Document(text) for text in results),
+        schema=_json_mode_schema(schema, system, user), schema_name=name,
         temperature=_temperature(body), provider="openai", model=spec.name,
     )
     return ParsedRequest(
         prompt, tokens, _max_tokens(body, "max_completion_tokens", "max_tokens"), stream,
         include_usage=stream and bool((body.get("stream_options") or {}).get("include_usage")),
         stop=_stop_sequences(body, "stop", allow_string=True, most=_MAX_OPENAI_STOPS), n=_choices(body),
+        calls=_tool_calls(body, user, results, flat=False), results=results,
     )
 
 
@@ -191,20 +232,41 @@ def parse_openai_responses(body: dict[str, Any], spec: ModelSpec) -> ParsedReque
     if not isinstance(items, list) or not items:
         raise InvalidRequest("input: must be a string or a non-empty array of messages", "input")
     instructions = str(body.get("instructions") or "")
-    system, user, tokens = _read_openai_messages(items, spec, param="input",
+    calls_and_results = [i for i in items if isinstance(i, dict) and i.get("type") in _FUNCTION_ITEMS]
+    system, user, tokens = _read_openai_messages([i for i in items if not (isinstance(i, dict) and i.get("type") in _FUNCTION_ITEMS)],
+                                                 spec, param="input",
                                                  text_types=("input_text", "output_text", "text"),
                                                  roles=("system", "developer", "user", "assistant"))
-    tokens += _PER_REPLY + count_tokens(instructions, spec.encoding)
+    tokens += _PER_REPLY + count_tokens(instructions, spec.encoding) + _tools_tokens(body, spec.encoding)
+    tokens += sum(_PER_MESSAGE + count_tokens(_function_item_text(i), spec.encoding) for i in calls_and_results)
     schema, name = None, None
     fmt = (body.get("text") or {}).get("format") or {}
     if fmt.get("type") == "json_schema":
         schema, name = fmt.get("schema") or {"type": "object"}, fmt.get("name")
+    elif fmt.get("type") == "json_object":
+        schema = _JSON_OBJECT
     tokens += _schema_tokens(schema, spec.encoding)
+    results = _trailing(items, lambda i: i.get("type") == "function_call_output", _function_item_text)
+    system = [s for s in (instructions, *system) if s]
     prompt = Prompt(
-        system="\n".join(s for s in (instructions, *system) if s), user=user, schema=schema, schema_name=name,
+        system="\n".join(system), user=user, documents=tuple(Document(text) for text in results),
+        schema=_json_mode_schema(schema, system, user), schema_name=name,
         temperature=_temperature(body), provider="openai", model=spec.name,
     )
-    return ParsedRequest(prompt, tokens, _max_tokens(body, "max_output_tokens"), bool(body.get("stream")), False)
+    return ParsedRequest(prompt, tokens, _max_tokens(body, "max_output_tokens"), bool(body.get("stream")), False,
+                         calls=_tool_calls(body, user, results, flat=True), results=results)
+
+
+# Responses input items that are a function call the model made and the result sent back for it.
+_FUNCTION_ITEMS = ("function_call", "function_call_output")
+
+
+def _function_item_text(item: dict[str, Any]) -> str:
+    """A function call's arguments, or a function result's output (a string, or input_text parts)."""
+    if item.get("type") == "function_call":
+        return str(item.get("arguments") or "")
+    output = item.get("output")
+    return output if isinstance(output, str) else _text_of(output or [], text_types=("input_text",))
 
 
 def parse_anthropic_messages(body: dict[str, Any], spec: ModelSpec, *, counting: bool = False) -> ParsedRequest:

@@ -1,0 +1,46 @@
+"""The simulated model's tool calls: arguments that fit each called tool's JSON Schema.
+
+Each call's arguments come from the same responder as structured output (`respond` with the tool's
+parameters as the schema and its name as the schema's name), so fixtures can script them and the
+JSON filler fills them from the prompt's facts. One reply block per call, in order.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from typing import TYPE_CHECKING
+
+from .behaviour import Block, Prompt, Reply, corrupt_json, respond
+from .tool_calls import ToolSpec
+
+if TYPE_CHECKING:
+    from .fixtures import FixtureSet
+
+
+def call_tools(prompt: Prompt, calls: tuple[ToolSpec, ...], rng: random.Random, *,
+               fixtures: FixtureSet | None, corrupt: bool) -> Reply:
+    """A reply whose blocks are the calls' arguments (JSON text); `corrupt` (flaky-output) breaks the first's."""
+    texts = [respond(dataclasses.replace(prompt, schema=tool.schema, schema_name=tool.name), rng,
+                     fixtures=fixtures).text for tool in calls]
+    if corrupt:
+        texts[0] = corrupt_json(texts[0], rng, schema=calls[0].schema)
+    return Reply(tuple(Block(text) for text in texts), "tool_calls")
+
+
+# What the responder's reply to a follow-up turn stands for itself: scripted, an obeyed instruction
+# (a tool result can carry an injection, as a document can), or structured output.
+_OWN_SKILLS = frozenset({"fixture", "injected", "json"})
+
+
+def relay_results(reply: Reply, results: tuple[str, ...]) -> Reply:
+    """The answer to a turn that ends in tool results: what the tools returned, relayed in order.
+
+    The results are the prompt's documents, so the responder has read them; unless its reply is one
+    of its own kind (`_OWN_SKILLS`), the model answers with what the tools said rather than quoting
+    them as documents that may not match the question's words.
+    """
+    if reply.skill in _OWN_SKILLS:
+        return reply
+    said = " ".join(text.strip() for text in results if text.strip())
+    return Reply((Block(said or "The tool returned nothing."),), "tool_results")
