@@ -8,7 +8,8 @@ import random
 
 import pytest
 
-from faultfirst._behaviour import Document, Prompt, respond
+from faultfirst._prompt import Document, Prompt
+from faultfirst._responders import respond
 from faultfirst._fixtures import FixtureError, FixtureSet, default_fixtures, load_fixtures
 
 

@@ -13,7 +13,7 @@ import pytest
 from faultfirst import SpendCapExceeded, World
 from faultfirst._catalog import CATALOG, LIVE_MODELS
 from faultfirst._fixtures import FixtureError, load_fixtures
-from faultfirst._behaviour import Prompt
+from faultfirst._prompt import Prompt
 from faultfirst._keys import MissingKey, api_key
 from faultfirst._live import LiveTransport, UnknownAlias
 from faultfirst._server import WorldServer, serving

@@ -6,7 +6,8 @@ import random
 
 import pytest
 
-from faultfirst._behaviour import Prompt, respond
+from faultfirst._prompt import Prompt
+from faultfirst._responders import respond
 from faultfirst._tokens import count_tokens, encoding, truncate_to_tokens
 from tests.conftest import ask
 

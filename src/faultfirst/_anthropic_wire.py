@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ._behaviour import Block
+from ._prompt import Block
 from ._wire import Answer, pieces, sse
 
 

@@ -30,15 +30,17 @@ from . import _anthropic_wire as anthropic_wire
 from . import _openai_wire as openai_wire
 from ._attempts import AttemptHooks
 from ._batches import BATCH_DISCOUNT, BatchService
-from ._behaviour import Block, Reply, corrupt_json, respond
 from ._catalog import RETIRED, Catalog, ModelSpec
+from ._corrupt_json import corrupt_json
 from ._fixtures import FixtureSet
 from ._guard import Limits
 from ._latency import LatencyModel, Timing
 from ._outcome import Outcome, StreamEvent
 from ._parse import GENERATING_ROUTES, InvalidRequest, ParsedRequest, decode_body, parse_request
+from ._prompt import Block, Reply
 from ._ratelimit import Admission, ModelLimiter
 from ._records import RequestRecord
+from ._responders import respond
 from ._scenarios import Scenario
 from ._spend import SpendLedger
 from ._tokens import count_tokens, truncate_to_tokens

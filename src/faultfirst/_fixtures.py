@@ -77,7 +77,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from faultfirst._behaviour import Prompt
+    from faultfirst._prompt import Prompt
 
 _PACKAGE_FIXTURES = pathlib.Path(__file__).parent / "fixtures"
 _PROVIDERS = ("openai", "anthropic")

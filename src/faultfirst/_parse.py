@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from ._behaviour import Document, Prompt
+from ._prompt import Document, Prompt
 from ._catalog import ModelSpec
 from ._tokens import count_tokens
 

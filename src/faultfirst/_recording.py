@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ._behaviour import Prompt
+from ._prompt import Prompt
 from ._fixtures import load_fixtures
 
 _REQUEST_HEADERS = ("content-type", "anthropic-version", "anthropic-beta", "openai-beta")

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ._behaviour import Block
+from ._prompt import Block
 
 _PIECE = re.compile(r"\s*\S+|\s+")
 
