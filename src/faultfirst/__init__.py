@@ -12,6 +12,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from ._catalog import Catalog, ModelSpec
+from ._model_request import Message, ModelRequest
 from ._records import RequestRecord
 from ._retryable import retryable_status
 from ._scenarios import SCENARIOS, Outage, RateLimits, Scenario
@@ -19,14 +20,15 @@ from ._text import plural
 
 if TYPE_CHECKING:
     from ._errors import SpendCapExceeded
+    from ._scripted_responder import ResponderFailed
     from ._world import World
 
 # These two import both SDKs (about two seconds), so they load on first use: processes that only need the
 # package's lighter parts (pytest's controller, `faultfirst lab`, the book's Sphinx extension) skip the cost.
-_ON_FIRST_USE = {"World": "._world", "SpendCapExceeded": "._errors"}
+_ON_FIRST_USE = {"World": "._world", "SpendCapExceeded": "._errors", "ResponderFailed": "._scripted_responder"}
 
 __all__ = ["World", "Catalog", "ModelSpec", "RequestRecord", "Scenario", "SCENARIOS", "RateLimits", "Outage",
-           "SpendCapExceeded", "retryable_status", "plural"]
+           "SpendCapExceeded", "retryable_status", "plural", "ModelRequest", "Message", "ResponderFailed"]
 
 
 def __getattr__(name: str) -> Any:

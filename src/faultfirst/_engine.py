@@ -32,7 +32,6 @@ from ._attempts import AttemptHooks
 from ._batches import BATCH_DISCOUNT, BatchService
 from ._catalog import RETIRED, Catalog, ModelSpec
 from ._corrupt_json import corrupt_json
-from ._fixtures import FixtureSet
 from ._guard import Limits
 from ._latency import LatencyModel, Timing
 from ._outcome import Outcome, StreamEvent
@@ -40,7 +39,7 @@ from ._parse import GENERATING_ROUTES, InvalidRequest, ParsedRequest, decode_bod
 from ._prompt import Block, Reply
 from ._ratelimit import Admission, ModelLimiter
 from ._records import RequestRecord
-from ._responders import respond
+from ._responders import Responders, Turn
 from ._scenarios import Scenario
 from ._spend import SpendLedger
 from ._tokens import count_tokens, truncate_to_tokens
@@ -88,13 +87,13 @@ class SimulatedAPI:
     """One world's API: its scenario, limits, random streams and request log."""
 
     def __init__(self, *, seed: int, scenario: Scenario, catalog: Catalog, log: list[RequestRecord],
-                 fixtures: FixtureSet | None, spend: SpendLedger | None = None) -> None:
+                 responders: Responders, spend: SpendLedger | None = None) -> None:
         self.scenario = scenario
         self.spend = spend  # told when a batch's items are billed, so its hold on the spend cap goes
         self.catalog = catalog
         self.latency = LatencyModel(seed, drift=scenario.drift, correlated_tail=scenario.correlated_tail)
         self._log = log
-        self._fixtures = fixtures
+        self.responders = responders  # what decides each reply's text (World.script_reply extends it)
         self._faults = random.Random(f"{seed}:faults")
         self._sampling = random.Random(f"{seed}:sampling")
         self._seed = seed
@@ -347,7 +346,8 @@ class SimulatedAPI:
         their own, so that asking for more choices shifts no draw of the world's.
         """
         prompt = parsed.prompt
-        reply: Reply = respond(prompt, sampling or self._sampling, fixtures=self._fixtures)
+        turn = Turn(prompt, parsed.messages, parsed.max_tokens)
+        reply: Reply = self.responders.reply(turn, sampling or self._sampling)
         blocks = reply.blocks
         if corrupt and prompt.schema is not None:
             blocks = (Block(corrupt_json(reply.text, faults or self._faults, schema=prompt.schema)),)

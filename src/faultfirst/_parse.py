@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from ._prompt import Document, Prompt
 from ._catalog import ModelSpec
+from ._prompt import Document, Message, Prompt
 from ._tokens import count_tokens
 
 _PER_MESSAGE = 3  # role and separators around each message
@@ -49,6 +49,7 @@ class ParsedRequest:
     forced_tool: str | None = None  # Anthropic tool_choice that names a tool: answer with its input
     stop: tuple[str, ...] = ()  # OpenAI `stop` / Anthropic `stop_sequences`: the reply ends before the first one
     n: int = 1  # OpenAI Chat Completions `n`: how many choices to generate
+    messages: tuple[Message, ...] = ()  # the conversation as sent, for a responder that reads it (World(responder=))
 
     @property
     def output_estimate(self) -> int:
@@ -141,9 +142,10 @@ def _schema_tokens(schema: dict[str, Any] | None, encoding: str) -> int:
 
 
 def _read_openai_messages(items: list[Any], spec: ModelSpec, *, param: str, text_types: tuple[str, ...],
-                          roles: tuple[str, ...]) -> tuple[list[str], str, int]:
-    """System texts, the last user text, and the tokens of an OpenAI message list (chat or Responses input)."""
+                          roles: tuple[str, ...]) -> tuple[list[str], str, int, tuple[Message, ...]]:
+    """System texts, the last user text, the tokens and the messages of an OpenAI message list (chat or Responses input)."""
     system: list[str] = []
+    read: list[Message] = []
     user, tokens = "", 0
     for item in items:
         role = item.get("role") if isinstance(item, dict) else None
@@ -151,18 +153,19 @@ def _read_openai_messages(items: list[Any], spec: ModelSpec, *, param: str, text
             raise InvalidRequest(f"{param}: invalid role {role!r}", param)
         text = _text_of(item.get("content") or "", text_types=text_types)
         tokens += _PER_MESSAGE + count_tokens(text, spec.encoding)
+        read.append(Message(role, text))
         if role in ("system", "developer"):
             system.append(text)
         elif role == "user":
             user = text
-    return system, user, tokens
+    return system, user, tokens, tuple(read)
 
 
 def parse_openai_chat(body: dict[str, Any], spec: ModelSpec) -> ParsedRequest:
     messages = _require(body, "messages")
     if not isinstance(messages, list) or not messages:
         raise InvalidRequest("messages: must be a non-empty array", "messages")
-    system, user, tokens = _read_openai_messages(messages, spec, param="messages", text_types=("text",),
+    system, user, tokens, read = _read_openai_messages(messages, spec, param="messages", text_types=("text",),
                                                  roles=("system", "developer", "user", "assistant", "tool"))
     tokens += _PER_REPLY
     schema, name = None, None
@@ -182,6 +185,7 @@ def parse_openai_chat(body: dict[str, Any], spec: ModelSpec) -> ParsedRequest:
         prompt, tokens, _max_tokens(body, "max_completion_tokens", "max_tokens"), stream,
         include_usage=stream and bool((body.get("stream_options") or {}).get("include_usage")),
         stop=_stop_sequences(body, "stop", allow_string=True, most=_MAX_OPENAI_STOPS), n=_choices(body),
+        messages=read,
     )
 
 
@@ -191,7 +195,7 @@ def parse_openai_responses(body: dict[str, Any], spec: ModelSpec) -> ParsedReque
     if not isinstance(items, list) or not items:
         raise InvalidRequest("input: must be a string or a non-empty array of messages", "input")
     instructions = str(body.get("instructions") or "")
-    system, user, tokens = _read_openai_messages(items, spec, param="input",
+    system, user, tokens, read = _read_openai_messages(items, spec, param="input",
                                                  text_types=("input_text", "output_text", "text"),
                                                  roles=("system", "developer", "user", "assistant"))
     tokens += _PER_REPLY + count_tokens(instructions, spec.encoding)
@@ -204,7 +208,8 @@ def parse_openai_responses(body: dict[str, Any], spec: ModelSpec) -> ParsedReque
         system="\n".join(s for s in (instructions, *system) if s), user=user, schema=schema, schema_name=name,
         temperature=_temperature(body), provider="openai", model=spec.name,
     )
-    return ParsedRequest(prompt, tokens, _max_tokens(body, "max_output_tokens"), bool(body.get("stream")), False)
+    return ParsedRequest(prompt, tokens, _max_tokens(body, "max_output_tokens"), bool(body.get("stream")), False,
+                         messages=read)
 
 
 def parse_anthropic_messages(body: dict[str, Any], spec: ModelSpec, *, counting: bool = False) -> ParsedRequest:
@@ -217,6 +222,7 @@ def parse_anthropic_messages(body: dict[str, Any], spec: ModelSpec, *, counting:
     system = _text_of(body.get("system") or "", text_types=("text",))
     tokens = _PER_REPLY + count_tokens(system, spec.encoding)
     documents: list[Document] = []
+    read: list[Message] = []
     user = ""
     for message in messages:
         role = message.get("role") if isinstance(message, dict) else None
@@ -225,6 +231,7 @@ def parse_anthropic_messages(body: dict[str, Any], spec: ModelSpec, *, counting:
         before = len(documents)
         text = _text_of(message.get("content", ""), text_types=("text",), documents=documents)
         tokens += _PER_MESSAGE + count_tokens(text, spec.encoding)
+        read.append(Message(role, text))
         for doc in documents[before:]:
             tokens += _PER_MESSAGE + count_tokens(doc.text, spec.encoding) + count_tokens(doc.title or "", spec.encoding)
         if role == "user":
@@ -251,7 +258,7 @@ def parse_anthropic_messages(body: dict[str, Any], spec: ModelSpec, *, counting:
         temperature=1.0, provider="anthropic", model=spec.name,
     )
     return ParsedRequest(prompt, tokens, max_tokens, bool(body.get("stream")), False, forced_tool,
-                         stop=_stop_sequences(body, "stop_sequences", allow_string=False))
+                         stop=_stop_sequences(body, "stop_sequences", allow_string=False), messages=tuple(read))
 
 
 # Retries, loops and lessons send the same bytes again and again; reading them once is enough.

@@ -20,6 +20,17 @@ class Document:
 
 
 @dataclass(frozen=True)
+class Message:
+    """One message of a request as sent: its role and its text (content blocks joined; documents left out).
+
+    OpenAI's system and developer messages are messages too; Anthropic's `system` parameter is not one.
+    """
+
+    role: str
+    text: str
+
+
+@dataclass(frozen=True)
 class Prompt:
     """A provider-neutral view of one request."""
 
