@@ -14,8 +14,10 @@ from typing import Literal, Optional
 import pytest
 from pydantic import BaseModel, Field, ValidationError
 
-from faultfirst.model import behaviour
-from faultfirst.model.behaviour import Document, Prompt, Reply, corrupt_json, respond
+from faultfirst.model import responders
+from faultfirst.model.corrupt_json import corrupt_json
+from faultfirst.model.prompt import Document, Prompt, Reply
+from faultfirst.model.responders import respond
 
 REFUND_POLICY = (
     "Acme Widgets ship to 40 countries. "
@@ -116,14 +118,15 @@ def test_default_reply_restates_topic_in_two_to_six_sentences(user: str, topic: 
 
 def test_default_reply_is_stable_across_processes() -> None:
     """Temperature-0 choices use hashlib, so a differently salted interpreter gives the same text."""
-    # Load the module by path: importing the package would pull in both SDKs and take seconds.
+    # Import the responders without running the package's __init__: that would pull in both SDKs and take seconds.
     code = (
-        "import importlib.util, random, sys\n"
-        f"spec = importlib.util.spec_from_file_location('behaviour', {behaviour.__file__!r})\n"
-        "module = sys.modules['behaviour'] = importlib.util.module_from_spec(spec)\n"
-        "spec.loader.exec_module(module)\n"
-        "prompt = module.Prompt(system='', user='Design a cache for me', temperature=0)\n"
-        "print(module.respond(prompt, random.Random()).text)\n"
+        "import random, sys, types\n"
+        "package = sys.modules['faultfirst'] = types.ModuleType('faultfirst')\n"
+        f"package.__path__ = [{os.path.dirname(os.path.dirname(responders.__file__))!r}]\n"
+        "from faultfirst.model.prompt import Prompt\n"
+        "from faultfirst.model.responders import respond\n"
+        "prompt = Prompt(system='', user='Design a cache for me', temperature=0)\n"
+        "print(respond(prompt, random.Random()).text)\n"
     )
     outputs = {
         subprocess.run(

@@ -8,7 +8,8 @@ import random
 
 import pytest
 
-from faultfirst.model.behaviour import Document, Prompt, respond
+from faultfirst.model.prompt import Document, Prompt
+from faultfirst.model.responders import respond
 from faultfirst.model.fixtures import FixtureError, FixtureSet, default_fixtures, load_fixtures
 
 

@@ -13,7 +13,7 @@ import pytest
 from faultfirst import SpendCapExceeded, World
 from faultfirst.model.catalog import CATALOG, LIVE_MODELS
 from faultfirst.model.fixtures import FixtureError, load_fixtures
-from faultfirst.model.behaviour import Prompt
+from faultfirst.model.prompt import Prompt
 from faultfirst.live.keys import MissingKey, api_key
 from faultfirst.live.transport import LiveTransport, UnknownAlias
 from faultfirst.serve import WorldServer, serving

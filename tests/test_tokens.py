@@ -6,7 +6,8 @@ import random
 
 import pytest
 
-from faultfirst.model.behaviour import Prompt, respond
+from faultfirst.model.prompt import Prompt
+from faultfirst.model.responders import respond
 from faultfirst.model.tokens import count_tokens, encoding, truncate_to_tokens
 from tests.conftest import ask
 

@@ -12,6 +12,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from .model.catalog import Catalog, ModelSpec
+from .model.request import Message, ModelRequest
 from .service.records import RequestRecord
 from .wire.retryable import retryable_status
 from .service.scenarios import SCENARIOS, Outage, RateLimits, Scenario
@@ -19,14 +20,15 @@ from .text import plural
 
 if TYPE_CHECKING:
     from .wire.client_errors import SpendCapExceeded
+    from .model.scripted import ResponderFailed
     from .world import World
 
 # These two import both SDKs (about two seconds), so they load on first use: processes that only need the
 # package's lighter parts (pytest's controller, `faultfirst lab`, the book's Sphinx extension) skip the cost.
-_ON_FIRST_USE = {"World": ".world", "SpendCapExceeded": ".wire.client_errors"}
+_ON_FIRST_USE = {"World": ".world", "SpendCapExceeded": ".wire.client_errors", "ResponderFailed": ".model.scripted"}
 
 __all__ = ["World", "Catalog", "ModelSpec", "RequestRecord", "Scenario", "SCENARIOS", "RateLimits", "Outage",
-           "SpendCapExceeded", "retryable_status", "plural"]
+           "SpendCapExceeded", "retryable_status", "plural", "ModelRequest", "Message", "ResponderFailed"]
 
 
 def __getattr__(name: str) -> Any:

@@ -28,7 +28,9 @@ from .live.transport import AsyncLiveTransport, LiveTransport
 from .clock.loop import LoopRunner
 from .service.records import RequestRecord
 from .live.recording import Recorder
+from .model.responders import Responders
 from .service.scenarios import Scenario, scenario_named
+from .model.scripted import ResponderFunction, ScriptedResponder
 from .service.spend import SpendLedger
 from .transports.simulated import AsyncWorldTransport, WorldTransport
 
@@ -71,11 +73,22 @@ class World:
     environment) saves each real exchange as a fixture the simulated world
     replays. `fixtures` loads extra fixture files (or folders) ahead of the
     package's own, for a simulated world that replays a recording.
+
+    `responder` scripts the model's reply with a plain function, for a lesson, check or test that needs the
+    model to say something particular (pydantic-ai's `FunctionModel` does the same for agents). It is asked
+    first, before fixtures and the built-in behaviour: it gets a read-only `faultfirst.ModelRequest`
+    (provider, model, system, messages, user, max_tokens, schema) and returns a str (one text block), a
+    tuple of str (several blocks), or None to let the world's own model answer. Only the text is scripted:
+    the scenario's faults, latency, token counts, usage and cost, max_tokens truncation, streaming and stop
+    sequences apply to it as to any reply. A responder that raises, or returns anything else, stops the call
+    with `faultfirst.ResponderFailed` (a BaseException, so the SDK does not retry it as a connection error),
+    what went wrong as its cause. Simulated worlds only.
     """
 
     def __init__(self, *, seed: int = 0, scenario: str = "calm", spend_cap_usd: float | None = None,
                  live: bool | None = None, record_to: str | os.PathLike[str] | None = None,
-                 fixtures: str | os.PathLike[str] | list[str | os.PathLike[str]] | None = None) -> None:
+                 fixtures: str | os.PathLike[str] | list[str | os.PathLike[str]] | None = None,
+                 responder: ResponderFunction | None = None) -> None:
         if isinstance(seed, bool) or not hasattr(type(seed), "__index__"):
             raise TypeError(f"seed must be an int, such as World(seed=7); got {type(seed).__name__} {seed!r}")
         seed = operator.index(seed)  # numpy's integers too, as plain ints (seeds go into strings)
@@ -84,6 +97,10 @@ class World:
         self.live = _live_from_environment() if live is None else bool(live)
         if record_to is not None and not self.live:
             raise ValueError("record_to saves real replies, so it needs live mode: World(live=True, record_to=...)")
+        if responder is not None and self.live:
+            raise ValueError("responder scripts the simulated model; a live world's replies come from the real API. "
+                             "Use World(live=False, responder=...)")
+        lead = ScriptedResponder(responder) if responder is not None else None
         if record_to is None and self.live:
             record_to = _recording_from_environment()
         self.seed = seed
@@ -94,7 +111,7 @@ class World:
         self.requests: list[RequestRecord] = []
         self._spend = SpendLedger(lambda: self.spend_cap_usd, self.catalog, self.requests)
         self._api = SimulatedAPI(seed=seed, scenario=self.scenario, catalog=self.catalog, log=self.requests,
-                                 fixtures=_fixtures_for(fixtures), spend=self._spend)
+                                 responders=Responders(_fixtures_for(fixtures), lead), spend=self._spend)
         self._recorder = Recorder(Path(record_to)) if record_to is not None else None
         self._runner = LoopRunner(self.clock)
         self._sdk_jitter = random.Random(f"{seed}:sdk-jitter")
@@ -182,7 +199,8 @@ class World:
         self.clock.limits = self._api.limits = bounds
 
     def script_reply(self, reply: str | tuple[str, ...], **match: str) -> None:
-        """Answer requests that match with `reply`, ahead of the world's fixtures and its own behaviour.
+        """Answer requests that match with `reply`, ahead of the world's fixtures and its own behaviour
+        (a `responder=` function still comes first).
 
         A fixture added in code, for one world: `reply` is the text (a tuple of strings: one text block each),
         `match` the conditions a fixture file's "match" takes (`contains=`, `equals=`, `system_contains=`,
@@ -191,7 +209,7 @@ class World:
         """
         entry = _parse_entry({"match": match, "reply": list(reply) if isinstance(reply, tuple) else reply},
                              "world.script_reply")
-        self._api._fixtures = FixtureSet((entry,) + (self._api._fixtures or FixtureSet()).entries)
+        self._api.responders = self._api.responders.with_fixtures_first(FixtureSet((entry,)))
 
     # -- time ---------------------------------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ..model.behaviour import Prompt
+from ..model.prompt import Prompt
 from ..model.fixtures import load_fixtures
 
 _REQUEST_HEADERS = ("content-type", "anthropic-version", "anthropic-beta", "openai-beta")

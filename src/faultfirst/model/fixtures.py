@@ -77,7 +77,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from faultfirst.model.behaviour import Prompt
+    from faultfirst.model.prompt import Prompt
 
 _PACKAGE_FIXTURES = pathlib.Path(__file__).parents[1] / "fixtures"  # the package's data sits at its root
 _PROVIDERS = ("openai", "anthropic")

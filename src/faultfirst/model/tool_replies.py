@@ -1,28 +1,25 @@
 """The simulated model's tool calls: arguments that fit each called tool's JSON Schema.
 
-Each call's arguments come from the same responder as structured output (`respond` with the tool's
-parameters as the schema and its name as the schema's name), so fixtures can script them and the
-JSON filler fills them from the prompt's facts. One reply block per call, in order.
+Each call's arguments come from the same responder chain as structured output (the tool's parameters
+as the schema, its name as the schema's name), so a learner's responder or a fixture can script them
+and the JSON filler fills them from the prompt's facts. One reply block per call, in order.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import random
-from typing import TYPE_CHECKING
-
-from .behaviour import Block, Prompt, Reply, corrupt_json, respond
+from .corrupt_json import corrupt_json
+from .prompt import Block, Reply
+from .responders import Responders, Turn
 from .tool_calls import ToolSpec
 
-if TYPE_CHECKING:
-    from .fixtures import FixtureSet
 
-
-def call_tools(prompt: Prompt, calls: tuple[ToolSpec, ...], rng: random.Random, *,
-               fixtures: FixtureSet | None, corrupt: bool) -> Reply:
+def call_tools(turn: Turn, calls: tuple[ToolSpec, ...], rng: random.Random, *,
+               responders: Responders, corrupt: bool) -> Reply:
     """A reply whose blocks are the calls' arguments (JSON text); `corrupt` (flaky-output) breaks the first's."""
-    texts = [respond(dataclasses.replace(prompt, schema=tool.schema, schema_name=tool.name), rng,
-                     fixtures=fixtures).text for tool in calls]
+    texts = [responders.reply(dataclasses.replace(turn, prompt=dataclasses.replace(
+        turn.prompt, schema=tool.schema, schema_name=tool.name)), rng).text for tool in calls]
     if corrupt:
         texts[0] = corrupt_json(texts[0], rng, schema=calls[0].schema)
     return Reply(tuple(Block(text) for text in texts), "tool_calls")

@@ -32,9 +32,10 @@ from ..wire.anthropic_models import model_info
 from .attempts import AttemptHooks
 from .batch_files import BATCH_DISCOUNT
 from .batches import BatchService
-from ..model.behaviour import Block, corrupt_json, respond
+from ..model.corrupt_json import corrupt_json
+from ..model.prompt import Block, Reply
+from ..model.responders import Responders, Turn
 from ..model.catalog import RETIRED, Catalog, ModelSpec
-from ..model.fixtures import FixtureSet
 from ..clock.limits import Limits
 from .latency import LatencyModel, Timing
 from .outcome import Outcome, StreamEvent
@@ -90,13 +91,13 @@ class SimulatedAPI:
     """One world's API: its scenario, limits, random streams and request log."""
 
     def __init__(self, *, seed: int, scenario: Scenario, catalog: Catalog, log: list[RequestRecord],
-                 fixtures: FixtureSet | None, spend: SpendLedger | None = None) -> None:
+                 responders: Responders, spend: SpendLedger | None = None) -> None:
         self.scenario = scenario
         self.spend = spend  # told when a batch's items are billed, so its hold on the spend cap goes
         self.catalog = catalog
         self.latency = LatencyModel(seed, drift=scenario.drift, correlated_tail=scenario.correlated_tail)
         self._log = log
-        self._fixtures = fixtures
+        self.responders = responders  # what decides each reply's text (World.script_reply extends it)
         self._faults = random.Random(f"{seed}:faults")
         self._sampling = random.Random(f"{seed}:sampling")
         self._seed = seed
@@ -348,10 +349,12 @@ class SimulatedAPI:
         their own, so that asking for more choices shifts no draw of the world's.
         """
         prompt = parsed.prompt
+        turn = Turn(prompt, parsed.messages, parsed.max_tokens)
+        reply: Reply
         if parsed.calls:
-            reply = call_tools(prompt, parsed.calls, self._tool_rng(), fixtures=self._fixtures, corrupt=corrupt)
+            reply = call_tools(turn, parsed.calls, self._tool_rng(), responders=self.responders, corrupt=corrupt)
         else:
-            reply = respond(prompt, sampling or self._sampling, fixtures=self._fixtures)
+            reply = self.responders.reply(turn, sampling or self._sampling)
             if parsed.results:
                 reply = relay_results(reply, parsed.results)
         blocks = reply.blocks

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..model.behaviour import Block
+from ..model.prompt import Block
 from .framing import Answer, pieces, sse
 
 

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ..model.behaviour import Block
+from ..model.prompt import Block
 
 _PIECE = re.compile(r"\s*\S+|\s+")
 

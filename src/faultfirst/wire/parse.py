@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from ..model.behaviour import Document, Prompt
+from ..model.prompt import Document, Message, Prompt
 from ..model.catalog import ModelSpec
 from ..model.tokens import count_tokens
 from ..model.prompt_schema import schema_in
@@ -53,6 +53,7 @@ class ParsedRequest:
     n: int = 1  # OpenAI Chat Completions `n`: how many choices to generate
     calls: tuple[ToolSpec, ...] = ()  # OpenAI function tools the reply calls (empty: it replies in text)
     results: tuple[str, ...] = ()  # the tool results an OpenAI conversation ends with (also the prompt's documents)
+    messages: tuple[Message, ...] = ()  # the conversation as sent, for a responder that reads it (World(responder=))
 
     @property
     def output_estimate(self) -> int:
@@ -145,9 +146,10 @@ def _schema_tokens(schema: dict[str, Any] | None, encoding: str) -> int:
 
 
 def _read_openai_messages(items: list[Any], spec: ModelSpec, *, param: str, text_types: tuple[str, ...],
-                          roles: tuple[str, ...]) -> tuple[list[str], str, int]:
-    """System texts, the last user text, and the tokens of an OpenAI message list (chat or Responses input)."""
+                          roles: tuple[str, ...]) -> tuple[list[str], str, int, tuple[Message, ...]]:
+    """System texts, the last user text, the tokens and the messages of an OpenAI message list (chat or Responses input)."""
     system: list[str] = []
+    read: list[Message] = []
     user, tokens = "", 0
     for item in items:
         role = item.get("role") if isinstance(item, dict) else None
@@ -155,11 +157,12 @@ def _read_openai_messages(items: list[Any], spec: ModelSpec, *, param: str, text
             raise InvalidRequest(f"{param}: invalid role {role!r}", param)
         text = _text_of(item.get("content") or "", text_types=text_types)
         tokens += _PER_MESSAGE + count_tokens(text, spec.encoding)
+        read.append(Message(role, text))
         if role in ("system", "developer"):
             system.append(text)
         elif role == "user":
             user = text
-    return system, user, tokens
+    return system, user, tokens, tuple(read)
 
 
 def _trailing(items: list[Any], is_result: Any, text_of: Any) -> tuple[str, ...]:
@@ -197,7 +200,7 @@ def parse_openai_chat(body: dict[str, Any], spec: ModelSpec) -> ParsedRequest:
     messages = _require(body, "messages")
     if not isinstance(messages, list) or not messages:
         raise InvalidRequest("messages: must be a non-empty array", "messages")
-    system, user, tokens = _read_openai_messages(messages, spec, param="messages", text_types=("text",),
+    system, user, tokens, read = _read_openai_messages(messages, spec, param="messages", text_types=("text",),
                                                  roles=("system", "developer", "user", "assistant", "tool"))
     tokens += _PER_REPLY + _tools_tokens(body, spec.encoding)
     tokens += sum(count_tokens(json.dumps(m["tool_calls"]), spec.encoding)
@@ -222,7 +225,7 @@ def parse_openai_chat(body: dict[str, Any], spec: ModelSpec) -> ParsedRequest:
         prompt, tokens, _max_tokens(body, "max_completion_tokens", "max_tokens"), stream,
         include_usage=stream and bool((body.get("stream_options") or {}).get("include_usage")),
         stop=_stop_sequences(body, "stop", allow_string=True, most=_MAX_OPENAI_STOPS), n=_choices(body),
-        calls=_tool_calls(body, user, results, flat=False), results=results,
+        calls=_tool_calls(body, user, results, flat=False), results=results, messages=read,
     )
 
 
@@ -233,7 +236,7 @@ def parse_openai_responses(body: dict[str, Any], spec: ModelSpec) -> ParsedReque
         raise InvalidRequest("input: must be a string or a non-empty array of messages", "input")
     instructions = str(body.get("instructions") or "")
     calls_and_results = [i for i in items if isinstance(i, dict) and i.get("type") in _FUNCTION_ITEMS]
-    system, user, tokens = _read_openai_messages([i for i in items if not (isinstance(i, dict) and i.get("type") in _FUNCTION_ITEMS)],
+    system, user, tokens, read = _read_openai_messages([i for i in items if not (isinstance(i, dict) and i.get("type") in _FUNCTION_ITEMS)],
                                                  spec, param="input",
                                                  text_types=("input_text", "output_text", "text"),
                                                  roles=("system", "developer", "user", "assistant"))
@@ -254,7 +257,8 @@ def parse_openai_responses(body: dict[str, Any], spec: ModelSpec) -> ParsedReque
         temperature=_temperature(body), provider="openai", model=spec.name,
     )
     return ParsedRequest(prompt, tokens, _max_tokens(body, "max_output_tokens"), bool(body.get("stream")), False,
-                         calls=_tool_calls(body, user, results, flat=True), results=results)
+                         calls=_tool_calls(body, user, results, flat=True), results=results,
+                         messages=read)
 
 
 # Responses input items that are a function call the model made and the result sent back for it.
@@ -279,6 +283,7 @@ def parse_anthropic_messages(body: dict[str, Any], spec: ModelSpec, *, counting:
     system = _text_of(body.get("system") or "", text_types=("text",))
     tokens = _PER_REPLY + count_tokens(system, spec.encoding)
     documents: list[Document] = []
+    read: list[Message] = []
     user = ""
     for message in messages:
         role = message.get("role") if isinstance(message, dict) else None
@@ -287,6 +292,7 @@ def parse_anthropic_messages(body: dict[str, Any], spec: ModelSpec, *, counting:
         before = len(documents)
         text = _text_of(message.get("content", ""), text_types=("text",), documents=documents)
         tokens += _PER_MESSAGE + count_tokens(text, spec.encoding)
+        read.append(Message(role, text))
         for doc in documents[before:]:
             tokens += _PER_MESSAGE + count_tokens(doc.text, spec.encoding) + count_tokens(doc.title or "", spec.encoding)
         if role == "user":
@@ -313,7 +319,7 @@ def parse_anthropic_messages(body: dict[str, Any], spec: ModelSpec, *, counting:
         temperature=1.0, provider="anthropic", model=spec.name,
     )
     return ParsedRequest(prompt, tokens, max_tokens, bool(body.get("stream")), False, forced_tool,
-                         stop=_stop_sequences(body, "stop_sequences", allow_string=False))
+                         stop=_stop_sequences(body, "stop_sequences", allow_string=False), messages=tuple(read))
 
 
 # Retries, loops and lessons send the same bytes again and again; reading them once is enough.

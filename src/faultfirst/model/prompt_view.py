@@ -1,0 +1,185 @@
+"""Taking a prompt apart: the documents in it, the request around them, and the material the
+request is about. Every skill reads a prompt through this `_View`.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+
+from .injections import _GUARD_RE, _find_injections, _Injection
+from .prompt import Prompt
+from .text_tools import _remove_spans, _sentence_spans
+
+_DOC_TAG_RE = re.compile(r"<document\b([^>]*)>(.*?)</document>", re.IGNORECASE | re.DOTALL)
+_DOC_CONTENT_RE = re.compile(r"<document_content>(.*?)</document_content>", re.IGNORECASE | re.DOTALL)
+_DOC_SOURCE_RE = re.compile(r"<(source|title)>(.*?)</\1>", re.IGNORECASE | re.DOTALL)
+_DOC_ATTR_RE = re.compile(r"""\b(?:title|name|source)\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
+_DOC_WRAPPER_RE = re.compile(r"</?documents>", re.IGNORECASE)
+_DOC_HEADER_RE = re.compile(
+    r"^[ \t]*Document(?:[ \t]*\d+)?(?:[ \t]*\(([^)\n]*)\))?[ \t]*:[ \t]*", re.IGNORECASE | re.MULTILINE
+)
+_SECTION_RE = re.compile(
+    r"^[ \t]*(?:Document(?:[ \t]*\d+)?(?:[ \t]*\([^)\n]*\))?|Question|Q|Query|Task|Instructions?)[ \t]*:",
+    re.IGNORECASE | re.MULTILINE,
+)
+_BLANK_LINE_RE = re.compile(r"\n[ \t]*\n")
+
+
+@dataclass(frozen=True)
+class _Source:
+    """A text the model can quote from, and where it came from."""
+
+    text: str
+    title: str | None = None
+    index: int | None = None  # position in Prompt.documents; None for text inside the user turn
+    citations: bool = False
+
+    @functools.cached_property
+    def injections(self) -> tuple[_Injection, ...]:
+        return _find_injections(self.text)
+
+    @functools.cached_property
+    def spans(self) -> tuple[tuple[int, int], ...]:
+        """Sentence spans, leaving out any sentence that touches an injected instruction."""
+        return tuple(
+            (start, end)
+            for start, end in _sentence_spans(self.text)
+            if not any(start < inj.end and inj.start < end for inj in self.injections)
+        )
+
+    @property
+    def sentences(self) -> list[str]:
+        return [self.text[start:end] for start, end in self.spans]
+
+
+def _embedded_documents(user: str) -> tuple[list[_Source], list[tuple[int, int]]]:
+    """Documents written into the user turn, and the spans they occupy.
+
+    Recognises ``<document>`` sections (including Anthropic's
+    ``<source>``/``<document_content>`` layout) and, failing those,
+    ``Document:`` blocks that run to the next labelled section.
+    """
+    sources: list[_Source] = []
+    spans = [wrapper.span() for wrapper in _DOC_WRAPPER_RE.finditer(user)]
+    for section in _DOC_TAG_RE.finditer(user):
+        attributes, body = section.groups()
+        content = _DOC_CONTENT_RE.search(body)
+        source = _DOC_SOURCE_RE.search(body)
+        attribute = _DOC_ATTR_RE.search(attributes)
+        title = (source.group(2) if source else None) or (
+            (attribute.group(1) or attribute.group(2)) if attribute else None
+        )
+        text = content.group(1) if content else _DOC_SOURCE_RE.sub("", body)
+        sources.append(_Source(text.strip(), title.strip() if title else None))
+        spans.append(section.span())
+    if sources:
+        return sources, spans
+    for header in _DOC_HEADER_RE.finditer(user):
+        following = _SECTION_RE.search(user, header.end())
+        end = following.start() if following else len(user)
+        end = _without_trailing_question(user, header.end(), end)
+        sources.append(_Source(user[header.end() : end].strip(), header.group(1)))
+        spans.append((header.start(), end))
+    return sources, spans
+
+
+def _without_trailing_question(text: str, start: int, end: int) -> int:
+    """Where a ``Document:`` block ends if its last paragraph is the user's question."""
+    gaps = list(_BLANK_LINE_RE.finditer(text, start, end))
+    if gaps and text[gaps[-1].end() : end].strip().endswith(("?", "？")):
+        return gaps[-1].start()
+    return end
+
+
+_LEAD_IN_RE = re.compile(
+    r"^(?:(?:please|kindly|hey|hi|hello|ok|okay|so)\b[\s,!]*"
+    r"|(?:can|could|would|will) you\s+|i (?:need|want|would like)(?: you)? to\s+|help me(?: to)?\s+)+",
+    re.IGNORECASE,
+)
+_IMPERATIVE_RE = re.compile(
+    r"(?:extract|return|give|produce|generate|create|write|describe|list|identify|analy[sz]e|parse"
+    r"|convert|fill|respond|reply|output|provide|read|use|answer|classify|categori[sz]e|label|rate"
+    r"|determine|find|pick|choose|select|translate|explain|compare|summari[sz]e|here(?:'s| is| are))\b",
+    re.IGNORECASE,
+)
+_NUMBER_WORDS = {
+    word: value
+    for value, word in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen"
+        " fifteen sixteen seventeen eighteen nineteen twenty".split()
+    )
+} | {"thirty": 30, "forty": 40, "fifty": 50, "hundred": 100}
+_SUMMARY_RE = re.compile(
+    r"\bsummar(?:i[sz]e|y)\b|\btl;?dr\b|\bsum up\b|\bin (?:one|a single|1) sentence\b"
+    rf"|\b(?:in|within|under|than|most)\s+(?P<limit>\d+|{'|'.join(_NUMBER_WORDS)})\s+words?\b",
+    re.IGNORECASE,
+)
+
+
+def _is_instruction(sentence: str) -> bool:
+    """Whether a sentence tells the model what to do rather than being material."""
+    return bool(_IMPERATIVE_RE.match(_LEAD_IN_RE.sub("", sentence)) or _SUMMARY_RE.search(sentence))
+
+
+def _body(text: str) -> str:
+    """What an instruction refers to: ``text`` minus instruction sentences.
+
+    An instruction ending in a colon ("Summarise in 10 words: The report ...")
+    is cut only up to the colon, so the material after it stays; unless more
+    lines follow, in which case the rest of the colon's line says what to cover
+    ("Summarise this thread: the problem and the fix.\n\n<the thread>").
+    """
+    cuts: list[tuple[int, int]] = []
+    for start, end in _sentence_spans(text):
+        if _is_instruction(text[start:end]):
+            colon = text.find(":", start, end)
+            if colon == -1:
+                cuts.append((start, end))
+                continue
+            line_end = text.find("\n", colon)
+            more_lines = line_end != -1 and text[line_end:].strip()
+            cuts.append((start, line_end if more_lines else colon + 1))
+    return _remove_spans(text, cuts)
+
+
+@dataclass(frozen=True)
+class _View:
+    """A prompt taken apart into documents, the request around them, and injections."""
+
+    prompt: Prompt
+    documents: tuple[_Source, ...]  # document blocks first, then documents in the user text
+    request: str  # user text outside the documents, injected instructions removed
+    injection: _Injection | None  # the first injected instruction, if any
+    guarded: bool  # the prompt says document content is data, not instructions
+
+    @classmethod
+    def of(cls, prompt: Prompt) -> _View:
+        blocks = [
+            _Source(document.text, document.title, index, document.citations)
+            for index, document in enumerate(prompt.documents)
+        ]
+        embedded, document_spans = _embedded_documents(prompt.user)
+        user_injections = _find_injections(prompt.user)
+        request = _remove_spans(
+            prompt.user, [*document_spans, *((inj.start, inj.end) for inj in user_injections)]
+        )
+        injections = [*(inj for block in blocks for inj in block.injections), *user_injections]
+        return cls(
+            prompt=prompt,
+            documents=(*blocks, *embedded),
+            request=request,
+            injection=injections[0] if injections else None,
+            guarded=bool(_GUARD_RE.search(f"{prompt.system}\n{request}")),
+        )
+
+    @functools.cached_property
+    def body(self) -> str:
+        """The part of the request that is material rather than instruction."""
+        return _body(self.request)
+
+    @property
+    def material(self) -> tuple[_Source, ...]:
+        """Texts the request is about: the documents and whatever follows the instruction."""
+        return (*self.documents, _Source(self.body)) if self.body else self.documents

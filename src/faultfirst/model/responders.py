@@ -1,0 +1,166 @@
+"""The simulated model: what it replies to a prompt, decided by a chain of responders.
+
+The request-parsing layer turns an OpenAI or Anthropic request into a neutral
+:class:`~faultfirst.model.prompt.Prompt`; :class:`Responders` is the chain that decides the reply.  Each link
+is a :class:`Responder`: it replies, or returns None to let the next link answer.  The links, in order
+(the `skill` each reply carries in brackets):
+
+0. ``responder`` - a learner's function, `World(responder=...)` (see `model/scripted.py`).
+1. ``fixture``  - a scripted reply from a :class:`~faultfirst.model.fixtures.FixtureSet`.
+2. the built-in skills, tried in order, the first that applies wins:
+   ``injected`` - a document or the user turn carries an injected instruction
+   ("Ignore previous instructions and ...").  Like a naive model, the engine
+   obeys it unless the prompt is *guarded* (it calls document content
+   untrusted data); a guarded prompt falls through and the injected sentence
+   is left out of everything below.
+   ``json``     - the prompt carries a JSON Schema: emit JSON that fits it.
+   ``answer``   - documents plus a question: quote the best-matching sentences,
+   with Anthropic-style citations when the document enables them.
+   ``summary``  - a request to summarise: the opening sentences, within limits.
+   ``classify`` - a list of labels: reply with exactly one of them.
+3. ``default``  - a short, plausible, engineer-flavoured reply; it always answers, so the chain ends here.
+
+Everything is deterministic.  At ``temperature == 0`` a reply is a pure
+function of the prompt and the ``rng`` passed in is never touched; above zero,
+wording may be sampled from ``rng`` (the default reply always is), so seeding
+the generator reproduces a run.  Where the default reply needs choices at
+temperature 0 it draws them from a private ``random.Random`` seeded with a
+SHA-256 of the prompt - never from ``hash()``, which is salted per process.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from .fixtures import FixtureSet
+from .injections import _obey
+from .prompt import Block, Message, Prompt, Reply, _plain
+from .prompt_view import _View
+from .skills.answer import _answer
+from .skills.classify import _classify
+from .skills.default import _default_text, _stable_seed, _topic
+from .skills.json_schema import _dump, _Facts, _fake_json
+from .skills.summary import _summary
+
+
+@dataclass(frozen=True)
+class Turn:
+    """What the chain is asked: the neutral prompt, and the messages and output budget it came with.
+
+    The built-in links read `prompt` only; `messages` and `max_tokens` are there for a learner's responder.
+    """
+
+    prompt: Prompt
+    messages: tuple[Message, ...] = ()
+    max_tokens: int | None = None
+
+
+class Responder(Protocol):
+    """One link of the chain: the reply to `turn`, or None to let the next link answer.
+
+    `rng` is the world's sampling stream (or a choice's own, for n > 1); a link draws from it only for
+    what it samples, so a link that answers from the prompt alone shifts no later draw.
+    """
+
+    def __call__(self, turn: Turn, rng: random.Random) -> Reply | None: ...
+
+
+@dataclass(frozen=True)
+class Responders:
+    """The chain, built in one place: `lead` (a learner's responder) if any, fixtures, skills, the default."""
+
+    fixtures: FixtureSet = FixtureSet()
+    lead: Responder | None = None
+
+    def reply(self, turn: Turn, rng: random.Random) -> Reply:
+        """The first link's reply that is not None; the default reply closes the chain and always answers."""
+        links = (self.lead, self._fixture) if self.lead is not None else (self._fixture,)
+        for link in (*links, skill_reply):
+            if (reply := link(turn, rng)) is not None:
+                return reply
+        return default_reply(turn, rng)
+
+    def with_fixtures_first(self, fixtures: FixtureSet) -> Responders:
+        """This chain with `fixtures` matched ahead of its own (`World.script_reply`)."""
+        return dataclasses.replace(self, fixtures=FixtureSet(fixtures.entries + self.fixtures.entries))
+
+    def _fixture(self, turn: Turn, rng: random.Random) -> Reply | None:
+        """The first matching fixture's reply (a tuple: several text blocks), with its scripted ending."""
+        entry = self.fixtures.entry(turn.prompt)
+        if entry is None:
+            return None
+        texts = entry.reply if isinstance(entry.reply, tuple) else (entry.reply,)
+        return Reply(tuple(Block(text) for text in texts), "fixture", entry.ending, entry.stop_sequence)
+
+
+def respond(prompt: Prompt, rng: random.Random, *, fixtures: FixtureSet | None = None) -> Reply:
+    """What the simulated model replies to `prompt` alone: the chain with no learner's responder."""
+    return Responders(fixtures or FixtureSet()).reply(Turn(prompt), rng)
+
+
+def skill_reply(turn: Turn, rng: random.Random) -> Reply | None:
+    """The first built-in skill that applies (injected, json, answer, summary, classify), else None."""
+    decision = _decide(turn.prompt)
+    if isinstance(decision, _Sampled):
+        # Only prompts above temperature 0 leave a sampled part; it draws from `rng`.
+        return None if decision.facts is None else _plain(_dump(_fake_json(turn.prompt.schema, decision.facts, rng)),
+                                                          "json")
+    return None if decision.skill == "default" else decision
+
+
+def default_reply(turn: Turn, rng: random.Random) -> Reply:
+    """The default reply: decided with the skills when the prompt was read (cached), sampled above temperature 0."""
+    decision = _decide(turn.prompt)
+    if isinstance(decision, Reply):
+        return decision
+    return _plain(_default_text(decision.topic, rng), "default")
+
+
+@dataclass(frozen=True)
+class _Sampled:
+    """What the sampled part of a reply needs from the prompt: facts for JSON, or the topic to talk about."""
+
+    facts: _Facts | None = None
+    topic: str = ""
+
+
+# Lessons and benchmarks repeat prompts heavily, and reading a prompt (splitting
+# sentences, finding injections, ranking) costs more than sampling a reply from
+# it, so the prompt-only part of `respond` is cached. Bounded: cleared when full. The bound holds the
+# parallelism lesson's thousand documents through every pass and seed its cells make over them.
+_DECISIONS: dict[tuple[Any, ...], Reply | _Sampled] = {}
+_DECISIONS_MAX = 16384
+
+
+def _decide(prompt: Prompt) -> Reply | _Sampled:
+    """Everything about the reply that depends on the prompt alone (cached)."""
+    schema = json.dumps(prompt.schema, sort_keys=True) if prompt.schema is not None else None
+    key = (prompt.system, prompt.user, prompt.documents, schema, prompt.temperature > 0, prompt.provider, prompt.model)
+    decision = _DECISIONS.get(key)
+    if decision is None:
+        if len(_DECISIONS) >= _DECISIONS_MAX:
+            _DECISIONS.clear()
+        decision = _DECISIONS[key] = _decide_uncached(prompt)
+    return decision
+
+
+def _decide_uncached(prompt: Prompt) -> Reply | _Sampled:
+    view = _View.of(prompt)
+    if view.injection is not None and not view.guarded:
+        return _plain(_obey(view.injection, prompt), "injected")
+    if prompt.schema is not None:
+        facts = _Facts.of(view)
+        if prompt.temperature > 0:
+            return _Sampled(facts=facts)
+        return _plain(_dump(_fake_json(prompt.schema, facts, None)), "json")
+    for skill in (_answer, _summary, _classify):
+        if (reply := skill(view)) is not None:
+            return reply
+    topic = _topic(view.request)
+    if prompt.temperature > 0:
+        return _Sampled(topic=topic)
+    return _plain(_default_text(topic, random.Random(_stable_seed(prompt))), "default")
