@@ -31,6 +31,7 @@ from . import _openai_wire as openai_wire
 from ._attempts import AttemptHooks
 from ._batches import BATCH_DISCOUNT, BatchService
 from ._behaviour import Block, Reply, corrupt_json, respond
+from . import _fault_labels as label
 from ._catalog import RETIRED, Catalog, ModelSpec
 from ._fixtures import FixtureSet
 from ._guard import Limits
@@ -169,6 +170,7 @@ class SimulatedAPI:
         record.output_tokens = answer.output_tokens + sum(a.output_tokens for a in more)
         record.stop_reason = _stop_reason(provider, answer)
         record.cost_usd = spec.cost_usd(parsed.input_tokens, record.output_tokens)
+        record.faults = label.with_label(record.faults, *(f for a in (answer, *more) for f in a.faults))
         headers = self._limit_headers(provider, spec, admission, now) | _id_header(provider, rid)
         read_timeout = _read_timeout(request)
         created = EPOCH + int(now)
@@ -198,13 +200,16 @@ class SimulatedAPI:
             events = events[:cut] + [StreamEvent(events[cut].offset, events[cut].tokens,
                                                  _stream_error_event(provider, rid))]
             record.error, record.stop_reason = "stream error", None  # it never said why it would have ended
+            record.faults = label.with_label(record.faults, label.STREAM_ERROR)
         elif answer.dropped:
             record.stop_reason = None  # the stream closed before it said why it ended
+            record.faults = label.with_label(record.faults, label.STREAM_ERROR)
         outcome = self._timed_stream(record, spec, parsed, events, read_timeout, headers)
         if answer.broken and record.error is None and outcome.events:
             # the connection breaks after the stop reason arrived: the read of the rest fails
             outcome.stream_failure, outcome.stream_failure_at = "broken", outcome.events[-1].offset
             record.error = "connection broken"
+            record.faults = label.with_label(record.faults, label.STREAM_ERROR)
         return outcome
 
     def answer_batch_item(self, provider: str, endpoint: str, body: dict[str, Any], start: float,
@@ -228,6 +233,7 @@ class SimulatedAPI:
             return self._item_error(provider, record, self._invalid(
                 provider, record, rid, InvalidRequest("stream: batch requests cannot stream", "stream")), end - start)
         if overload < self.scenario.overload_rate:
+            record.faults = label.with_label(record.faults, label.OVERLOAD)
             timing = self.latency.sample(spec, start)
             return self._item_error(provider, record, self._server_error(provider, record, rid, timing, overloaded=False),
                                     end - start)
@@ -237,6 +243,7 @@ class SimulatedAPI:
         record.status, record.input_tokens, record.output_tokens = 200, parsed.input_tokens, output_tokens
         record.cost_usd = spec.cost_usd(parsed.input_tokens, output_tokens) * BATCH_DISCOUNT
         record.stop_reason = _stop_reason(provider, answer)
+        record.faults = label.with_label(record.faults, *(f for a in (answer, *more) for f in a.faults))
         created = EPOCH + int(end)
         if endpoint == "chat.completions":
             return 200, openai_wire.chat_completion(rid, created, spec.name, answer, parsed.input_tokens, more)
@@ -302,14 +309,18 @@ class SimulatedAPI:
         scenario = self.scenario
         outage = scenario.outage
         if outage is not None and outage.provider == provider and outage.start <= now < outage.end:
+            record.faults = label.with_label(record.faults, label.OUTAGE)
             return self._server_error(provider, record, rid, timing, overloaded=False), None
         if dice.reset < scenario.reset_rate:
             record.error, record.latency = "connection reset", timing.head
+            record.faults = label.with_label(record.faults, label.RESET)
             return Outcome(record, delay=timing.head, failure="reset"), None
         admission = self._limiter(spec, now).admit(parsed.input_tokens + parsed.output_estimate, now)
         if admission.limited_by is not None:
+            record.faults = label.with_label(record.faults, label.RATE_LIMIT)
             return self._rate_limited(provider, spec, record, rid, timing, admission, now), None
         if dice.overload < scenario.overload_rate:
+            record.faults = label.with_label(record.faults, label.OVERLOAD)
             return self._server_error(provider, record, rid, timing, overloaded=True), None
         return None, admission
 
@@ -347,8 +358,10 @@ class SimulatedAPI:
         prompt = parsed.prompt
         reply: Reply = respond(prompt, sampling or self._sampling, fixtures=self._fixtures)
         blocks = reply.blocks
+        labels = (label.INJECTION_OBEYED,) if reply.skill == "injected" else ()
         if corrupt and prompt.schema is not None:
             blocks = (Block(corrupt_json(reply.text, faults or self._faults, schema=prompt.schema)),)
+            labels += (label.MALFORMED_JSON,)
         ending, stop_sequence = reply.ending, reply.stop_sequence
         if parsed.stop and parsed.forced_tool is None:
             blocks, matched = _cut_at_stop(blocks, parsed.stop)
@@ -362,11 +375,11 @@ class SimulatedAPI:
             if used + n > limit:
                 kept.append(Block(truncate_to_tokens(block.text, limit - used, spec.encoding)))
                 return Answer(tuple(kept), limit, truncated=True, tool=parsed.forced_tool,
-                              ending=ending, stop_sequence=stop_sequence)
+                              ending=ending, stop_sequence=stop_sequence, faults=(*labels, label.TRUNCATED))
             kept.append(block)
             used += n
         return Answer(tuple(kept), used, truncated=False, tool=parsed.forced_tool,
-                      ending=ending, stop_sequence=stop_sequence)
+                      ending=ending, stop_sequence=stop_sequence, faults=labels)
 
     def _more_choices(self, spec: ModelSpec, parsed: ParsedRequest) -> tuple[Answer, ...]:
         """Choices 1 to n-1 of a request for n > 1 choices (choice 0 is `_answer`'s, the same as with n=1).

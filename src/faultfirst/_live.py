@@ -26,6 +26,7 @@ import httpx2
 from ._catalog import LIVE_MODELS
 from ._errors import ClientSideError
 from ._engine import LiveFaults
+from ._fault_labels import STREAM_ERROR, with_label
 from ._outcome import Outcome
 from ._parse import GENERATING_ROUTES, InvalidRequest, ParsedRequest, decode_body, parse_request
 from ._recording import kept_request_headers, kept_response_headers, sse_events
@@ -105,6 +106,7 @@ class _Exchange:
         record.status, record.latency = status, self.world.clock.now() - record.start
         if broken:
             record.error = "stream error"
+            record.faults = with_label(record.faults, STREAM_ERROR)
         if status >= 400:
             record.error = error_name(decode_body(content))
         elif self.endpoint is not None and self.spec is not None:

@@ -25,6 +25,7 @@ class Answer:
     tool: str | None = None  # an Anthropic forced tool whose input is the (JSON) text
     ending: str | None = None  # a fixture's scripted ending: "stop_sequence", "refusal", "dropped", "broken"; None: the usual
     stop_sequence: str | None = None
+    faults: tuple[str, ...] = ()  # the content faults in it: injection_obeyed, malformed_json, truncated
 
     @property
     def refused(self) -> bool:
