@@ -34,6 +34,7 @@ from ..service.spend import Hold
 from ..model.tokens import count_tokens
 from ..transports.simulated import transport_failure
 from ..wire.framing import error_name
+from ..faults.labels import STREAM_ERROR, with_label
 
 if TYPE_CHECKING:
     from ..world import World
@@ -105,6 +106,7 @@ class _Exchange:
         record.status, record.latency = status, self.world.clock.now() - record.start
         if broken:
             record.error = "stream error"
+            record.faults = with_label(record.faults, STREAM_ERROR)
         if status >= 400:
             record.error = error_name(decode_body(content))
         elif self.endpoint is not None and self.spec is not None:

@@ -91,7 +91,8 @@ class Attempt:
         `error_type` is the body's error type (default: the provider's usual one for that status, which
         `world.requests` logs as the record's `error`); `headers` are added (e.g. `{"retry-after": "2"}`); `delay` is the virtual seconds the answer takes
         (default: what the world's own reply would have taken). The record in `world.requests` is
-        rewritten to match: the status and error, no tokens, no cost, since an error is not billed.
+        rewritten to match: the status and error, no tokens, no cost, since an error is not billed, and no
+        fault labels, since the world's reply (and whatever it injected) was replaced.
         Only in an `after` hook: before the decision there is nothing to replace.
         """
         outcome = self._outcome
@@ -111,7 +112,7 @@ class Attempt:
                                                                  else {"request-id": rid}), **(headers or {})}
         record = outcome.record
         record.status, record.error, record.latency, record.stop_reason = status, error_name(data), outcome.delay, None
-        record.output_tokens, record.cost_usd = 0, 0.0
+        record.output_tokens, record.cost_usd, record.faults = 0, 0.0, ()  # a scripted reply: none of the world's
         self._decided(outcome)
 
     def _decided(self, outcome: Outcome) -> None:

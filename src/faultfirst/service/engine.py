@@ -48,6 +48,7 @@ from ..model.tokens import count_tokens, truncate_to_tokens
 from ..wire.framing import EPOCH, Answer, dumps, error_name
 from ..wire.responses_stream import response_events
 from ..model.tool_replies import call_tools, relay_results
+from ..faults import labels as label
 
 ROUTES: dict[str, dict[tuple[str, str], str]] = {
     "openai": {("POST", "/v1/chat/completions"): "chat.completions", ("POST", "/v1/responses"): "responses",
@@ -171,6 +172,7 @@ class SimulatedAPI:
         record.output_tokens = answer.output_tokens + sum(a.output_tokens for a in more)
         record.stop_reason = _stop_reason(provider, answer)
         record.cost_usd = spec.cost_usd(parsed.input_tokens, record.output_tokens)
+        record.faults = label.with_label(record.faults, *(f for a in (answer, *more) for f in a.faults))
         headers = self._limit_headers(provider, spec, admission, now) | _id_header(provider, rid)
         read_timeout = _read_timeout(request)
         created = EPOCH + int(now)
@@ -202,13 +204,16 @@ class SimulatedAPI:
             events = events[:cut] + [StreamEvent(events[cut].offset, events[cut].tokens,
                                                  _stream_error_event(provider, rid))]
             record.error, record.stop_reason = "stream error", None  # it never said why it would have ended
+            record.faults = label.with_label(record.faults, label.STREAM_ERROR)
         elif answer.dropped:
             record.stop_reason = None  # the stream closed before it said why it ended
+            record.faults = label.with_label(record.faults, label.STREAM_ERROR)
         outcome = self._timed_stream(record, spec, parsed, events, read_timeout, headers)
         if answer.broken and record.error is None and outcome.events:
             # the connection breaks after the stop reason arrived: the read of the rest fails
             outcome.stream_failure, outcome.stream_failure_at = "broken", outcome.events[-1].offset
             record.error = "connection broken"
+            record.faults = label.with_label(record.faults, label.STREAM_ERROR)
         return outcome
 
     def answer_batch_item(self, provider: str, endpoint: str, body: dict[str, Any], start: float,
@@ -232,6 +237,7 @@ class SimulatedAPI:
             return self._item_error(provider, record, self.answer_invalid(
                 provider, record, rid, InvalidRequest("stream: batch requests cannot stream", "stream")), end - start)
         if overload < self.scenario.overload_rate:
+            record.faults = label.with_label(record.faults, label.OVERLOAD)
             timing = self.latency.sample(spec, start)
             return self._item_error(provider, record, self._server_error(provider, record, rid, timing, overloaded=False),
                                     end - start)
@@ -241,6 +247,7 @@ class SimulatedAPI:
         record.status, record.input_tokens, record.output_tokens = 200, parsed.input_tokens, output_tokens
         record.cost_usd = spec.cost_usd(parsed.input_tokens, output_tokens) * BATCH_DISCOUNT
         record.stop_reason = _stop_reason(provider, answer)
+        record.faults = label.with_label(record.faults, *(f for a in (answer, *more) for f in a.faults))
         created = EPOCH + int(end)
         if endpoint == "chat.completions":
             return 200, openai_render.chat_completion(rid, created, spec.name, answer, parsed.input_tokens, more)
@@ -306,14 +313,18 @@ class SimulatedAPI:
         scenario = self.scenario
         outage = scenario.outage
         if outage is not None and outage.provider == provider and outage.start <= now < outage.end:
+            record.faults = label.with_label(record.faults, label.OUTAGE)
             return self._server_error(provider, record, rid, timing, overloaded=False), None
         if dice.reset < scenario.reset_rate:
             record.error, record.latency = "connection reset", timing.head
+            record.faults = label.with_label(record.faults, label.RESET)
             return Outcome(record, delay=timing.head, failure="reset"), None
         admission = self._limiter(spec, now).admit(parsed.input_tokens + parsed.output_estimate, now)
         if admission.limited_by is not None:
+            record.faults = label.with_label(record.faults, label.RATE_LIMIT)
             return self._rate_limited(provider, spec, record, rid, timing, admission, now), None
         if dice.overload < scenario.overload_rate:
+            record.faults = label.with_label(record.faults, label.OVERLOAD)
             return self._server_error(provider, record, rid, timing, overloaded=True), None
         return None, admission
 
@@ -358,8 +369,12 @@ class SimulatedAPI:
             if parsed.results:
                 reply = relay_results(reply, parsed.results)
         blocks = reply.blocks
+        labels = (label.INJECTION_OBEYED,) if reply.skill == "injected" else ()
+        if corrupt and parsed.calls:
+            labels += (label.MALFORMED_JSON,)  # call_tools broke the first call's arguments
         if corrupt and prompt.schema is not None and not parsed.calls:
             blocks = (Block(corrupt_json(reply.text, faults or self._faults, schema=prompt.schema)),)
+            labels += (label.MALFORMED_JSON,)
         ending, stop_sequence = reply.ending, reply.stop_sequence
         if parsed.stop and parsed.forced_tool is None and not parsed.calls:
             blocks, matched = _cut_at_stop(blocks, parsed.stop)
@@ -373,11 +388,11 @@ class SimulatedAPI:
             if used + n > limit:
                 kept.append(Block(truncate_to_tokens(block.text, limit - used, spec.encoding)))
                 return Answer(tuple(kept), limit, truncated=True, tool=parsed.forced_tool,
-                              ending=ending, stop_sequence=stop_sequence, calls=_names(parsed))
+                              ending=ending, stop_sequence=stop_sequence, calls=_names(parsed), faults=(*labels, label.TRUNCATED))
             kept.append(block)
             used += n
         return Answer(tuple(kept), used, truncated=False, tool=parsed.forced_tool,
-                      ending=ending, stop_sequence=stop_sequence, calls=_names(parsed))
+                      ending=ending, stop_sequence=stop_sequence, calls=_names(parsed), faults=labels)
 
     def _tool_rng(self) -> random.Random:
         """The stream tool calls' arguments (and their flaky-output corruption) draw from, `{seed}:tools`.

@@ -14,7 +14,9 @@ class RequestRecord:
     time from the request reaching the API to the last byte of its answer, or
     to the moment the attempt failed. Tokens and cost are what the provider
     would bill; a timed-out request is billed too, because the provider went
-    on generating after the client stopped listening.
+    on generating after the client stopped listening. `faults` names the faults
+    the world injected into the attempt, in order (see `faultfirst.faults.labels` for what
+    each label means and when it is given); empty when none.
     """
 
     provider: str
@@ -29,6 +31,7 @@ class RequestRecord:
     output_tokens: int = 0
     cost_usd: float = 0.0
     stop_reason: str | None = None
+    faults: tuple[str, ...] = ()
 
     @property
     def end(self) -> float:

@@ -26,6 +26,7 @@ class Answer:
     ending: str | None = None  # a fixture's scripted ending: "stop_sequence", "refusal", "dropped", "broken"; None: the usual
     stop_sequence: str | None = None
     calls: tuple[str, ...] = ()  # OpenAI function tools called, one per block (whose text is the arguments)
+    faults: tuple[str, ...] = ()  # the content faults in it: injection_obeyed, malformed_json, truncated
 
     @property
     def refused(self) -> bool:
