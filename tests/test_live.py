@@ -136,7 +136,7 @@ def test_the_real_model_id_is_what_is_sent(keys):
 
     world = World(live=True)
     client = openai.OpenAI(api_key=api_key("openai"), max_retries=0,
-                           http_client=httpx2.Client(transport=LiveTransport(world, "openai", httpx2.MockTransport(api))))
+                           http_client=httpx2.Client(transport=LiveTransport(world._session, "openai", httpx2.MockTransport(api))))
     client.chat.completions.create(model="gpt-strong", messages=ask("hi"))
     [sent] = seen
     assert json.loads(sent.content)["model"] == LIVE_MODELS["openai"]["gpt-strong"]

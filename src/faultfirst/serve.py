@@ -22,12 +22,12 @@ from typing import Any
 
 import httpx2
 
-from .service.batches import _OPENAI_ROUTES as _OPENAI_BATCH_ROUTES
 from .clock.virtual import RealTimeClock
+from .service.batches import _OPENAI_ROUTES as _OPENAI_BATCH_ROUTES
 from .service.engine import ROUTES
 from .service.outcome import Outcome
-from .world import World
 from .transports.served_headers import real_time_headers
+from .world import World
 
 
 def provider_of(path: str, headers: httpx2.Headers) -> str:
@@ -61,6 +61,7 @@ class WorldServer(ThreadingHTTPServer):
         if not isinstance(world.clock, RealTimeClock):
             raise ValueError("a served world needs a RealTimeClock; use serve_world()")
         self.world, self.quiet, self.lock = world, quiet, threading.Lock()
+        self.session = world._session  # the engine and clock requests go to, as a transport's (service/session.py)
         try:
             super().__init__((host, port), _Handler)
         except OSError as err:
@@ -70,6 +71,7 @@ class WorldServer(ThreadingHTTPServer):
     @property
     def base_url(self) -> str:
         host, port = self.server_address[:2]
+        host = host.decode() if isinstance(host, bytes) else host  # typeshed allows bytes (AF_UNIX); ours is IP
         return f"http://{host}:{port}"
 
 
@@ -129,11 +131,11 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("content-length") or 0))
         request = httpx2.Request(self.command, f"{self.server.base_url}{self.path}",
                                  headers=list(self.headers.items()), content=body)
-        world = self.server.world
+        session = self.server.session
         with self.server.lock:
-            arrival = world.clock.now()
-            outcome = world._api.plan(provider_of(request.url.path, request.headers), request, arrival)
-        world.clock.advance_to(arrival + outcome.delay)
+            arrival = session.clock.now()
+            outcome = session.api.plan(provider_of(request.url.path, request.headers), request, arrival)
+        session.clock.advance_to(arrival + outcome.delay)
         if outcome.failure is not None:  # a reset: hang up without a response
             self.close_connection = True
             return

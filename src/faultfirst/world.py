@@ -12,25 +12,26 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-import anthropic
 import httpx2
-import openai
+from anthropic import Anthropic, AsyncAnthropic
+from openai import AsyncOpenAI, OpenAI
 
 from .clock import sdk_sleep
-from .service.attempts import Attempt, Hook, HookHandle
-from .model.catalog import CATALOG, Catalog
-from .clock.virtual import Clock, RealTimeClock
-from .service.engine import SimulatedAPI
-from .model.fixtures import FixtureSet, _parse_entry, default_fixtures, load_fixtures
 from .clock.limits import Limits
-from .live.keys import api_key
-from .live.transport import AsyncLiveTransport, LiveTransport
 from .clock.loop import LoopRunner
-from .service.records import RequestRecord
+from .clock.virtual import Clock, RealTimeClock
+from .live.keys import api_key
 from .live.recording import Recorder
+from .live.transport import AsyncLiveTransport, LiveTransport
+from .model.catalog import CATALOG, Catalog
+from .model.fixtures import FixtureSet, _parse_entry, default_fixtures, load_fixtures
 from .model.responders import Responders
-from .service.scenarios import Scenario, scenario_named
 from .model.scripted import ResponderFunction, ScriptedResponder
+from .service.attempts import Attempt, Hook, HookHandle
+from .service.engine import SimulatedAPI
+from .service.records import RequestRecord
+from .service.scenarios import Scenario, scenario_named
+from .service.session import Session
 from .service.spend import SpendLedger
 from .transports.simulated import AsyncWorldTransport, WorldTransport
 
@@ -106,15 +107,17 @@ class World:
         self.seed = seed
         self.spend_cap_usd = DEFAULT_LIVE_CAP_USD if self.live and spend_cap_usd is None else spend_cap_usd
         self.scenario: Scenario = scenario_named(scenario)
-        self.clock: Clock = RealTimeClock() if self.live else Clock()
+        clock: Clock = RealTimeClock() if self.live else Clock()
         self.catalog: Catalog = CATALOG
         self.requests: list[RequestRecord] = []
         self._spend = SpendLedger(lambda: self.spend_cap_usd, self.catalog, self.requests)
         self._api = SimulatedAPI(seed=seed, scenario=self.scenario, catalog=self.catalog, log=self.requests,
                                  responders=Responders(_fixtures_for(fixtures), lead), spend=self._spend)
         self._recorder = Recorder(Path(record_to)) if record_to is not None else None
-        self._runner = LoopRunner(self.clock)
-        self._sdk_jitter = random.Random(f"{seed}:sdk-jitter")
+        self._runner = LoopRunner(clock)
+        # What the transports get: the world's traffic, not the world (see service/session.py).
+        self._session = Session(clock, self._api, self._spend, self.requests, self.catalog, self._runner,
+                                sdk_jitter=random.Random(f"{seed}:sdk-jitter"))
         sdk_sleep.install()
 
     def __repr__(self) -> str:
@@ -122,29 +125,51 @@ class World:
         return (f"World(seed={self.seed}, scenario={self.scenario.name!r}{mode}, "
                 f"t={self.clock.now():.3f}s, requests={len(self.requests)})")
 
+    @property
+    def clock(self) -> Clock:
+        """The world's clock: virtual (`Clock`) in a simulated world, real time in a live one."""
+        return self._session.clock
+
+    @clock.setter
+    def clock(self, clock: Clock) -> None:
+        # `faultfirst serve` runs a simulated world on a RealTimeClock; its transports follow.
+        self._session.clock = clock
+
     # -- clients --------------------------------------------------------------------------------------
 
-    def openai(self, **client_kwargs: Any) -> openai.OpenAI:
+    def openai(self, **client_kwargs: Any) -> OpenAI:
         """A real `openai.OpenAI` client wired to this world (`max_retries=0` unless given)."""
-        transport = LiveTransport(self, "openai") if self.live else WorldTransport(self, "openai")
-        return openai.OpenAI(**self._client_kwargs("openai", client_kwargs, httpx2.Client(transport=transport)))
+        transport = self._transport("openai")
+        return OpenAI(**self._client_kwargs("openai", client_kwargs, httpx2.Client(transport=transport)))
 
-    def anthropic(self, **client_kwargs: Any) -> anthropic.Anthropic:
+    def anthropic(self, **client_kwargs: Any) -> Anthropic:
         """A real `anthropic.Anthropic` client wired to this world (`max_retries=0` unless given)."""
-        transport = LiveTransport(self, "anthropic") if self.live else WorldTransport(self, "anthropic")
-        return anthropic.Anthropic(**self._client_kwargs("anthropic", client_kwargs, httpx2.Client(transport=transport)))
+        transport = self._transport("anthropic")
+        http = httpx2.Client(transport=transport)
+        return Anthropic(**self._client_kwargs("anthropic", client_kwargs, http))
 
-    def async_openai(self, **client_kwargs: Any) -> openai.AsyncOpenAI:
+    def async_openai(self, **client_kwargs: Any) -> AsyncOpenAI:
         """A real `openai.AsyncOpenAI` client; use it inside `world.run(...)`."""
-        transport = AsyncLiveTransport(self, "openai") if self.live else AsyncWorldTransport(self, "openai")
+        transport = self._async_transport("openai")
         http = httpx2.AsyncClient(transport=transport)
-        return _without_platform_thread(openai.AsyncOpenAI(**self._client_kwargs("openai", client_kwargs, http)))
+        return _without_platform_thread(AsyncOpenAI(**self._client_kwargs("openai", client_kwargs, http)))
 
-    def async_anthropic(self, **client_kwargs: Any) -> anthropic.AsyncAnthropic:
+    def async_anthropic(self, **client_kwargs: Any) -> AsyncAnthropic:
         """A real `anthropic.AsyncAnthropic` client; use it inside `world.run(...)`."""
-        transport = AsyncLiveTransport(self, "anthropic") if self.live else AsyncWorldTransport(self, "anthropic")
+        transport = self._async_transport("anthropic")
         http = httpx2.AsyncClient(transport=transport)
-        return _without_platform_thread(anthropic.AsyncAnthropic(**self._client_kwargs("anthropic", client_kwargs, http)))
+        client = AsyncAnthropic(**self._client_kwargs("anthropic", client_kwargs, http))
+        return _without_platform_thread(client)
+
+    def _transport(self, provider: str) -> httpx2.BaseTransport:
+        if self.live:
+            return LiveTransport(self._session, provider, recorder=self._recorder)
+        return WorldTransport(self._session, provider)
+
+    def _async_transport(self, provider: str) -> httpx2.AsyncBaseTransport:
+        if self.live:
+            return AsyncLiveTransport(self._session, provider, recorder=self._recorder)
+        return AsyncWorldTransport(self._session, provider)
 
     def _client_kwargs(self, provider: str, given: dict[str, Any], http_client: Any) -> dict[str, Any]:
         if "http_client" in given:

@@ -36,12 +36,12 @@ from .loop import VirtualTimeLoop
 from .virtual import Clock
 
 
-def _world_of_caller(frame: FrameType | None) -> Any:
-    """The world behind the SDK client whose method called us, or None."""
+def _session_of_caller(frame: FrameType | None) -> Any:
+    """The world's session (`service/session.py`) behind the SDK client whose method called us, or None."""
     client = frame.f_locals.get("self") if frame is not None else None
     http_client = getattr(client, "_client", None)
     transport = getattr(http_client, "_transport", None)
-    return getattr(transport, "world", None)
+    return getattr(transport, "session", None)
 
 
 class _TimeStandIn(ModuleType):
@@ -59,16 +59,16 @@ class _TimeForSDK(_TimeStandIn):
 
     @staticmethod
     def sleep(seconds: float) -> None:
-        world = _world_of_caller(sys._getframe(1))
-        if world is None:
+        session = _session_of_caller(sys._getframe(1))
+        if session is None:
             _time.sleep(seconds)
         else:
-            world.clock.sleep(seconds)
+            session.clock.sleep(seconds)
 
 
 def _random_for_sdk() -> float:
-    world = _world_of_caller(sys._getframe(1))
-    return _random.random() if world is None else world._sdk_jitter.random()
+    session = _session_of_caller(sys._getframe(1))
+    return _random.random() if session is None else session.sdk_jitter.random()
 
 
 class _TimeForTenacity(_TimeStandIn):

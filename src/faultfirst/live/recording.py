@@ -23,8 +23,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ..model.prompt import Prompt
 from ..model.fixtures import load_fixtures
+from ..model.prompt import Prompt
 
 _REQUEST_HEADERS = ("content-type", "anthropic-version", "anthropic-beta", "openai-beta")
 _RESPONSE_HEADERS = ("content-type", "request-id", "x-request-id", "retry-after", "openai-processing-ms")

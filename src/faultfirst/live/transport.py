@@ -19,26 +19,23 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx2
 
+from ..faults.labels import STREAM_ERROR, with_label
 from ..model.catalog import LIVE_MODELS
-from ..wire.client_errors import ClientSideError
+from ..model.tokens import count_tokens
 from ..service.engine import LiveFaults
 from ..service.outcome import Outcome
-from ..wire.parse import GENERATING_ROUTES, InvalidRequest, ParsedRequest, decode_body, parse_request
-from .recording import kept_request_headers, kept_response_headers, sse_events
 from ..service.records import RequestRecord
+from ..service.session import Session
 from ..service.spend import Hold
-from ..model.tokens import count_tokens
 from ..transports.simulated import transport_failure
+from ..wire.client_errors import ClientSideError
 from ..wire.framing import error_name
-from ..faults.labels import STREAM_ERROR, with_label
-
-if TYPE_CHECKING:
-    from ..world import World
-
+from ..wire.parse import GENERATING_ROUTES, InvalidRequest, ParsedRequest, decode_body, parse_request
+from .recording import Recorder, kept_request_headers, kept_response_headers, sse_events
 
 
 class UnknownAlias(ClientSideError, KeyError):
@@ -51,12 +48,12 @@ class UnknownAlias(ClientSideError, KeyError):
 class _Exchange:
     """One live attempt: the request as sent, its hold on the spend cap, and the record it fills in."""
 
-    def __init__(self, world: World, provider: str, request: httpx2.Request) -> None:
-        self.world, self.provider, self.request = world, provider, request
+    def __init__(self, session: Session, recorder: Recorder | None, provider: str, request: httpx2.Request) -> None:
+        self.session, self.recorder, self.provider, self.request = session, recorder, provider, request
         self.endpoint = GENERATING_ROUTES.get(request.url.path) if request.method == "POST" else None
         self.body = decode_body(request.content or b"{}") if self.endpoint else None
         self.alias = str((self.body or {}).get("model", ""))
-        self.spec = self.world.catalog.get(self.alias)
+        self.spec = self.session.catalog.get(self.alias)
         self.record: RequestRecord | None = None
         self.hold: Hold | None = None
 
@@ -84,16 +81,16 @@ class _Exchange:
     def start(self, hold: Hold | None) -> None:
         self.hold = hold
         self.record = RequestRecord(self.provider, self.alias, self.endpoint or self.request.url.path,
-                                    self.world.clock.now(), stream=bool((self.body or {}).get("stream")))
-        self.world.requests.append(self.record)
+                                    self.session.clock.now(), stream=bool((self.body or {}).get("stream")))
+        self.session.requests.append(self.record)
 
     def failed(self, error: str, sent: bool) -> None:
         """No answer came. If the request may have reached the API, it may be billed: book its worst case."""
         assert self.record is not None
-        self.record.error, self.record.latency = error, self.world.clock.now() - self.record.start
+        self.record.error, self.record.latency = error, self.session.clock.now() - self.record.start
         if sent and self.hold is not None and not self.hold.batch:
             self.record.cost_usd = self.hold.usd
-        self.world._spend.release(self.hold)
+        self.session.spend.release(self.hold)
 
     def finished(self, status: int, content: bytes, headers: httpx2.Headers, *, broken: bool = False) -> None:
         """Fill in the record from the answer's usage; release the hold; in record mode, save the exchange.
@@ -103,7 +100,7 @@ class _Exchange:
         """
         record = self.record
         assert record is not None
-        record.status, record.latency = status, self.world.clock.now() - record.start
+        record.status, record.latency = status, self.session.clock.now() - record.start
         if broken:
             record.error = "stream error"
             record.faults = with_label(record.faults, STREAM_ERROR)
@@ -120,9 +117,9 @@ class _Exchange:
                 used_out = used_out or count_tokens(text or "", self.spec.encoding)
             record.input_tokens, record.output_tokens = used_in, used_out
             record.cost_usd = self.spec.cost_usd(used_in, used_out)
-            if self.world._recorder is not None and text is not None and parsed is not None and not broken:
-                self.world._recorder.save(parsed.prompt, text, self.pair(status, headers, content, events))
-        self.world._spend.settle(self.hold, self.request, status, b"" if record.stream else content)
+            if self.recorder is not None and text is not None and parsed is not None and not broken:
+                self.recorder.save(parsed.prompt, text, self.pair(status, headers, content, events))
+        self.session.spend.settle(self.hold, self.request, status, b"" if record.stream else content)
 
     def parsed(self) -> ParsedRequest | None:
         """The request as the simulation reads it; None for one it would refuse but the real API took."""
@@ -150,7 +147,8 @@ class _Tee:
     """
 
     def __init__(self, done: Callable[[bytes, bool], None], faults: LiveFaults) -> None:
-        self._done, self._faults, self._chunks, self._reported = done, faults, [], False
+        self._done, self._faults, self._reported = done, faults, False
+        self._chunks: list[bytes] = []
         self._pending, self._events, self.cut = b"", 0, False
 
     def keep(self, chunk: bytes) -> bytes:
@@ -212,21 +210,21 @@ def _answer_locally(outcome: Outcome, request: httpx2.Request) -> httpx2.Respons
     return httpx2.Response(outcome.status, headers=outcome.headers, content=outcome.body, request=request)
 
 
-def _before_sending(world: World, provider: str, request: httpx2.Request
+def _before_sending(session: Session, recorder: Recorder | None, provider: str, request: httpx2.Request
                     ) -> tuple[_Exchange, httpx2.Request, LiveFaults]:
     """Map the alias, hold the worst case against the spend cap, and roll the scenario's faults.
 
     An injected fault is answered locally, so its hold goes at once; otherwise the attempt is logged and
     holds its worst case until the answer (or the failure) comes back.
     """
-    exchange = _Exchange(world, provider, request)
+    exchange = _Exchange(session, recorder, provider, request)
     outgoing = exchange.outgoing()
-    hold = world._spend.admit(request)
-    injected = world._api.inject_fault(provider, request, world.clock.now())
+    hold = session.spend.admit(request)
+    injected = session.api.inject_fault(provider, request, session.clock.now())
     if injected.before is None:
         exchange.start(hold)
     else:
-        world._spend.release(hold)
+        session.spend.release(hold)
     return exchange, outgoing, injected
 
 
@@ -241,15 +239,16 @@ def _passed_through(response: httpx2.Response, request: httpx2.Request, exchange
 class LiveTransport(httpx2.BaseTransport):
     """Sync live transport around a real httpx2 transport."""
 
-    def __init__(self, world: World, provider: str, inner: httpx2.BaseTransport | None = None) -> None:
-        self.world, self.provider = world, provider
+    def __init__(self, session: Session, provider: str, inner: httpx2.BaseTransport | None = None, *,
+                 recorder: Recorder | None = None) -> None:
+        self.session, self.provider, self.recorder = session, provider, recorder
         self.inner = inner or httpx2.HTTPTransport()
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         request.read()
-        exchange, outgoing, injected = _before_sending(self.world, self.provider, request)
+        exchange, outgoing, injected = _before_sending(self.session, self.recorder, self.provider, request)
         if injected.before is not None:
-            self.world.clock.sleep(injected.before.delay)
+            self.session.clock.sleep(injected.before.delay)
             return _answer_locally(injected.before, request)
         try:
             response = self.inner.handle_request(outgoing)
@@ -265,13 +264,14 @@ class LiveTransport(httpx2.BaseTransport):
 class AsyncLiveTransport(httpx2.AsyncBaseTransport):
     """Async live transport around a real httpx2 transport."""
 
-    def __init__(self, world: World, provider: str, inner: httpx2.AsyncBaseTransport | None = None) -> None:
-        self.world, self.provider = world, provider
+    def __init__(self, session: Session, provider: str, inner: httpx2.AsyncBaseTransport | None = None, *,
+                 recorder: Recorder | None = None) -> None:
+        self.session, self.provider, self.recorder = session, provider, recorder
         self.inner = inner or httpx2.AsyncHTTPTransport()
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         await request.aread()
-        exchange, outgoing, injected = _before_sending(self.world, self.provider, request)
+        exchange, outgoing, injected = _before_sending(self.session, self.recorder, self.provider, request)
         if injected.before is not None:
             await asyncio.sleep(injected.before.delay)
             return _answer_locally(injected.before, request)
@@ -314,9 +314,9 @@ def _usage_and_text(events: list[Any] | None, content: bytes) -> tuple[int, int,
         data = json.loads(content)
     except ValueError:
         return 0, 0, None
-    usage: dict[str, Any] = data.get("usage") or {}
-    used_in = usage.get("prompt_tokens", usage.get("input_tokens", 0))
-    used_out = usage.get("completion_tokens", usage.get("output_tokens", 0))
+    billed: dict[str, Any] = data.get("usage") or {}
+    used_in = billed.get("prompt_tokens", billed.get("input_tokens", 0))
+    used_out = billed.get("completion_tokens", billed.get("output_tokens", 0))
     if "choices" in data:
         text = (data["choices"][0].get("message") or {}).get("content")
     elif data.get("object") == "response":

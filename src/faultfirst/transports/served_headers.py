@@ -17,8 +17,8 @@ import re
 import time
 from typing import Any
 
-from ..wire.openai_render import duration
 from ..wire.framing import EPOCH
+from ..wire.openai_render import duration
 
 _DURATION = re.compile(r"(?:(?P<m>\d+)m)?(?:(?P<s>\d+(?:\.\d+)?)s)?|(?P<ms>\d+)ms")
 _RFC3339 = "%Y-%m-%dT%H:%M:%SZ"

@@ -12,19 +12,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
-from typing import TYPE_CHECKING
 
 import httpx2
 
-from ..wire.client_errors import NotOnWorldLoop
 from ..service.outcome import Outcome, StreamEvent
-
-if TYPE_CHECKING:
-    from ..world import World
+from ..service.session import Session
+from ..wire.client_errors import NotOnWorldLoop
 
 
 def transport_failure(kind: str, request: httpx2.Request) -> httpx2.TransportError:
-    """The httpx2 error a real network raises for `kind` ('timeout', 'reset' or 'broken'); the SDKs map it to their own."""
+    """The httpx2 error a real network raises for `kind` ('timeout', 'reset' or 'broken').
+
+    The SDKs map it to their own (APITimeoutError, APIConnectionError).
+    """
     if kind == "timeout":
         return httpx2.ReadTimeout("The read operation timed out (simulated)", request=request)
     if kind == "broken":
@@ -33,7 +33,8 @@ def transport_failure(kind: str, request: httpx2.Request) -> httpx2.TransportErr
     return httpx2.RemoteProtocolError("Server disconnected without sending a response. (simulated)", request=request)
 
 
-def _response(outcome: Outcome, request: httpx2.Request, stream: httpx2.SyncByteStream | httpx2.AsyncByteStream | None) -> httpx2.Response:
+def _response(outcome: Outcome, request: httpx2.Request,
+              stream: httpx2.SyncByteStream | httpx2.AsyncByteStream | None) -> httpx2.Response:
     if stream is None:
         return httpx2.Response(outcome.status, headers=outcome.headers, content=outcome.body, request=request)
     return httpx2.Response(outcome.status, headers=outcome.headers, stream=stream, request=request)
@@ -42,8 +43,8 @@ def _response(outcome: Outcome, request: httpx2.Request, stream: httpx2.SyncByte
 class _StreamProgress:
     """Tracks how far a client read a stream, so an early close is recorded honestly."""
 
-    def __init__(self, world: World, outcome: Outcome, arrival: float) -> None:
-        self.world, self.outcome, self.arrival = world, outcome, arrival
+    def __init__(self, session: Session, outcome: Outcome, arrival: float) -> None:
+        self.session, self.outcome, self.arrival = session, outcome, arrival
         self.delivered = 0
 
     def deliver(self, event: StreamEvent) -> bytes:
@@ -56,9 +57,9 @@ class _StreamProgress:
             record = self.outcome.record
             read = events[self.delivered - 1] if self.delivered else events[0]
             record.error = record.error or "closed by client"
-            record.latency = max(0.0, self.world.clock.now() - self.arrival)
+            record.latency = max(0.0, self.session.clock.now() - self.arrival)
             record.output_tokens = read.tokens
-            spec = self.world.catalog[record.model]
+            spec = self.session.catalog[record.model]
             record.cost_usd = spec.cost_usd(record.input_tokens, read.tokens)
             self.delivered = len(events)
 
@@ -68,7 +69,7 @@ class _SyncEvents(httpx2.SyncByteStream):
         self._progress, self._request = progress, request
 
     def __iter__(self) -> Iterator[bytes]:
-        progress, clock = self._progress, self._progress.world.clock
+        progress, clock = self._progress, self._progress.session.clock
         for event in progress.outcome.events or []:
             clock.advance_to(progress.arrival + event.offset)
             yield progress.deliver(event)
@@ -85,7 +86,7 @@ class _AsyncEvents(httpx2.AsyncByteStream):
         self._progress, self._request = progress, request
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        progress, clock = self._progress, self._progress.world.clock
+        progress, clock = self._progress, self._progress.session.clock
         for event in progress.outcome.events or []:
             await asyncio.sleep(progress.arrival + event.offset - clock.now())
             yield progress.deliver(event)
@@ -97,33 +98,21 @@ class _AsyncEvents(httpx2.AsyncByteStream):
         self._progress.close()
 
 
-def _plan(world: World, provider: str, request: httpx2.Request) -> tuple[Outcome, float]:
-    """Admit the request past the spend cap, and let the simulated API decide what happens to it.
-
-    The simulated API bills a call when it plans it, so the call's hold on the cap can go at once; an
-    accepted batch keeps its hold until its items are billed.
-    """
-    hold = world._spend.admit(request)
-    arrival = world.clock.now()
-    outcome = world._api.plan(provider, request, arrival)
-    world._spend.settle(hold, request, None if outcome.failure else outcome.status, outcome.body)
-    return outcome, arrival
-
-
 class WorldTransport(httpx2.BaseTransport):
     """Sync transport: the clock jumps forward by each answer's latency."""
 
-    def __init__(self, world: World, provider: str) -> None:
-        self.world, self.provider = world, provider
+    def __init__(self, session: Session, provider: str) -> None:
+        self.session, self.provider = session, provider
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         request.read()
-        outcome, arrival = _plan(self.world, self.provider, request)
-        clock = self.world.clock
+        outcome, arrival = self.session.plan(self.provider, request)
+        clock = self.session.clock
         clock.advance_to(arrival + outcome.delay)
         if outcome.failure:
             raise transport_failure(outcome.failure, request)
-        stream = None if outcome.events is None else _SyncEvents(_StreamProgress(self.world, outcome, arrival), request)
+        progress = _StreamProgress(self.session, outcome, arrival)
+        stream = None if outcome.events is None else _SyncEvents(progress, request)
         return _response(outcome, request, stream)
 
 
@@ -135,19 +124,19 @@ class AsyncWorldTransport(httpx2.AsyncBaseTransport):
     `asyncio.timeout`) cancels its wait and is recorded as cancelled.
     """
 
-    def __init__(self, world: World, provider: str) -> None:
-        self.world, self.provider = world, provider
+    def __init__(self, session: Session, provider: str) -> None:
+        self.session, self.provider = session, provider
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        if asyncio.get_running_loop() is not self.world._runner.loop:
+        if asyncio.get_running_loop() is not self.session.runner.loop:
             raise NotOnWorldLoop(
                 "This async client belongs to a simulated world: run your coroutine with world.run(main()), "
                 "which executes it on the world's virtual-time event loop. Awaiting it on another loop "
                 "(for example directly in a Jupyter cell) would wait in real time."
             )
         await request.aread()
-        outcome, arrival = _plan(self.world, self.provider, request)
-        clock = self.world.clock
+        outcome, arrival = self.session.plan(self.provider, request)
+        clock = self.session.clock
         try:
             await asyncio.sleep(outcome.delay)
         except asyncio.CancelledError:
@@ -157,5 +146,6 @@ class AsyncWorldTransport(httpx2.AsyncBaseTransport):
             raise
         if outcome.failure:
             raise transport_failure(outcome.failure, request)
-        stream = None if outcome.events is None else _AsyncEvents(_StreamProgress(self.world, outcome, arrival), request)
+        progress = _StreamProgress(self.session, outcome, arrival)
+        stream = None if outcome.events is None else _AsyncEvents(progress, request)
         return _response(outcome, request, stream)
