@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Any
 from .model.catalog import Catalog, ModelSpec
 from .model.request import Message, ModelRequest
 from .service.records import RequestRecord
-from .wire.retryable import retryable_status
 from .service.scenarios import SCENARIOS, Outage, RateLimits, Scenario
 from .text import plural
+from .wire.retryable import retryable_status
 
 if TYPE_CHECKING:
-    from .wire.client_errors import SpendCapExceeded
     from .model.scripted import ResponderFailed
+    from .wire.client_errors import SpendCapExceeded
     from .world import World
 
 # These two import both SDKs (about two seconds), so they load on first use: processes that only need the

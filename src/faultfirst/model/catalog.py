@@ -51,10 +51,14 @@ class ModelSpec:
 
 
 _MODELS = (
-    ModelSpec("gpt-fast", "openai", "fast", 128_000, 16_384, 0.15, 0.60, LatencyProfile(0.05, 0.30, 0.008), "o200k_base"),
-    ModelSpec("gpt-strong", "openai", "strong", 400_000, 128_000, 2.50, 10.00, LatencyProfile(0.08, 0.80, 0.020), "o200k_base"),
-    ModelSpec("claude-fast", "anthropic", "fast", 200_000, 64_000, 0.80, 4.00, LatencyProfile(0.06, 0.40, 0.010), "cl100k_base"),
-    ModelSpec("claude-strong", "anthropic", "strong", 200_000, 32_000, 3.00, 15.00, LatencyProfile(0.08, 1.00, 0.022), "cl100k_base"),
+    ModelSpec("gpt-fast", "openai", "fast", 128_000, 16_384, 0.15, 0.60,
+              LatencyProfile(0.05, 0.30, 0.008), "o200k_base"),
+    ModelSpec("gpt-strong", "openai", "strong", 400_000, 128_000, 2.50, 10.00,
+              LatencyProfile(0.08, 0.80, 0.020), "o200k_base"),
+    ModelSpec("claude-fast", "anthropic", "fast", 200_000, 64_000, 0.80, 4.00,
+              LatencyProfile(0.06, 0.40, 0.010), "cl100k_base"),
+    ModelSpec("claude-strong", "anthropic", "strong", 200_000, 32_000, 3.00, 15.00,
+              LatencyProfile(0.08, 1.00, 0.022), "cl100k_base"),
 )
 
 
@@ -97,7 +101,8 @@ def unknown_model_message(name: object, valid: Mapping[str, ModelSpec] | list[st
 # Live mode sends each alias as a real model id, kept in one file (live_models.json).
 LIVE_MODELS: dict[str, dict[str, str]] = {
     provider: ids
-    for provider, ids in json.loads((Path(__file__).parents[1] / "live_models.json").read_text(encoding="utf-8")).items()
+    for provider, ids in json.loads(
+        (Path(__file__).parents[1] / "live_models.json").read_text(encoding="utf-8")).items()
     if not provider.startswith("_")
 }
 _ALIAS_OF_LIVE_ID = {real: alias for ids in LIVE_MODELS.values() for alias, real in ids.items()}

@@ -192,7 +192,8 @@ def _parse_entry(entry: Any, where: str) -> _Fixture:
     elif not isinstance(reply, str):
         raise FixtureError(f"{where}: 'reply' must be a string or a list of strings")
     recorded = entry.get("recorded", {"request": {}, "response": {}})
-    if not (isinstance(recorded, Mapping) and all(isinstance(recorded.get(k), Mapping) for k in ("request", "response"))):
+    if not (isinstance(recorded, Mapping)
+            and all(isinstance(recorded.get(k), Mapping) for k in ("request", "response"))):
         raise FixtureError(f"{where}: 'recorded' must be an object with 'request' and 'response' objects")
     match = entry["match"]
     _check_keys(match, _MATCH_KEYS, where, "'match'")
@@ -209,7 +210,8 @@ def _parse_entry(entry: Any, where: str) -> _Fixture:
     if ending is not None and ending not in ENDINGS:
         raise FixtureError(f"{where}: 'ending' must be one of {', '.join(ENDINGS)}")
     if (ending == "stop_sequence") != isinstance(stop_sequence, str) or stop_sequence == "":
-        raise FixtureError(f"{where}: 'stop_sequence' (a non-empty string) goes with 'ending': 'stop_sequence', and only with it")
+        raise FixtureError(f"{where}: 'stop_sequence' (a non-empty string) goes with 'ending': 'stop_sequence', "
+                           "and only with it")
     return _Fixture(reply=reply, ending=ending, stop_sequence=stop_sequence, **match)
 
 

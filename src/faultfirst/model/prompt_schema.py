@@ -17,8 +17,10 @@ _DECODER = json.JSONDecoder()
 
 
 def _looks_like_schema(value: Any) -> bool:
-    return isinstance(value, dict) and (isinstance(value.get("properties"), dict)
-                                        or (isinstance(value.get("type"), str) and ("$defs" in value or "items" in value)))
+    if not isinstance(value, dict):
+        return False
+    typed_container = isinstance(value.get("type"), str) and ("$defs" in value or "items" in value)
+    return isinstance(value.get("properties"), dict) or typed_container
 
 
 def schema_in(*texts: str) -> dict[str, Any] | None:

@@ -107,8 +107,10 @@ def skill_reply(turn: Turn, rng: random.Random) -> Reply | None:
     decision = _decide(turn.prompt)
     if isinstance(decision, _Sampled):
         # Only prompts above temperature 0 leave a sampled part; it draws from `rng`.
-        return None if decision.facts is None else _plain(_dump(_fake_json(turn.prompt.schema, decision.facts, rng)),
-                                                          "json")
+        schema = turn.prompt.schema
+        if decision.facts is None or schema is None:  # facts are only read from a prompt with a schema
+            return None
+        return _plain(_dump(_fake_json(schema, decision.facts, rng)), "json")
     return None if decision.skill == "default" else decision
 
 

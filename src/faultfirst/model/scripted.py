@@ -19,8 +19,8 @@ import reprlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .request import ModelRequest
 from .prompt import Block, Reply
+from .request import ModelRequest
 from .responders import Turn
 
 ResponderFunction = Callable[[ModelRequest], "str | tuple[str, ...] | None"]

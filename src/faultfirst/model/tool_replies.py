@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+
 from .corrupt_json import corrupt_json
 from .prompt import Block, Reply
 from .responders import Responders, Turn

@@ -24,5 +24,6 @@ def multipart_file(request: httpx2.Request) -> tuple[str, bytes]:
         f"Content-Type: {content_type}\r\n\r\n".encode() + request.content)
     for part in message.iter_parts():
         if part.get_param("name", header="content-disposition") == "file":
-            return part.get_filename() or "upload.jsonl", part.get_payload(decode=True) or b""
+            payload = part.get_payload(decode=True)  # decode=True: the part's bytes
+            return part.get_filename() or "upload.jsonl", payload if isinstance(payload, bytes) else b""
     raise InvalidRequest("expected a multipart upload with a 'file' field", "file")

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 
 import httpx2
 
-from .batch_files import BATCH_DISCOUNT, OPENAI_BATCH_ENDPOINTS, multipart_file
 from ..model.catalog import Catalog
 from ..wire.client_errors import SpendCapExceeded
 from ..wire.parse import GENERATING_ROUTES, InvalidRequest, decode_body, parse_request
+from .batch_files import BATCH_DISCOUNT, OPENAI_BATCH_ENDPOINTS, multipart_file
 from .records import RequestRecord
 
 
@@ -133,8 +133,8 @@ class SpendLedger:
             usd = sum(self._item_worst_case("messages", p) for p in params if isinstance(p, dict))
             return usd * BATCH_DISCOUNT, f"this batch of {len(params):,} requests", True
         if path == "/v1/batches":
-            usd = self._batch_files.get(str(body.get("input_file_id")))
-            return None if usd is None else (usd, f"the batch over file {body.get('input_file_id')}", True)
+            file_usd = self._batch_files.get(str(body.get("input_file_id")))
+            return None if file_usd is None else (file_usd, f"the batch over file {body.get('input_file_id')}", True)
         return None
 
     def _call_worst_case(self, endpoint: str, content: bytes) -> tuple[float, str] | None:

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from ..prompt import Block, Citation, Reply, _plain
 from ..prompt_view import _SUMMARY_RE, _Source, _View
-from .classify import _labels
 from ..text_tools import _terms
+from .classify import _labels
 
 _QUESTION_RE = re.compile(
     r"[?？]|\b(?:what|why|how|which|when|who|whom|whose|where|according to)\b"

@@ -17,19 +17,24 @@ _LABEL_LIST_RE = re.compile(
 )
 _LABEL_SPLIT_RE = re.compile(r"\s*(?:,|;|/|\||\bor\b|\band\b)\s*", re.IGNORECASE)
 _POSITIVE = frozenset(
-    "good great excellent love loved lovely amazing happy fantastic wonderful perfect best recommend"
-    " awesome pleased satisfied delighted nice helpful easy beautiful brilliant enjoy enjoyed fast"
-    " superb thank thanks work works working".split()
+    [
+        "good", "great", "excellent", "love", "loved", "lovely", "amazing", "happy", "fantastic", "wonderful",
+        "perfect", "best", "recommend", "awesome", "pleased", "satisfied", "delighted", "nice", "helpful", "easy",
+        "beautiful", "brilliant", "enjoy", "enjoyed", "fast", "superb", "thank", "thanks", "work", "works",
+        "working",
+    ]
 )
 _NEGATIVE = frozenset(
-    "bad terrible awful hate hated horrible poor worst broken disappointed disappointing angry slow"
-    " useless problem issue fail failed failure waste rude annoying unhappy wrong refund cancel"
-    " late crash crashed broke".split()
+    [
+        "bad", "terrible", "awful", "hate", "hated", "horrible", "poor", "worst", "broken", "disappointed",
+        "disappointing", "angry", "slow", "useless", "problem", "issue", "fail", "failed", "failure", "waste",
+        "rude", "annoying", "unhappy", "wrong", "refund", "cancel", "late", "crash", "crashed", "broke",
+    ]
 )
-_NEUTRAL_LABELS = frozenset("neutral mixed other none unknown general misc ok".split())
+_NEUTRAL_LABELS = frozenset(["neutral", "mixed", "other", "none", "unknown", "general", "misc", "ok"])
 _POLARITY_LABELS = {
-    **dict.fromkeys("positive pos good happy praise satisfied".split(), 1),
-    **dict.fromkeys("negative neg bad unhappy complaint angry dissatisfied".split(), -1),
+    **dict.fromkeys(["positive", "pos", "good", "happy", "praise", "satisfied"], 1),
+    **dict.fromkeys(["negative", "neg", "bad", "unhappy", "complaint", "angry", "dissatisfied"], -1),
 }
 _TOPIC_CUES = {
     "billing": "bill charge charged invoice payment pay paid refund price card subscription",

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..prompt_view import _IMPERATIVE_RE, _Source, _View
-from .answer import _key_sentence
 from ..text_tools import (
     _LOOKBEHIND,
     _NEGATORS,
@@ -21,6 +20,7 @@ from ..text_tools import (
     _terms,
     _words,
 )
+from .answer import _key_sentence
 
 _MAX_DEPTH = 8
 _PLACE_FIELD_RE = re.compile(r"city|country|location|place|town|region|address|destination|origin")
@@ -48,7 +48,7 @@ _EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _NUMBER_RE = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.]\d)")
 _PROPER_RUN_RE = re.compile(r"[A-ZÀ-Ý][\w'’-]*(?:[ \t]+[A-ZÀ-Ý][\w'’-]*)*")
 _PLACE_RE = re.compile(r"\b(?:in|from|at|near|to)[ \t]+(?P<place>[A-ZÀ-Ý][\w'’-]*(?:[ \t]+[A-ZÀ-Ý][\w'’-]*)*)")
-_GREETINGS = frozenset("hi hello dear thanks thank regards best cheers yes ok".split())
+_GREETINGS = frozenset(["hi", "hello", "dear", "thanks", "thank", "regards", "best", "cheers", "yes", "ok"])
 
 
 @dataclass(frozen=True)
