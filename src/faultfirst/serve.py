@@ -136,11 +136,10 @@ class _Handler(BaseHTTPRequestHandler):
             arrival = session.clock.now()
             outcome = session.api.plan(provider_of(request.url.path, request.headers), request, arrival)
         session.clock.advance_to(arrival + outcome.delay)
-        if outcome.failure is not None:  # a reset: hang up without a response
-            self.close_connection = True
-            return
         try:
-            if outcome.events is None:
+            if outcome.failure is not None:  # a reset: hang up without a response
+                self.close_connection = True
+            elif outcome.events is None:
                 self._send_head(outcome, arrival, {"content-length": str(len(outcome.body))})
                 self.wfile.write(outcome.body)
             else:
@@ -148,6 +147,8 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             outcome.record.error = outcome.record.error or "closed by client"
             self.close_connection = True
+        finally:
+            outcome.record.finish()
 
     def _send_head(self, outcome: Outcome, arrival: float, extra: dict[str, str]) -> None:
         """Status and headers, waits and reset instants restated in real time from the instant `Date` states."""

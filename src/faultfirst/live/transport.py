@@ -89,7 +89,8 @@ class _Exchange:
         assert self.record is not None
         self.record.error, self.record.latency = error, self.session.clock.now() - self.record.start
         if sent and self.hold is not None and not self.hold.batch:
-            self.record.cost_usd = self.hold.usd
+            self.record.cost_usd = self.hold.usd  # the ledger's worst case: what the API may bill
+        self.record.finish()
         self.session.spend.release(self.hold)
 
     def finished(self, status: int, content: bytes, headers: httpx2.Headers, *, broken: bool = False) -> None:
@@ -115,10 +116,10 @@ class _Exchange:
                 # A stream without usage (OpenAI's, unless stream_options.include_usage is set): count it ourselves.
                 used_in = used_in or parsed.input_tokens
                 used_out = used_out or count_tokens(text or "", self.spec.encoding)
-            record.input_tokens, record.output_tokens = used_in, used_out
-            record.cost_usd = self.spec.cost_usd(used_in, used_out)
+            record.bill(self.spec, used_in, used_out)
             if self.recorder is not None and text is not None and parsed is not None and not broken:
                 self.recorder.save(parsed.prompt, text, self.pair(status, headers, content, events))
+        record.finish()
         self.session.spend.settle(self.hold, self.request, status, b"" if record.stream else content)
 
     def parsed(self) -> ParsedRequest | None:
@@ -205,6 +206,7 @@ class _AsyncTee(httpx2.AsyncByteStream):
 
 def _answer_locally(outcome: Outcome, request: httpx2.Request) -> httpx2.Response:
     """An injected fault, answered without contacting the API."""
+    outcome.record.finish()
     if outcome.failure is not None:
         raise transport_failure(outcome.failure, request)
     return httpx2.Response(outcome.status, headers=outcome.headers, content=outcome.body, request=request)

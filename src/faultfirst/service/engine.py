@@ -169,9 +169,8 @@ class SimulatedAPI:
         assert admission is not None
         answer = self._answer(spec, parsed, corrupt=dice.malformed < scenario.malformed_output_rate)
         more = self._more_choices(spec, parsed)
-        record.output_tokens = answer.output_tokens + sum(a.output_tokens for a in more)
+        record.bill(spec, parsed.input_tokens, answer.output_tokens + sum(a.output_tokens for a in more))
         record.stop_reason = _stop_reason(provider, answer)
-        record.cost_usd = spec.cost_usd(parsed.input_tokens, record.output_tokens)
         record.faults = label.with_label(record.faults, *(f for a in (answer, *more) for f in a.faults))
         headers = self._limit_headers(provider, spec, admission, now) | _id_header(provider, rid)
         read_timeout = _read_timeout(request)
@@ -218,12 +217,20 @@ class SimulatedAPI:
 
     def answer_batch_item(self, provider: str, endpoint: str, body: dict[str, Any], start: float,
                           end: float) -> tuple[int, dict[str, Any]]:
-        """One item of a finished batch: its status and body (a result or an error), logged and billed."""
+        """One item of a finished batch: its status and body (a result or an error), logged, billed and final."""
         self._serial += 1
         rid = f"sim{self._serial:08x}"
         model = body.get("model")
         record = RequestRecord(provider, str(model or ""), f"batch:{endpoint}", start, latency=end - start)
         self._log.append(record)
+        try:
+            return self._batch_item(provider, endpoint, body, start, end, record, rid)
+        finally:
+            record.finish()
+
+    def _batch_item(self, provider: str, endpoint: str, body: dict[str, Any], start: float, end: float,
+                    record: RequestRecord, rid: str) -> tuple[int, dict[str, Any]]:
+        model = body.get("model")
         spec = self.catalog.get(model) if isinstance(model, str) else None
         overload, malformed = self._faults.random(), self._faults.random()
         if spec is None or spec.provider != provider:
@@ -244,8 +251,8 @@ class SimulatedAPI:
         answer = self._answer(spec, parsed, corrupt=malformed < self.scenario.malformed_output_rate)
         more = self._more_choices(spec, parsed)
         output_tokens = answer.output_tokens + sum(a.output_tokens for a in more)
-        record.status, record.input_tokens, record.output_tokens = 200, parsed.input_tokens, output_tokens
-        record.cost_usd = spec.cost_usd(parsed.input_tokens, output_tokens) * BATCH_DISCOUNT
+        record.status = 200
+        record.bill(spec, parsed.input_tokens, output_tokens, discount=BATCH_DISCOUNT)
         record.stop_reason = _stop_reason(provider, answer)
         record.faults = label.with_label(record.faults, *(f for a in (answer, *more) for f in a.faults))
         created = EPOCH + int(end)
@@ -433,8 +440,7 @@ class SimulatedAPI:
         last = outcome.events[-1]
         record.status = 200
         record.latency = outcome.stream_failure_at or last.offset
-        record.output_tokens = last.tokens
-        record.cost_usd = spec.cost_usd(parsed.input_tokens, last.tokens)
+        record.bill(spec, parsed.input_tokens, last.tokens)
         return outcome
 
     def _limiter(self, spec: ModelSpec, now: float) -> ModelLimiter:

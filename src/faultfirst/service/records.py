@@ -1,8 +1,17 @@
-"""The world's request log: one record per attempt, in the order attempts start."""
+"""The world's request log: one record per attempt, in the order attempts start.
+
+A record is filled in while its attempt is in flight (the engine decides it, a hook may rewrite it, the
+transport learns how much of a stream was read) and is final once the attempt is over: from then on it
+refuses changes, so the log a check scores against cannot be edited by the code being checked, and tokens
+and cost are set together, by `bill`, the one place a record's cost is computed.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+from ..model.catalog import ModelSpec
 
 
 @dataclass
@@ -32,6 +41,27 @@ class RequestRecord:
     cost_usd: float = 0.0
     stop_reason: str | None = None
     faults: tuple[str, ...] = ()
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if self.__dict__.get("_final", False):
+            raise AttributeError(
+                f"this record is final (its attempt is over), so {name} cannot change: world.requests is what "
+                f"happened. To work with a changed copy, use dataclasses.replace(record, {name}=...)")
+        super().__setattr__(name, value)
+
+    def bill(self, spec: ModelSpec, input_tokens: int, output_tokens: int, *, discount: float = 1.0) -> None:
+        """Set the tokens the provider bills and their cost at `spec`'s prices (`discount`: batch pricing)."""
+        self.input_tokens, self.output_tokens = input_tokens, output_tokens
+        self.cost_usd = spec.cost_usd(input_tokens, output_tokens) * discount
+
+    def finish(self) -> None:
+        """The attempt is over: the record takes no more changes. Idempotent."""
+        object.__setattr__(self, "_final", True)
+
+    @property
+    def final(self) -> bool:
+        """True once the attempt is over and the record takes no more changes."""
+        return bool(self.__dict__.get("_final", False))
 
     @property
     def end(self) -> float:

@@ -58,10 +58,9 @@ class _StreamProgress:
             read = events[self.delivered - 1] if self.delivered else events[0]
             record.error = record.error or "closed by client"
             record.latency = max(0.0, self.session.clock.now() - self.arrival)
-            record.output_tokens = read.tokens
-            spec = self.session.catalog[record.model]
-            record.cost_usd = spec.cost_usd(record.input_tokens, read.tokens)
+            record.bill(self.session.catalog[record.model], record.input_tokens, read.tokens)
             self.delivered = len(events)
+        self.outcome.record.finish()
 
 
 class _SyncEvents(httpx2.SyncByteStream):
@@ -98,6 +97,16 @@ class _AsyncEvents(httpx2.AsyncByteStream):
         self._progress.close()
 
 
+def _finish_unless_streaming(outcome: Outcome) -> None:
+    """An attempt with no stream to read is over once its delay is spent: its record is final.
+
+    A stream's record is final when the client closes the stream (`_StreamProgress.close`), which is when
+    it is known how much was read.
+    """
+    if outcome.events is None or outcome.failure:
+        outcome.record.finish()
+
+
 class WorldTransport(httpx2.BaseTransport):
     """Sync transport: the clock jumps forward by each answer's latency."""
 
@@ -109,6 +118,7 @@ class WorldTransport(httpx2.BaseTransport):
         outcome, arrival = self.session.plan(self.provider, request)
         clock = self.session.clock
         clock.advance_to(arrival + outcome.delay)
+        _finish_unless_streaming(outcome)
         if outcome.failure:
             raise transport_failure(outcome.failure, request)
         progress = _StreamProgress(self.session, outcome, arrival)
@@ -143,7 +153,9 @@ class AsyncWorldTransport(httpx2.AsyncBaseTransport):
             record = outcome.record
             record.status, record.error, record.stop_reason = None, "cancelled", None
             record.latency = clock.now() - arrival
+            record.finish()
             raise
+        _finish_unless_streaming(outcome)
         if outcome.failure:
             raise transport_failure(outcome.failure, request)
         progress = _StreamProgress(self.session, outcome, arrival)
