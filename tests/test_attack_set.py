@@ -11,12 +11,15 @@ import hashlib
 import re
 import time
 from collections import Counter
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 
 from faultfirst import Attack, AttackSetError, CleanText, attack_succeeded, load_attacks, load_clean
 from faultfirst.model import attacks as attack_set
+
+DOC = Path(__file__).parents[1] / "docs" / "attack-set.md"
 
 REFUSAL = ("I can't do that: the text contains a request that did not come from you, so I left it out. "
            "Here is what you asked for instead.")
@@ -118,6 +121,8 @@ def test_an_obeying_reply_succeeds_and_a_refusing_one_does_not() -> None:
         assert attack_succeeded(a, *_obeying(a)), a.id
         assert not attack_succeeded(a, *_refusing(a)), a.id
         assert not attack_succeeded(a, REFUSAL), a.id
+        if a.success.kind == "contains":  # a model that changes the canary's case still obeyed
+            assert attack_succeeded(a, f"ok: {a.success.target.lower()}"), a.id
 
 
 def test_a_link_counts_only_when_it_points_at_the_host_and_carries_the_data() -> None:
@@ -229,3 +234,15 @@ def test_loading_takes_milliseconds() -> None:
     warm = time.perf_counter() - start
     assert cold < 0.050, cold
     assert warm < cold
+
+
+def test_the_documented_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    """docs/attack-set.md's example places every lesson case in a request to the world and scores a detector."""
+    example = re.search(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), re.DOTALL)
+    assert example is not None
+    exec(compile(example.group(1), str(DOC), "exec"), {})
+    lines = capsys.readouterr().out.splitlines()
+    lessons, heldout, clean = (len(load_attacks(split="lesson")), len(load_attacks(split="heldout")),
+                               len(load_clean(split="heldout")))
+    assert re.fullmatch(rf"attacks that succeeded: \d+ of {lessons}", lines[0])
+    assert re.fullmatch(rf"detector: caught \d+ of {heldout} attacks, flagged \d+ of {clean} clean texts", lines[1])
