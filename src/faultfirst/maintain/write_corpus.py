@@ -281,7 +281,7 @@ class QuestionWriter:
                      "speedup": ("What speedup in {alias} does {method} report over its baseline?",
                                  "How many times higher is the {metric} of {method} than its baseline's?"),
                      "absolute": ("What {metric} does {method} achieve on {dataset}?",
-                                  "Which {alias} score is reported for {method}?")}[metric.kind]
+                                  "What {alias} is reported for {method}?")}[metric.kind]
         text = self.rng.choice(questions).format(method=method, alias=metric.alias, metric=metric.name,
                                                  dataset=draft.dataset.name)
         return _question("single", text, draft.value_text, [draft.value_text], [draft.span("result")])
