@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import pytest_socket
@@ -33,7 +33,13 @@ def world() -> World:
     return World(seed=0)
 
 
-def ask(text: str) -> list[dict[str, str]]:
+# A conversation as the tests hand it to either SDK. Each SDK types a message as a TypedDict of its own (openai's
+# ChatCompletionMessageParam, anthropic's MessageParam) and neither is assignable to the other, so a list that goes
+# to both can be typed by neither.
+Conversation = list[Any]
+
+
+def ask(text: str) -> Conversation:
     """A one-message conversation, the shape both SDKs take."""
     return [{"role": "user", "content": text}]
 

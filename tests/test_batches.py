@@ -93,7 +93,8 @@ def test_cancelled_batch_ends_with_cancelled_items():
     world = World(seed=3)
     client = world.anthropic()
     batch = client.messages.batches.create(requests=[
-        {"custom_id": "a", "params": {"model": "claude-fast", "max_tokens": 10, "messages": [{"role": "user", "content": "x"}]}}])
+        {"custom_id": "a",
+         "params": {"model": "claude-fast", "max_tokens": 10, "messages": [{"role": "user", "content": "x"}]}}])
     client.messages.batches.cancel(batch.id)
     ended = client.messages.batches.retrieve(batch.id)
     assert ended.processing_status == "ended" and ended.request_counts.canceled == 1

@@ -48,7 +48,8 @@ def test_chat_stream_with_usage(world):
     client = world.openai()
     plain = client.chat.completions.create(model="gpt-fast", messages=ask("ping twice"), temperature=0)
     chunks = list(client.chat.completions.create(
-        model="gpt-fast", messages=ask("ping twice"), temperature=0, stream=True, stream_options={"include_usage": True},
+        model="gpt-fast", messages=ask("ping twice"), temperature=0, stream=True,
+                                                 stream_options={"include_usage": True},
     ))
     assert all(isinstance(c, ChatCompletionChunk) for c in chunks)
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
@@ -77,8 +78,10 @@ def test_anthropic_message_validates_against_the_sdk_model(world):
 
 def test_anthropic_stream_events_and_final_message():
     """messages.stream assembles the same text as create() does in a world with the same seed."""
-    plain = World(seed=4).anthropic().messages.create(model="claude-fast", max_tokens=300, messages=ask("Explain jitter."))
-    with World(seed=4).anthropic().messages.stream(model="claude-fast", max_tokens=300, messages=ask("Explain jitter.")) as stream:
+    plain = World(seed=4).anthropic().messages.create(model="claude-fast", max_tokens=300,
+                                                      messages=ask("Explain jitter."))
+    with World(seed=4).anthropic().messages.stream(model="claude-fast", max_tokens=300,
+                                                   messages=ask("Explain jitter.")) as stream:
         text = "".join(stream.text_stream)
         final = stream.get_final_message()
     assert text == plain.content[0].text == final.content[0].text
@@ -88,7 +91,8 @@ def test_anthropic_stream_events_and_final_message():
 def test_anthropic_raw_stream_events_validate(world):
     """Every raw event of a Messages stream validates as a RawMessageStreamEvent."""
     adapter = TypeAdapter(RawMessageStreamEvent)
-    events = list(world.anthropic().messages.create(model="claude-fast", max_tokens=100, messages=ask("hello"), stream=True))
+    events = list(world.anthropic().messages.create(model="claude-fast", max_tokens=100, messages=ask("hello"),
+                                                    stream=True))
     kinds = [adapter.validate_python(e.model_dump()).type for e in events]
     assert kinds[0] == "message_start" and kinds[-1] == "message_stop" and "content_block_delta" in kinds
 

@@ -8,13 +8,14 @@ none; over a few hundred attempts of a bad day the labels agree with what the wi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 
 import anthropic
 import openai
 import pytest
 
-from faultfirst import SCENARIOS, Outage, RateLimits, Scenario, World
+from faultfirst import SCENARIOS, Outage, RateLimits, World
 from tests.conftest import ask
 
 SCHEMA = {"type": "object", "properties": {"customer": {"type": "string"}, "total": {"type": "integer"}},
@@ -187,10 +188,8 @@ def test_labels_agree_with_the_wire_over_a_bad_day():
         client = world.async_openai(max_retries=0)
 
         async def one(i):
-            try:
+            with contextlib.suppress(openai.APIError):
                 await client.chat.completions.create(model="gpt-fast", messages=ask(f"b{i}"), max_tokens=30)
-            except openai.APIError:
-                pass
 
         await asyncio.gather(*(one(i) for i in range(150)))
 
@@ -211,7 +210,8 @@ def test_batch_items_carry_their_labels():
     for faults, label, status in (({"overload_rate": 1.0}, "overload", 500), ({}, "truncated", 200)):
         world = _world(**faults)
         client = world.anthropic()
-        requests = [{"custom_id": f"q{i}", "params": {"model": "claude-fast", "max_tokens": 5, "messages": ask(f"Q{i}")}}
+        requests = [{"custom_id": f"q{i}",
+                     "params": {"model": "claude-fast", "max_tokens": 5, "messages": ask(f"Q{i}")}}
                     for i in range(3)]
         batch = client.messages.batches.create(requests=requests)
         world.clock.sleep(4 * 3600)
@@ -236,7 +236,8 @@ def test_live_mode_labels_what_it_injects(live_keys):
         base_url = f"{server.base_url}/v1"
         overloaded = World(live=True, seed=0, scenario=dataclasses.replace(SCENARIOS["calm"], overload_rate=1.0))
         with pytest.raises(openai.InternalServerError):
-            overloaded.openai(base_url=base_url, max_retries=0).chat.completions.create(model="gpt-fast", messages=ask("hi"))
+            client = overloaded.openai(base_url=base_url, max_retries=0)
+            client.chat.completions.create(model="gpt-fast", messages=ask("hi"))
         broken = World(live=True, seed=0, scenario=dataclasses.replace(SCENARIOS["calm"], stream_error_rate=1.0))
         client = broken.openai(base_url=base_url, max_retries=0)
         with pytest.raises(openai.APIError):

@@ -8,9 +8,9 @@ import random
 
 import pytest
 
+from faultfirst.model.fixtures import FixtureError, FixtureSet, default_fixtures, load_fixtures
 from faultfirst.model.prompt import Document, Prompt
 from faultfirst.model.responders import respond
-from faultfirst.model.fixtures import FixtureError, FixtureSet, default_fixtures, load_fixtures
 
 
 def prompt(user: str, *, system: str = "", provider: str = "openai", model: str = "gpt-4o-mini") -> Prompt:

@@ -11,11 +11,11 @@ import openai
 import pytest
 
 from faultfirst import SpendCapExceeded, World
+from faultfirst.live.keys import MissingKey, api_key
+from faultfirst.live.transport import LiveTransport, UnknownAlias
 from faultfirst.model.catalog import CATALOG, LIVE_MODELS
 from faultfirst.model.fixtures import FixtureError, load_fixtures
 from faultfirst.model.prompt import Prompt
-from faultfirst.live.keys import MissingKey, api_key
-from faultfirst.live.transport import LiveTransport, UnknownAlias
 from faultfirst.serve import WorldServer, serving
 from tests.conftest import ask, gathered_calls
 
@@ -136,7 +136,8 @@ def test_the_real_model_id_is_what_is_sent(keys):
 
     world = World(live=True)
     client = openai.OpenAI(api_key=api_key("openai"), max_retries=0,
-                           http_client=httpx2.Client(transport=LiveTransport(world._session, "openai", httpx2.MockTransport(api))))
+                           http_client=httpx2.Client(transport=LiveTransport(world._session, "openai",
+                                                                             httpx2.MockTransport(api))))
     client.chat.completions.create(model="gpt-strong", messages=ask("hi"))
     [sent] = seen
     assert json.loads(sent.content)["model"] == LIVE_MODELS["openai"]["gpt-strong"]
@@ -277,7 +278,8 @@ def test_record_mode_saves_request_response_pairs_that_replay_through_the_sdks(s
     assert plain["live_model"] == LIVE_MODELS["openai"]["gpt-fast"] and plain["request"]["body"]["model"] == "gpt-fast"
     assert plain["response"]["status"] == 200 and plain["response"]["body"]["object"] == "chat.completion"
     assert streamed["response"]["events"][0]["object"] == "chat.completion.chunk"
-    assert claude_streamed["request"]["headers"]["anthropic-version"] and claude_streamed["request"]["path"] == "/v1/messages"
+    assert claude_streamed["request"]["headers"]["anthropic-version"]
+    assert claude_streamed["request"]["path"] == "/v1/messages"
     assert {e["type"] for e in claude_streamed["response"]["events"]} >= {"message_start", "content_block_delta"}
 
     replaying = World(seed=0, fixtures=path)
@@ -328,7 +330,8 @@ def test_a_broken_stream_is_injected_into_a_real_one(server, keys, provider):
         pieces, question = [], ask(f"Explain backoff, take {i}.")
         try:
             if provider == "openai":
-                stream = client.chat.completions.create(model="gpt-fast", stream=True, max_tokens=300, messages=question)
+                stream = client.chat.completions.create(model="gpt-fast", stream=True, max_tokens=300,
+                                                        messages=question)
             else:
                 stream = client.messages.create(model="claude-fast", stream=True, max_tokens=300, messages=question)
         except (openai.APIError, anthropic.APIError):

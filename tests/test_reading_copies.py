@@ -65,7 +65,9 @@ def test_the_reading_copy_is_the_solutions_with_stubs(lesson):
 
     expected_sources = [c.source for c in build(lesson, "notebooks", _book()).cells
                         if c.cell_type == "code" and "colab" not in c.metadata.get("tags", [])]
-    for number, (role, mine, theirs, want_source) in enumerate(zip(code_roles, reading, solved, expected_sources), 1):
+    assert len(expected_sources) == len(reading), "run `uv run python -m faultfirst.build`"
+    for number, (role, mine, theirs, want_source) in enumerate(zip(code_roles, reading, solved, expected_sources,
+                                                                   strict=True), 1):
         where = f"{lesson.name}: code cell {number} ({role[0]})"
         assert mine.source == want_source, f"{where}: run `uv run python -m faultfirst.build`"
         kind, label = role

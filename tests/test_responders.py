@@ -14,8 +14,9 @@ import pytest
 
 from faultfirst import Message, ModelRequest, ResponderFailed, World
 from faultfirst.model.tokens import count_tokens
+from tests.conftest import ask
 
-ASK = [{"role": "user", "content": "Say hi."}]
+ASK = ask("Say hi.")
 SCRIPTED = "Scripted hello from the test."
 
 

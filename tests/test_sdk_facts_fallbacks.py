@@ -21,6 +21,8 @@ from anthropic.types import JSONOutputFormatParam, MessageParam, OutputConfigPar
 from openai.types.shared_params import ResponseFormatJSONSchema
 from openai.types.shared_params.response_format_json_schema import JSONSchema
 
+from tests.conftest import ask
+
 
 def _answering(status: int, body: object) -> httpx2.Client:
     return httpx2.Client(transport=httpx2.MockTransport(lambda request: httpx2.Response(status, json=body)))
@@ -40,21 +42,17 @@ def _required(typed_dict: type) -> set[str]:
     return {key for key, hint in hints.items() if get_origin(hint) is Required}
 
 
-def _ask() -> list[dict[str, str]]:
-    return [{"role": "user", "content": "hi"}]
-
-
 def _openai_error(status: int, message: str = "m", code: str | None = None) -> openai.APIStatusError:
     body = {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": code}}
     with pytest.raises(openai.APIStatusError) as caught:
-        _gpt(status, body).chat.completions.create(model="m", messages=_ask())
+        _gpt(status, body).chat.completions.create(model="m", messages=ask("hi"))
     return caught.value
 
 
 def _anthropic_error(status: int, kind: str = "api_error", message: str = "m") -> anthropic.APIStatusError:
     body = {"type": "error", "error": {"type": kind, "message": message}, "request_id": "req_1"}
     with pytest.raises(anthropic.APIStatusError) as caught:
-        _claude(status, body).messages.create(model="m", max_tokens=10, messages=_ask())
+        _claude(status, body).messages.create(model="m", max_tokens=10, messages=ask("hi"))
     return caught.value
 
 
@@ -84,7 +82,7 @@ def test_anthropic_without_max_tokens_is_a_type_error_before_sending():
 
     claude = anthropic.Anthropic(api_key="test", http_client=httpx2.Client(transport=httpx2.MockTransport(handler)))
     with pytest.raises(TypeError, match="Missing required arguments"):
-        claude.messages.create(model="m", messages=_ask())
+        claude.messages.create(model="m", messages=ask("hi"))
     assert sent == []
 
 
@@ -97,7 +95,8 @@ def test_openai_max_tokens_is_deprecated_for_max_completion_tokens():
 
 
 def test_structured_output_parameters():
-    """openai: response_format json_schema needs a name; anthropic: output_config.format json_schema, or tool_choice type 'tool'."""
+    """openai: response_format json_schema needs a name; anthropic: output_config.format json_schema, or tool_choice
+    type 'tool'."""
     assert "response_format" in inspect.signature(openai.resources.chat.Completions.create).parameters
     assert _required(ResponseFormatJSONSchema) == {"json_schema", "type"}
     assert _required(JSONSchema) == {"name"} and "schema" in get_type_hints(JSONSchema)
@@ -109,7 +108,8 @@ def test_structured_output_parameters():
 
 
 def test_status_codes_become_these_exception_classes():
-    """400, 404, 429 and 5xx map to BadRequestError, NotFoundError, RateLimitError and InternalServerError in both SDKs."""
+    """400, 404, 429 and 5xx map to BadRequestError, NotFoundError, RateLimitError and InternalServerError in both
+    SDKs."""
     for status, cls in ((400, openai.BadRequestError), (404, openai.NotFoundError), (429, openai.RateLimitError),
                         (500, openai.InternalServerError), (503, openai.InternalServerError)):
         assert type(_openai_error(status)) is cls
@@ -130,7 +130,8 @@ def test_timeouts_are_connection_errors_and_not_status_errors():
 
 
 def test_context_overflow_is_a_code_in_openai_and_only_a_message_in_anthropic():
-    """openai 3.x reads err.code from the error body; anthropic 2.x has no .code, and documents api_message as unstable."""
+    """openai 3.x reads err.code from the error body; anthropic 2.x has no .code, and documents api_message as
+    unstable."""
     err = _openai_error(400, "This model's maximum context length is 128000 tokens.", code="context_length_exceeded")
     assert isinstance(err, openai.BadRequestError) and err.code == "context_length_exceeded"
     err = _anthropic_error(400, "invalid_request_error", "prompt is too long: 250000 tokens > 200000 maximum")
@@ -142,7 +143,8 @@ def test_context_overflow_is_a_code_in_openai_and_only_a_message_in_anthropic():
 
 
 def test_anthropic_count_tokens_takes_the_request_without_max_tokens():
-    """anthropic 2.x messages.count_tokens posts to /v1/messages/count_tokens and returns input_tokens; no max_tokens."""
+    """anthropic 2.x messages.count_tokens posts to /v1/messages/count_tokens and returns input_tokens; no
+    max_tokens."""
     seen = []
 
     def handler(request: httpx2.Request) -> httpx2.Response:
@@ -150,7 +152,7 @@ def test_anthropic_count_tokens_takes_the_request_without_max_tokens():
         return httpx2.Response(200, json={"input_tokens": 9})
 
     claude = anthropic.Anthropic(api_key="test", http_client=httpx2.Client(transport=httpx2.MockTransport(handler)))
-    assert claude.messages.count_tokens(model="m", system="s", messages=_ask()).input_tokens == 9
+    assert claude.messages.count_tokens(model="m", system="s", messages=ask("hi")).input_tokens == 9
     assert seen == ["/v1/messages/count_tokens"]
     assert "max_tokens" not in inspect.signature(anthropic.resources.messages.Messages.count_tokens).parameters
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import contextlib
 import json
 import shutil
 import socket
@@ -15,9 +16,10 @@ import openai
 import pytest
 
 from faultfirst.serve import WorldServer, serve_world, serving
+from tests.conftest import ask
 
 pytestmark = pytest.mark.loopback
-ASK = [{"role": "user", "content": "Say this is a test"}]
+ASK = ask("Say this is a test")
 
 
 @pytest.fixture
@@ -89,18 +91,17 @@ def test_connection_reset_over_http(server):
     client = openai.OpenAI(base_url=f"{server.base_url}/v1", api_key="any", max_retries=0)
     with pytest.raises(openai.APIConnectionError):
         for i in range(150):  # 2% resets: one comes within the first few dozen calls
-            try:
+            with contextlib.suppress(openai.InternalServerError):
                 client.chat.completions.create(model="gpt-fast", messages=[{"role": "user", "content": f"{i}"}],
                                                max_tokens=5)
-            except openai.InternalServerError:
-                pass
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
 def test_plain_curl(server):
     """curl gets the same JSON the SDK parses."""
     body = json.dumps({"model": "gpt-fast", "messages": ASK})
-    out = subprocess.run(["curl", "-s", f"{server.base_url}/v1/chat/completions", "-H", "content-type: application/json",
+    out = subprocess.run(["curl", "-s", f"{server.base_url}/v1/chat/completions", "-H",
+                          "content-type: application/json",
                           "-d", body], capture_output=True, text=True, check=True, timeout=30).stdout
     assert json.loads(out)["choices"][0]["message"]["content"] == "This is a test."
 
@@ -230,7 +231,7 @@ def test_a_fast_served_world_tells_clients_real_waits(server):
             for _ in range(3):  # 60,000 tokens each against 100,000 a minute: the second or third is refused
                 create(model=model, **ask_a_lot)
         limited[name] = (client, caught.value.response.headers)
-    for name, (client, headers) in limited.items():
+    for client, headers in limited.values():
         wait_ms = int(headers["retry-after-ms"])
         assert 0 < wait_ms <= 600 and headers["retry-after"] == "1"
         assert client._parse_retry_after_header(headers) == wait_ms / 1000

@@ -29,8 +29,8 @@ from anthropic.types import Message, MessageDeltaUsage, RawMessageDeltaEvent
 from anthropic.types.raw_message_delta_event import Delta
 
 from faultfirst import World
-from faultfirst.serve import provider_of, serving
 from faultfirst.model.tokens import count_tokens
+from faultfirst.serve import provider_of, serving
 from tests.conftest import ask
 
 QUESTION = ask("Explain why retries need jitter.")

@@ -38,7 +38,8 @@ from tests.conftest import ask
 WEATHER = {"type": "object", "properties": {"city": {"type": "string"}, "unit": {"type": "string", "enum": ["c", "f"]}},
            "required": ["city", "unit"], "additionalProperties": False}
 TIME = {"type": "object", "properties": {"timezone": {"type": "string"}}, "required": ["timezone"]}
-TOOLS = [{"type": "function", "function": {"name": "get_weather", "description": "Current weather", "parameters": WEATHER}},
+TOOLS = [{"type": "function",
+          "function": {"name": "get_weather", "description": "Current weather", "parameters": WEATHER}},
          {"type": "function", "function": {"name": "get_time", "parameters": TIME}}]
 FLAT_TOOLS = [{"type": "function", "name": t["function"]["name"], "parameters": t["function"]["parameters"],
                "strict": False} for t in TOOLS]
@@ -129,7 +130,8 @@ def test_the_follow_up_turn_answers_from_the_tool_results():
     message = _chat(world).choices[0].message
     results = {"get_weather": "Sunny, 22 degrees.", "get_time": "It is 14:05."}
     follow = [*BOTH, message.model_dump(exclude_none=True),
-              *({"role": "tool", "tool_call_id": c.id, "content": results[c.function.name]} for c in message.tool_calls)]
+              *({"role": "tool", "tool_call_id": c.id,
+                 "content": results[c.function.name]} for c in message.tool_calls)]
     answer = _chat(world, follow).choices[0]
     assert answer.finish_reason == "stop" and answer.message.tool_calls is None
     assert answer.message.content == "Sunny, 22 degrees. It is 14:05."
@@ -244,7 +246,8 @@ def test_responses_stream_sends_the_events_the_sdk_parses():
                           "response.completed"]
     assert [e.sequence_number for e in events] == list(range(len(events)))
     plain = World(seed=3).openai().responses.create(model="gpt-fast", input=NEITHER)
-    assert final.output_text == plain.output_text == "".join(e.delta for e in events if e.type == "response.output_text.delta")
+    deltas = [e.delta for e in events if e.type == "response.output_text.delta"]
+    assert final.output_text == plain.output_text == "".join(deltas)
     assert final.usage.output_tokens == plain.usage.output_tokens
     with World(seed=3).openai().responses.stream(model="gpt-fast", input=BOTH, tools=FLAT_TOOLS) as stream:
         kinds = [e.type for e in stream]
