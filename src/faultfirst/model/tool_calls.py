@@ -61,7 +61,7 @@ def _function_tools(tools: Any, *, flat: bool) -> list[ToolSpec]:
             continue
         definition = tool if flat else tool.get("function")
         name = definition.get("name") if isinstance(definition, dict) else None
-        if not isinstance(name, str) or not name:
+        if not isinstance(definition, dict) or not isinstance(name, str) or not name:
             where = "tools[].name" if flat else "tools[].function.name"
             raise ToolRequestError(f"{where}: every function tool needs a name", "tools")
         specs.append(ToolSpec(name, definition.get("parameters") or {"type": "object", "properties": {}}))
