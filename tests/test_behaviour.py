@@ -9,7 +9,7 @@ import re
 import subprocess
 import sys
 import time
-from typing import Literal
+from typing import Any, Literal
 
 import pytest
 from pydantic import BaseModel, Field, ValidationError
@@ -171,7 +171,7 @@ def test_json_values_are_drawn_from_the_prompt() -> None:
 
 def test_json_supports_definitions_refs_enums_nulls_and_array_bounds() -> None:
     """A hand-written schema with definitions, oneOf, null, enums and item bounds is honoured."""
-    schema = {
+    schema: dict[str, Any] = {
         "type": "object",
         "additionalProperties": False,
         "required": ["label", "steps", "owner", "nothing", "ratio", "choice"],

@@ -54,7 +54,7 @@ def test_the_reading_copy_is_the_solutions_with_stubs(lesson):
     for exercise in find_exercises(source):
         roles[exercise.solution] = ("solution", exercise.label)
         roles[exercise.check] = ("check", exercise.label)
-    code_roles = [roles.get(i, ("lesson", None)) for i, cell in enumerate(source.cells) if cell.cell_type == "code"]
+    code_roles = [roles.get(i, ("lesson", "")) for i, cell in enumerate(source.cells) if cell.cell_type == "code"]
 
     reading = [c for c in _read("notebooks", lesson).cells if c.cell_type == "code"]
     colab = [c for c in reading if "colab" in c.metadata.get("tags", [])]

@@ -184,7 +184,7 @@ def test_world_run_rejects_a_function(world):
     async def main():
         return 1
     with pytest.raises(TypeError, match="did you pass the function"):
-        world.run(main)  # type: ignore[arg-type]
+        world.run(main)
 
 
 def test_cancelled_request_is_recorded():

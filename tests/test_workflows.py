@@ -149,8 +149,9 @@ def test_devcontainer_gives_the_readme_start():
         "the README no longer installs uv with pip: install it the new way in the devcontainer"
     install, sync = (shlex.split(step) for step in config["postCreateCommand"].split("&&"))
     assert [word for word in install if word != "--user"] == ["pip", "install", "uv"] and sync == ["uv", "sync"]
-    start = re.search(r"## Quick start.*?```bash\n(.*?)```", readme, re.DOTALL)[1]
-    commands = [line.split("#")[0].strip() for line in start.splitlines() if line.strip()]
+    start = re.search(r"## Quick start.*?```bash\n(.*?)```", readme, re.DOTALL)
+    assert start, "the README has no Quick start with a bash block"
+    commands = [line.split("#")[0].strip() for line in start[1].splitlines() if line.strip()]
     assert commands == ["uv run faultfirst lab", "uv run pytest"], (
         "the README's start changed: make .devcontainer/devcontainer.json give the new one, then update this test")
     assert 8888 in config["forwardPorts"]  # JupyterLab's default port, which `faultfirst lab` keeps

@@ -105,9 +105,11 @@ def test_faultfirst_lab_starts_jupyterlab_headless(tmp_path):
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True,
     )
     lines: queue.Queue[str] = queue.Queue()
+    stdout = process.stdout
+    assert stdout is not None  # stdout=PIPE
 
     def read_lines() -> None:  # a thread, so that waiting for output can time out
-        for line in process.stdout:
+        for line in stdout:
             lines.put(line)
 
     threading.Thread(target=read_lines, daemon=True).start()
