@@ -8,6 +8,8 @@ import pytest
 import pytest_socket
 
 if TYPE_CHECKING:
+    from anthropic.types import Message
+
     from faultfirst import World
 
 
@@ -42,6 +44,16 @@ Conversation = list[Any]
 def ask(text: str) -> Conversation:
     """A one-message conversation, the shape both SDKs take."""
     return [{"role": "user", "content": text}]
+
+
+def first_text(message: Message) -> str:
+    """The text of an Anthropic message's first block, which must be a text block (the SDK types a block as any
+    of a dozen kinds, most without text)."""
+    from anthropic.types import TextBlock  # here, not at the top: see world() above
+
+    block = message.content[0]
+    assert isinstance(block, TextBlock), block
+    return block.text
 
 
 def gathered_calls(world, client, count: int, *, max_tokens: int, model: str = "gpt-strong") -> list:

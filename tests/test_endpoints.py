@@ -15,7 +15,7 @@ from openai.types.responses import Response
 from pydantic import BaseModel, TypeAdapter
 
 from faultfirst import World
-from tests.conftest import ask
+from tests.conftest import ask, first_text
 
 
 class Ticket(BaseModel):
@@ -30,6 +30,7 @@ def test_chat_completion_validates_against_the_sdk_model(world):
     completion = ChatCompletion.model_validate(raw.http_response.json())
     assert completion == raw.parse()
     assert completion.choices[0].finish_reason == "stop" and completion.choices[0].message.content
+    assert completion.usage
     assert completion.usage.total_tokens == completion.usage.prompt_tokens + completion.usage.completion_tokens
 
 
@@ -64,7 +65,7 @@ def test_responses_create_and_output_text(world):
                                                             instructions="Be brief.")
     response = Response.model_validate(raw.http_response.json())
     assert response.output_text == raw.parse().output_text == "This is a test."
-    assert response.status == "completed" and response.usage.input_tokens > 0
+    assert response.status == "completed" and response.usage and response.usage.input_tokens > 0
 
 
 def test_anthropic_message_validates_against_the_sdk_model(world):
@@ -84,7 +85,7 @@ def test_anthropic_stream_events_and_final_message():
                                                    messages=ask("Explain jitter.")) as stream:
         text = "".join(stream.text_stream)
         final = stream.get_final_message()
-    assert text == plain.content[0].text == final.content[0].text
+    assert text == first_text(plain) == first_text(final)
     assert final.usage.output_tokens == plain.usage.output_tokens and final.stop_reason == "end_turn"
 
 

@@ -12,7 +12,7 @@ import pydantic
 import pytest
 
 from faultfirst import World
-from tests.conftest import ask
+from tests.conftest import ask, first_text
 
 
 def _burst(world: World, n: int, model: str = "gpt-fast") -> list[object]:
@@ -108,6 +108,7 @@ def test_outage_takes_one_provider_down_for_a_window():
         world.openai().chat.completions.create(model="gpt-fast", messages=ask("hi"))
     assert err.value.status_code == 503
     assert world.anthropic().messages.create(model="claude-fast", max_tokens=20, messages=ask("hi")).content
+    assert world.scenario.outage
     world.clock.sleep(world.scenario.outage.end)
     assert world.openai().chat.completions.create(model="gpt-fast", messages=ask("hi")).choices
 
@@ -155,7 +156,14 @@ def test_mid_stream_error_openai_raises_api_error_after_partial_text():
     def consume(i):
         received.clear()
         chunks = client.chat.completions.create(model="gpt-fast", messages=ask(f"story {i}"), stream=True)
-        return (received.append(c.choices[0].delta.content or "") for c in chunks if c.choices)
+
+        def receive():
+            for chunk in chunks:
+                if chunk.choices:
+                    received.append(chunk.choices[0].delta.content or "")
+                    yield chunk
+
+        return receive()
 
     err = _first_stream_failure(consume)
     assert type(err) is openai.APIError and "".join(received)
@@ -172,7 +180,7 @@ def test_mid_stream_error_anthropic_raises_status_error_with_status_200():
 
     err = _first_stream_failure(consume)
     assert type(err) is anthropic.APIStatusError and err.status_code == 200
-    assert err.body["error"]["type"] == "overloaded_error"
+    assert isinstance(err.body, dict) and err.body["error"]["type"] == "overloaded_error"
 
 
 def test_context_window_overflow_is_a_400_with_each_apis_error():
@@ -318,6 +326,6 @@ def test_simulated_claude_ignores_a_smuggled_temperature():
     """anthropic 2.x has no temperature; one passed through extra_body does not make simulated Claude deterministic."""
     world = World(seed=0)
     client = world.anthropic()
-    replies = {client.messages.create(model="claude-fast", max_tokens=200, messages=ask("Explain retries."),
-                                      extra_body={"temperature": 0}).content[0].text for _ in range(4)}
+    replies = {first_text(client.messages.create(model="claude-fast", max_tokens=200, messages=ask("Explain retries."),
+                                                 extra_body={"temperature": 0})) for _ in range(4)}
     assert len(replies) > 1

@@ -52,22 +52,6 @@ NOT_YET_CLEAN: dict[str, tuple[str, ...]] = {
     "src/faultfirst/wire/openai_tools.py": ("ruff",),
     "src/faultfirst/wire/parse.py": ("ruff", "mypy"),
     "src/faultfirst/wire/responses_stream.py": ("ruff",),
-    # Being made clean on this branch.
-    "tests/test_endpoints.py": ("mypy",),
-    "tests/test_fault_labels.py": ("mypy",),
-    "tests/test_faults.py": ("mypy",),
-    "tests/test_fixtures.py": ("mypy",),
-    "tests/test_live.py": ("mypy",),
-    "tests/test_responders.py": ("mypy",),
-    "tests/test_sdk_facts.py": ("mypy",),
-    "tests/test_sdk_facts_fallbacks.py": ("mypy",),
-    "tests/test_sdk_facts_parallelism.py": ("mypy",),
-    "tests/test_sdk_facts_retries.py": ("mypy",),
-    "tests/test_sdk_facts_streaming.py": ("mypy",),
-    "tests/test_sdk_facts_timeouts.py": ("mypy",),
-    "tests/test_server.py": ("mypy",),
-    "tests/test_wire_fidelity.py": ("mypy",),
-    "tests/test_wire_tools.py": ("mypy",),
 }
 
 

@@ -82,7 +82,8 @@ def test_anthropic_without_max_tokens_is_a_type_error_before_sending():
 
     claude = anthropic.Anthropic(api_key="test", http_client=httpx2.Client(transport=httpx2.MockTransport(handler)))
     with pytest.raises(TypeError, match="Missing required arguments"):
-        claude.messages.create(model="m", messages=ask("hi"))
+        # No max_tokens: the mistake this test makes on purpose.
+        claude.messages.create(model="m", messages=ask("hi"))  # type: ignore[call-overload]
     assert sent == []
 
 
@@ -113,10 +114,10 @@ def test_status_codes_become_these_exception_classes():
     for status, cls in ((400, openai.BadRequestError), (404, openai.NotFoundError), (429, openai.RateLimitError),
                         (500, openai.InternalServerError), (503, openai.InternalServerError)):
         assert type(_openai_error(status)) is cls
-    for status, cls in ((400, anthropic.BadRequestError), (404, anthropic.NotFoundError),
-                        (429, anthropic.RateLimitError), (500, anthropic.InternalServerError),
-                        (503, anthropic.ServiceUnavailableError), (529, anthropic.OverloadedError)):
-        assert type(_anthropic_error(status)) is cls
+    for status, claude_cls in ((400, anthropic.BadRequestError), (404, anthropic.NotFoundError),
+                               (429, anthropic.RateLimitError), (500, anthropic.InternalServerError),
+                               (503, anthropic.ServiceUnavailableError), (529, anthropic.OverloadedError)):
+        assert type(_anthropic_error(status)) is claude_cls
     assert issubclass(anthropic.ServiceUnavailableError, anthropic.InternalServerError)
     assert issubclass(anthropic.OverloadedError, anthropic.InternalServerError)
 
@@ -134,9 +135,10 @@ def test_context_overflow_is_a_code_in_openai_and_only_a_message_in_anthropic():
     unstable."""
     err = _openai_error(400, "This model's maximum context length is 128000 tokens.", code="context_length_exceeded")
     assert isinstance(err, openai.BadRequestError) and err.code == "context_length_exceeded"
-    err = _anthropic_error(400, "invalid_request_error", "prompt is too long: 250000 tokens > 200000 maximum")
-    assert isinstance(err, anthropic.BadRequestError) and not hasattr(err, "code")
-    assert err.api_message == "prompt is too long: 250000 tokens > 200000 maximum" and err.error_code is None
+    claude_err = _anthropic_error(400, "invalid_request_error", "prompt is too long: 250000 tokens > 200000 maximum")
+    assert isinstance(claude_err, anthropic.BadRequestError) and not hasattr(claude_err, "code")
+    assert claude_err.api_message == "prompt is too long: 250000 tokens > 200000 maximum"
+    assert claude_err.error_code is None
     source = inspect.getsource(anthropic._exceptions)
     assert "Its wording can change, so don't match on it." in source
     assert "A stable code that names the cause." in source
@@ -184,7 +186,7 @@ def test_anthropic_context_errors_are_two_messages_without_a_code(world):
         with pytest.raises(anthropic.BadRequestError) as caught:
             claude.messages.create(model="claude-fast", max_tokens=max_tokens,
                                    messages=[{"role": "user", "content": codes * lines}])
-        assert wording in caught.value.api_message and caught.value.error_code is None
+        assert wording in (caught.value.api_message or "") and caught.value.error_code is None
 
 
 def test_the_lesson_has_one_rule_for_falling_over_and_for_unavailable():

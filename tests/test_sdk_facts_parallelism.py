@@ -117,7 +117,8 @@ def test_semaphore_bounds_how_many_are_inside():
 
 def test_lock_wakes_waiters_in_arrival_order():
     """asyncio.Lock serves blocked acquirers first come, first served (its docstring says so too)."""
-    assert "first coroutine which is blocked in acquire() is being processed" in " ".join(asyncio.Lock.__doc__.split())
+    documented = " ".join((asyncio.Lock.__doc__ or "").split())
+    assert "first coroutine which is blocked in acquire() is being processed" in documented
 
     async def main():
         lock, order = asyncio.Lock(), []
@@ -134,7 +135,8 @@ def test_lock_wakes_waiters_in_arrival_order():
 def test_bounded_queue_put_waits_and_maxsize_zero_is_unbounded():
     """Queue(maxsize=k).put waits while k items are queued; Queue() (maxsize=0) never makes put wait."""
     async def main():
-        bounded, unbounded = asyncio.Queue(maxsize=2), asyncio.Queue()
+        bounded: asyncio.Queue[int] = asyncio.Queue(maxsize=2)
+        unbounded: asyncio.Queue[int] = asyncio.Queue()
         await bounded.put(1)
         await bounded.put(2)
         with pytest.raises(TimeoutError):
@@ -268,7 +270,7 @@ def test_openai_files_and_batches_take_what_the_lesson_passes():
     assert create_batch["completion_window"].annotation == "Literal['24h']"  # the SDK's annotations are strings
     assert "'/v1/chat/completions'" in create_batch["endpoint"].annotation
     assert "input_file_id" in create_batch
-    assert "Currently only `24h`" in openai.resources.Batches.create.__doc__
+    assert "Currently only `24h`" in (openai.resources.Batches.create.__doc__ or "")
     assert list(inspect.signature(openai.resources.Batches.retrieve).parameters)[1] == "batch_id"
     assert inspect.signature(openai.resources.Files.content).return_annotation in (
         "_legacy_response.HttpxBinaryResponseContent", HttpxBinaryResponseContent)
@@ -298,13 +300,13 @@ def test_anthropic_message_batches_api():
         "succeeded", "errored", "canceled", "expired"}
     assert {"message"} <= set(results[0].model_fields) and {"custom_id", "result"} <= set(
         MessageBatchIndividualResponse.model_fields)
-    assert "Batches\n        can take up to 24 hours to complete" in batches.create.__doc__
+    assert "Batches\n        can take up to 24 hours to complete" in (batches.create.__doc__ or "")
 
 
 def test_anthropic_batch_results_come_in_no_promised_order():
     """anthropic's docstrings: results are not guaranteed in request order; match them by custom_id."""
     assert "Results are not guaranteed to be in the same order as\n        requests" in \
-        anthropic.resources.messages.Batches.results.__doc__
+        (anthropic.resources.messages.Batches.results.__doc__ or "")
     assert "Use\n    the `custom_id` field to match results to requests" in inspect.getsource(MessageBatch)
 
 

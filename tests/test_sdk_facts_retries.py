@@ -189,7 +189,9 @@ def test_a_rate_limit_error_carries_the_response_headers():
         with pytest.raises((openai.RateLimitError, anthropic.RateLimitError)) as err:
             for i in range(10):
                 call(client, i)
-        assert int(err.value.response.headers["retry-after"]) >= 1 and err.value.status_code == 429
+        refused = err.value
+        assert isinstance(refused, (openai.RateLimitError, anthropic.RateLimitError))
+        assert int(refused.response.headers["retry-after"]) >= 1 and refused.status_code == 429
 
 
 # -- tenacity 9.2 --------------------------------------------------------------------------------------
@@ -215,7 +217,11 @@ def test_wait_random_exponential_is_full_jitter_from_the_global_random(monkeypat
     """wait_random_exponential(multiplier=m, max=M) draws random.uniform(0, min(m * 2**(n-1), M)) after attempt n."""
     assert tenacity.wait_full_jitter is tenacity.wait_random_exponential
     drawn: list[tuple[float, float]] = []
-    monkeypatch.setattr(tenacity.wait.random, "uniform", lambda a, b: drawn.append((a, b)) or b)
+    def uniform(a: float, b: float) -> float:
+        drawn.append((a, b))
+        return b
+
+    monkeypatch.setattr(tenacity.wait.random, "uniform", uniform)
     wait = tenacity.wait_random_exponential(multiplier=0.5, max=8)
     state = tenacity.RetryCallState(tenacity.Retrying(), None, (), {})
     for n in range(1, 8):
@@ -284,8 +290,11 @@ def test_an_exception_the_predicate_rejects_propagates_at_once():
     """retry_if_exception(predicate) retries only when predicate(err) is true; otherwise the error surfaces as
     itself."""
     seen: list[BaseException] = []
-    times, err = _failing_policy(World(), retry=tenacity.retry_if_exception(lambda e: seen.append(e) or False),
-                                 stop=tenacity.stop_after_attempt(5))
+    def never(err: BaseException) -> bool:
+        seen.append(err)
+        return False
+
+    times, err = _failing_policy(World(), retry=tenacity.retry_if_exception(never), stop=tenacity.stop_after_attempt(5))
     assert times == [0] and isinstance(err, ConnectionError) and seen == [err]
 
 
@@ -295,6 +304,7 @@ def test_a_wait_function_sees_the_failed_attempt_and_its_exception():
     seen: list[tuple[int, str]] = []
 
     def wait(state: tenacity.RetryCallState) -> float:
+        assert state.outcome is not None
         seen.append((state.attempt_number, type(state.outcome.exception()).__name__))
         return 0.0
 
@@ -308,7 +318,11 @@ def test_or_of_stop_conditions_checks_left_to_right_and_stops_at_the_first():
     asked: list[str] = []
 
     def condition(name: str, answer: bool):
-        return lambda state: asked.append(name) or answer
+        def ask(state: tenacity.RetryCallState) -> bool:
+            asked.append(name)
+            return answer
+
+        return ask
 
     stop = tenacity.stop_after_attempt(1) | condition("second", True) | condition("third", True)
     assert isinstance(stop, tenacity.stop.stop_any)

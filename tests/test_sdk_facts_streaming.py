@@ -11,15 +11,16 @@ from __future__ import annotations
 import inspect
 
 import anthropic
+import anthropic.lib.streaming
 import httpx2
 import openai
 import pytest
-from anthropic.types import MessageDeltaUsage, RawMessageStreamEvent
+from anthropic.types import MessageDeltaUsage, RawMessageStartEvent, RawMessageStreamEvent
 from openai.types.chat import ChatCompletionChunk
 from pydantic import TypeAdapter
 
 from faultfirst import World
-from tests.conftest import ask
+from tests.conftest import ask, first_text
 
 _SSE = {"content-type": "text/event-stream"}
 
@@ -97,7 +98,7 @@ def test_openai_chunk_fields_that_may_be_empty():
                                                 "model": "m",
                                                 "choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 2,
                                                                          "total_tokens": 3}})
-    assert chunk.choices == [] and chunk.usage.completion_tokens == 2
+    assert chunk.choices == [] and chunk.usage and chunk.usage.completion_tokens == 2
 
 
 def test_openai_truncated_stream_finishes_with_length():
@@ -134,7 +135,9 @@ def test_anthropic_event_sequence_in_the_world():
     assert kinds == ["message_start", "content_block_start", *["content_block_delta"] * deltas,
                      "content_block_stop", "message_delta", "message_stop"]
     assert all(e.delta.type == "text_delta" for e in events if e.type == "content_block_delta")
-    assert events[0].message.usage.input_tokens > 0 and events[0].message.stop_reason is None
+    start = events[0]
+    assert isinstance(start, RawMessageStartEvent)
+    assert start.message.usage.input_tokens > 0 and start.message.stop_reason is None
 
 
 def test_anthropic_message_delta_carries_stop_reason_and_cumulative_output_tokens():
@@ -161,7 +164,7 @@ def test_anthropic_stream_helper_keeps_the_partial_message_after_an_error():
         for text in stream.text_stream:
             shown.append(text)
     snapshot = stream.current_message_snapshot
-    assert shown and snapshot.content[0].text == "".join(shown) and snapshot.stop_reason is None
+    assert shown and first_text(snapshot) == "".join(shown) and snapshot.stop_reason is None
     final = stream.get_final_message()  # does not raise again: the spent stream's snapshot comes back
     assert final is snapshot and final.stop_reason is None
     assert world.requests[-1].error == "stream error"
@@ -176,7 +179,8 @@ def test_openai_error_event_is_api_error_without_status_code():
     with pytest.raises(openai.APIError) as err:
         list(_stream_openai(_openai_client([_CHUNK, event])))
     assert type(err.value) is openai.APIError and not isinstance(err.value, openai.APIStatusError)
-    assert not hasattr(err.value, "status_code") and err.value.body["type"] == "server_error"
+    body = err.value.body
+    assert not hasattr(err.value, "status_code") and isinstance(body, dict) and body["type"] == "server_error"
     assert err.value.message == "boom"
 
 
@@ -186,7 +190,8 @@ def test_anthropic_error_event_is_api_status_error_with_status_200():
     with pytest.raises(anthropic.APIStatusError) as err:
         list(_stream_anthropic(_anthropic_client([_MESSAGE_START, event])))
     assert type(err.value) is anthropic.APIStatusError and err.value.status_code == 200
-    assert err.value.body["error"]["type"] == "overloaded_error"
+    body = err.value.body
+    assert isinstance(body, dict) and body["error"]["type"] == "overloaded_error"
 
 
 @pytest.mark.parametrize("raised, expected", [

@@ -16,6 +16,7 @@ import types
 
 import anthropic
 import httpcore2
+import httpcore2._backends.sync
 import httpx2
 import openai
 import pytest
@@ -410,7 +411,9 @@ def test_the_lessons_worst_cases_follow_from_these_facts():
     limits, retries = anthropic.DEFAULT_TIMEOUT, anthropic.DEFAULT_MAX_RETRIES
     assert limits == openai.DEFAULT_TIMEOUT and openai.DEFAULT_MAX_RETRIES == retries == 2
     backoff = sum(min(0.5 * 2**n, 8.0) for n in range(retries))
-    assert 3 * limits.read + backoff == 1_801.5
-    assert 3 * (limits.connect + limits.read) + backoff == 1_816.5
-    assert 3 * (limits.connect + limits.read) + retries * openai._constants.MAX_RETRY_AFTER_DELAY == 2_055
-    assert round((3 * (limits.connect + limits.read) + retries * 4_294_967.0) / 86_400) == 99
+    read, connect = limits.read, limits.connect
+    assert read is not None and connect is not None
+    assert 3 * read + backoff == 1_801.5
+    assert 3 * (connect + read) + backoff == 1_816.5
+    assert 3 * (connect + read) + retries * openai._constants.MAX_RETRY_AFTER_DELAY == 2_055
+    assert round((3 * (connect + read) + retries * 4_294_967.0) / 86_400) == 99
