@@ -9,7 +9,7 @@ import re
 import subprocess
 import sys
 import time
-from typing import Literal, Optional
+from typing import Any, Literal
 
 import pytest
 from pydantic import BaseModel, Field, ValidationError
@@ -41,7 +41,7 @@ def ask(user: str, *, system: str = "", temperature: float = 0.0, seed: int = 0,
 
 class Address(BaseModel):
     city: str
-    postcode: Optional[str] = None
+    postcode: str | None = None
 
 
 class Ticket(BaseModel):
@@ -53,7 +53,7 @@ class Ticket(BaseModel):
     confidence: float = Field(gt=0, lt=1)
     refund_requested: bool
     address: Address
-    previous_address: Optional[Address] = None
+    previous_address: Address | None = None
     history: list[Address] = Field(min_length=2, max_length=4)
 
 
@@ -171,7 +171,7 @@ def test_json_values_are_drawn_from_the_prompt() -> None:
 
 def test_json_supports_definitions_refs_enums_nulls_and_array_bounds() -> None:
     """A hand-written schema with definitions, oneOf, null, enums and item bounds is honoured."""
-    schema = {
+    schema: dict[str, Any] = {
         "type": "object",
         "additionalProperties": False,
         "required": ["label", "steps", "owner", "nothing", "ratio", "choice"],
@@ -419,7 +419,8 @@ def test_classify_picks_the_right_label(system: str, user: str, label: str) -> N
     "fields",
     [
         {"user": "東京タワーについて教えてください 🗼✨"},
-        {"user": "東京タワーの高さは？", "documents": (Document("東京タワーは1958年に完成した。高さは333メートルです。🗼", citations=True),)},
+        {"user": "東京タワーの高さは？",
+         "documents": (Document("東京タワーは1958年に完成した。高さは333メートルです。🗼", citations=True),)},
         {"user": "要約してください in 5 words: 🍣 寿司は日本の料理です。とても美味しい。"},
         {"user": "Labels: 良い, 悪い\n\n良い 😀"},
         {"user": "絵文字 🎉 と日本語", "schema": TICKET_SCHEMA},
