@@ -8,15 +8,21 @@ The request-parsing layer turns an OpenAI or Anthropic request into a `Prompt`; 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 
 @dataclass(frozen=True)
 class Document:
-    """A document passed alongside the user turn (an Anthropic document block)."""
+    """A document passed alongside the user turn: an Anthropic document block, or a tool's result.
+
+    `origin` says which, because an instruction planted in a tool's result is a different attack
+    from one planted in a document (see `obedience.py`).
+    """
 
     text: str
     title: str | None = None
     citations: bool = False
+    origin: Literal["document", "tool_result"] = "document"
 
 
 @dataclass(frozen=True)

@@ -217,7 +217,7 @@ def parse_openai_chat(body: dict[str, Any], spec: ModelSpec) -> ParsedRequest:
                         lambda m: _text_of(m.get("content") or "", text_types=("text",)))
     stream = bool(body.get("stream"))
     prompt = Prompt(
-        system="\n".join(system), user=user, documents=tuple(Document(text) for text in results),
+        system="\n".join(system), user=user, documents=tuple(Document(text, origin="tool_result") for text in results),
         schema=_json_mode_schema(schema, system, user), schema_name=name,
         temperature=_temperature(body), provider="openai", model=spec.name,
     )
@@ -252,7 +252,7 @@ def parse_openai_responses(body: dict[str, Any], spec: ModelSpec) -> ParsedReque
     results = _trailing(items, lambda i: i.get("type") == "function_call_output", _function_item_text)
     system = [s for s in (instructions, *system) if s]
     prompt = Prompt(
-        system="\n".join(system), user=user, documents=tuple(Document(text) for text in results),
+        system="\n".join(system), user=user, documents=tuple(Document(text, origin="tool_result") for text in results),
         schema=_json_mode_schema(schema, system, user), schema_name=name,
         temperature=_temperature(body), provider="openai", model=spec.name,
     )
