@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from .model.attacks import Attack, AttackSetError, CleanText, Criterion, attack_succeeded, load_attacks, load_clean
 from .model.catalog import Catalog, ModelSpec
 from .model.request import Message, ModelRequest
 from .service.records import RequestRecord
@@ -28,7 +29,8 @@ if TYPE_CHECKING:
 _ON_FIRST_USE = {"World": ".world", "SpendCapExceeded": ".wire.client_errors", "ResponderFailed": ".model.scripted"}
 
 __all__ = ["World", "Catalog", "ModelSpec", "RequestRecord", "Scenario", "SCENARIOS", "RateLimits", "Outage",
-           "SpendCapExceeded", "retryable_status", "plural", "ModelRequest", "Message", "ResponderFailed"]
+           "SpendCapExceeded", "retryable_status", "plural", "ModelRequest", "Message", "ResponderFailed",
+           "Attack", "CleanText", "Criterion", "AttackSetError", "load_attacks", "load_clean", "attack_succeeded"]
 
 
 def __getattr__(name: str) -> Any:
