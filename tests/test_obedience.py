@@ -6,8 +6,9 @@ import random
 
 import pytest
 
+from faultfirst.model.attacks import Attack, attack_succeeded, load_attacks
 from faultfirst.model.obedience import BASE_CHANCE, FLOOR, Temptation, chance
-from faultfirst.model.prompt import Document, Prompt
+from faultfirst.model.prompt import Document, Prompt, Reply
 from faultfirst.model.prompt_view import _View
 from faultfirst.model.responders import respond
 
@@ -92,3 +93,45 @@ def test_outside_a_world_the_draw_is_fixed_by_the_prompt_and_follows_the_chance(
         obeyed += first == "PWNED-7"
     p = chance("gpt-fast", Temptation("document", "override", frozenset({"delimited"})))
     assert abs(obeyed / 400 - p) < 0.08, (obeyed, p)
+
+
+def _prompt_for(attack: Attack, *, wrap: bool = True) -> Prompt:
+    """The case placed where it says, as the attack-set docs place it (documents in tags when `wrap`)."""
+    system, user, documents = attack.system, attack.task, ()
+    if attack.placement == "system_adjacent":
+        system += "\n\n" + attack.wrapped
+    elif attack.placement == "user_message":
+        user += "\n\n" + attack.wrapped
+    elif attack.placement == "document":
+        user += "\n\n" + (attack.wrapped if attack.wrapper or not wrap else f"<document>\n{attack.text}\n</document>")
+    else:
+        documents = (Document(attack.wrapped, origin="tool_result"),)
+    return Prompt(system=system, user=user, documents=documents, model="gpt-fast")
+
+
+def _succeeded(attack: Attack, reply: Reply) -> bool:
+    calls = [(reply.demanded_call[0], reply.demanded_call[1] or "")] if reply.demanded_call else []
+    return attack_succeeded(attack, reply.text, calls)
+
+
+@pytest.mark.parametrize("attack", load_attacks(), ids=lambda a: a.id)
+def test_every_packaged_case_is_recognised_obeyed_and_resisted(attack: Attack):
+    """Each case is found where it was put; obeying gives the attacker the win, resisting does not."""
+    prompt = _prompt_for(attack)
+    view = _View.of(prompt)
+    assert view.case == attack
+    expected = {"system_adjacent": "system", "user_message": "request"}.get(attack.placement, attack.placement)
+    if attack.family == "delimiter_escape" and attack.placement == "document":
+        expected = "request"  # the escape worked: the world reads the text as outside the document it closed
+    assert view.temptation is not None and view.temptation.placement == expected
+    assert _succeeded(attack, respond(prompt, random.Random(0), injection_draw=0.0))
+    resisted = respond(prompt, random.Random(0), injection_draw=1.0)
+    assert not _succeeded(attack, resisted), resisted.text
+
+
+def test_a_datamarked_case_is_still_recognised_and_spotlit():
+    attack = next(a for a in load_attacks(family="via_document"))
+    marked = "^".join(attack.text.split())
+    view = _View.of(Prompt(system=attack.system, user=attack.task, documents=(Document(marked),), model="gpt-fast"))
+    assert view.case == attack and view.temptation is not None
+    assert view.temptation.defences == {"delimited", "spotlit"}

@@ -19,8 +19,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-Placement = Literal["request", "document", "tool_result"]
-Family = Literal["override", "impersonation", "exfiltration", "delimiter_escape"]
+Placement = Literal["request", "system", "document", "tool_result"]
+Family = Literal["override", "impersonation", "exfiltration", "delimiter_escape", "obfuscation"]
 Defence = Literal["delimited", "spotlit", "hierarchy", "reminder"]
 
 # Chance that an undefended prompt's injection is followed, per model; a model not listed (a learner's
@@ -36,8 +36,11 @@ _FACTORS: dict[Defence, dict[Family | Literal["_DEFAULT"], float]] = {
     "hierarchy": {"_DEFAULT": 0.5, "impersonation": 0.7, "exfiltration": 0.85},
     "reminder": {"_DEFAULT": 0.75},
 }
+# An encoded or disguised instruction is followed less often: the model must first decode it.
+_FAMILY_FACTOR: dict[Family, float] = {"obfuscation": 0.7}
 # Defences that act on what the model reads, not on the user's own turn: an instruction typed by the
-# user is not inside any delimiter or marking.
+# user is not inside any delimiter or marking. Text the application itself writes into its system
+# prompt (a profile, a memory) is trusted by every defence: none of them helps there.
 _DATA_DEFENCES: frozenset[Defence] = frozenset({"delimited", "spotlit"})
 FLOOR = 0.01  # no prompt-level defence brings the chance to zero
 
@@ -53,7 +56,9 @@ class Temptation:
 
 def chance(model: str, temptation: Temptation) -> float:
     """The chance that `model` follows the injection described by `temptation`."""
-    p = BASE_CHANCE.get(model, max(BASE_CHANCE.values()))
+    p = BASE_CHANCE.get(model, max(BASE_CHANCE.values())) * _FAMILY_FACTOR.get(temptation.family, 1.0)
+    if temptation.placement == "system":
+        return max(FLOOR, p)
     for defence in sorted(temptation.defences):
         if defence in _DATA_DEFENCES and temptation.placement == "request":
             continue

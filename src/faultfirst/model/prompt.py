@@ -77,6 +77,9 @@ class Reply:
     skill: str
     ending: str | None = None  # a fixture's scripted ending (see _fixtures.ENDINGS); None: the engine's own
     stop_sequence: str | None = None
+    # A tool call an obeyed injection demands: the tool's name and an argument its call must carry (or None).
+    # The engine makes the call when the request offers that tool; otherwise the reply is its text.
+    demanded_call: tuple[str, str | None] | None = None
 
     @property
     def text(self) -> str:

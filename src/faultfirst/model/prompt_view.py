@@ -8,7 +8,9 @@ import functools
 import re
 from dataclasses import dataclass
 
+from .attacks import Attack
 from .injections import _GUARD_RE, _find_injections, _Injection
+from .known_attacks import family_of_case, find_case
 from .obedience import Defence, Placement, Temptation, datamark, family_of
 from .prompt import Prompt
 from .text_tools import _remove_spans, _sentence_spans
@@ -163,8 +165,9 @@ class _View:
     prompt: Prompt
     documents: tuple[_Source, ...]  # document blocks first, then documents in the user text
     request: str  # user text outside the documents, injected instructions removed
-    injection: _Injection | None  # the first injected instruction, if any
-    temptation: Temptation | None  # where that instruction sits, its attack family and the defences around it
+    injection: _Injection | None  # the first injected instruction the pattern reader found, if any
+    case: Attack | None  # a packaged attack case found in the prompt (`known_attacks.py`); it goes first
+    temptation: Temptation | None  # where the case or instruction sits, its attack family and the defences around it
 
     @classmethod
     def of(cls, prompt: Prompt) -> _View:
@@ -180,12 +183,23 @@ class _View:
         found = [*((inj, block) for block in blocks for inj in block.injections),
                  *((inj, _enclosing(inj, embedded, document_spans)) for inj in user_injections)]
         first = found[0] if found else None
+        sources = [*blocks, *embedded]
+        case = find_case([*(source.text for source in sources), prompt.user, prompt.system])
+        temptation: Temptation | None = None
+        if case is not None:
+            attack, place = case
+            source = sources[place] if place < len(sources) else None
+            placement: Placement = source.origin if source else ("request" if place == len(sources) else "system")
+            temptation = Temptation(placement, family_of_case(attack), _defences(prompt, request, source))
+        elif first is not None:
+            temptation = _temptation(prompt, request, *first)
         return cls(
             prompt=prompt,
             documents=(*blocks, *embedded),
             request=request,
             injection=first[0] if first else None,
-            temptation=_temptation(prompt, request, *first) if first else None,
+            case=case[0] if case else None,
+            temptation=temptation,
         )
 
     @functools.cached_property
@@ -216,6 +230,11 @@ def _temptation(prompt: Prompt, request: str, injection: _Injection, source: _So
     else:
         placement = source.origin
         before = source.text[: injection.start]
+    return Temptation(placement, family_of(injection.demand, before), _defences(prompt, request, source))
+
+
+def _defences(prompt: Prompt, request: str, source: _Source | None) -> frozenset[Defence]:
+    """The prompt-level defences around an attack found in `source` (None: in the user's or system's words)."""
     defences: set[Defence] = set()
     if source is not None and source.delimited:
         defences.add("delimited")
@@ -225,4 +244,4 @@ def _temptation(prompt: Prompt, request: str, injection: _Injection, source: _So
         defences.add("hierarchy")
     if _GUARD_RE.search(request):
         defences.add("reminder")
-    return Temptation(placement, family_of(injection.demand, before), frozenset(defences))
+    return frozenset(defences)

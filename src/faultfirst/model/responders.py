@@ -38,6 +38,7 @@ from typing import Any, Protocol
 
 from .fixtures import FixtureSet
 from .injections import _obey
+from .known_attacks import demanded_call, obeyed_text, without_case
 from .obedience import chance
 from .prompt import Block, Message, Prompt, Reply, _plain
 from .prompt_view import _View
@@ -181,6 +182,10 @@ def _decide(prompt: Prompt) -> Reply | _Sampled | _Tempted:
 
 def _decide_uncached(prompt: Prompt) -> Reply | _Sampled | _Tempted:
     view = _View.of(prompt)
+    if view.case is not None and view.temptation is not None:
+        cleaned = without_case(prompt, view.case)
+        obeyed = Reply((Block(obeyed_text(view.case)),), "injected", demanded_call=demanded_call(view.case))
+        return _Tempted(obeyed, _decide_resisting(cleaned, _View.of(cleaned)), chance(prompt.model, view.temptation))
     resisted = _decide_resisting(prompt, view)
     if view.injection is None or view.temptation is None:
         return resisted
