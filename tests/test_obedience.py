@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import pytest
 
+from faultfirst import World
 from faultfirst.model.attacks import Attack, attack_succeeded, load_attacks
 from faultfirst.model.obedience import BASE_CHANCE, FLOOR, Temptation, chance
 from faultfirst.model.prompt import Document, Prompt, Reply
@@ -97,7 +99,8 @@ def test_outside_a_world_the_draw_is_fixed_by_the_prompt_and_follows_the_chance(
 
 def _prompt_for(attack: Attack, *, wrap: bool = True) -> Prompt:
     """The case placed where it says, as the attack-set docs place it (documents in tags when `wrap`)."""
-    system, user, documents = attack.system, attack.task, ()
+    system, user = attack.system, attack.task
+    documents: tuple[Document, ...] = ()
     if attack.placement == "system_adjacent":
         system += "\n\n" + attack.wrapped
     elif attack.placement == "user_message":
@@ -135,3 +138,50 @@ def test_a_datamarked_case_is_still_recognised_and_spotlit():
     view = _View.of(Prompt(system=attack.system, user=attack.task, documents=(Document(marked),), model="gpt-fast"))
     assert view.case == attack and view.temptation is not None
     assert view.temptation.defences == {"delimited", "spotlit"}
+
+
+def _chat_request(attack: Attack) -> dict[str, Any]:
+    """The case in a Chat Completions request, placed as docs/attack-set.md places it, its tools offered."""
+    prompt = _prompt_for(attack)
+    messages: list[dict[str, Any]] = [{"role": "system", "content": prompt.system},
+                                      {"role": "user", "content": prompt.user}]
+    if attack.placement == "tool_result":
+        call = {"id": "call_1", "type": "function", "function": {"name": attack.via_tool, "arguments": "{}"}}
+        messages += [{"role": "assistant", "content": None, "tool_calls": [call]},
+                     {"role": "tool", "tool_call_id": "call_1", "content": attack.wrapped}]
+    tools = [{"type": "function", "function": {"name": name, "parameters": {
+        "type": "object", "properties": {"argument": {"type": "string"}}, "required": ["argument"]}}}
+        for name in attack.tools]
+    return {"messages": messages, **({"tools": tools} if tools else {})}
+
+
+def test_through_the_sdk_the_label_is_true_exactly_when_the_attacker_won():
+    """Every case through Chat Completions: `injection_obeyed` is on the record iff the reply gives the attacker
+    the win (canary, link, or the attacker's tool called with the attacker's argument) - ground truth a lesson
+    can score defences against."""
+    world = World(seed=3)
+    client = world.openai()
+    won = []
+    for attack in load_attacks():
+        message = client.chat.completions.create(model="gpt-fast", **_chat_request(attack)).choices[0].message
+        won.append(attack_succeeded(attack, message.content or "", message.tool_calls or ()))
+    labelled = ["injection_obeyed" in r.faults for r in world.requests]
+    assert labelled == won
+    assert 0.2 < sum(won) / len(won) < 0.6, sum(won)
+
+
+def test_anthropic_calls_the_demanded_tool_as_a_tool_use_block():
+    attack = next(a for a in load_attacks(family="via_document") if a.success.kind == "calls_tool")
+    world = World(seed=0)
+    client = world.anthropic()
+    tools: list[Any] = [{"name": name, "input_schema": {"type": "object", "properties": {"argument": {"type": "string"}}}}
+             for name in attack.tools]
+    prompt = _prompt_for(attack)
+    for _ in range(30):
+        message = client.messages.create(model="claude-fast", max_tokens=300, system=prompt.system, tools=tools,
+                                         messages=[{"role": "user", "content": prompt.user}])
+        uses = [b for b in message.content if b.type == "tool_use"]
+        assert attack_succeeded(attack, "", uses) == ("injection_obeyed" in world.requests[-1].faults)
+        if uses:
+            assert message.stop_reason == "tool_use" and uses[0].name == attack.success.target
+    assert any("injection_obeyed" in r.faults for r in world.requests)

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import re
+from typing import Any
 from urllib.parse import quote_plus, unquote_plus
 
 from .attacks import Attack, load_attacks
@@ -116,3 +118,22 @@ def demanded_call(attack: Attack) -> tuple[str, str | None] | None:
     """The tool call `attack` wants (its name, and the argument it must carry), if it wants one."""
     criterion = attack.success
     return (criterion.target, criterion.carrying) if criterion.kind == "calls_tool" else None
+
+
+_EMPTY = {"string": "", "integer": 0, "number": 0, "boolean": False, "array": [], "object": {}}
+
+
+def demanded_arguments(schema: dict[str, Any], carrying: str | None) -> str:
+    """Arguments for a call an obeyed attack demands: its data in the tool's first string field.
+
+    The other required fields get empty values of their type: the attacker cares about one argument.
+    """
+    properties = schema.get("properties") or {}
+    strings = [name for name, spec in properties.items() if isinstance(spec, dict) and spec.get("type") == "string"]
+    field = strings[0] if strings else next(iter(properties), "input")
+    arguments: dict[str, Any] = {field: carrying or ""}
+    for name in schema.get("required") or ():
+        if name not in arguments:
+            spec = properties.get(name)
+            arguments[name] = _EMPTY.get(spec.get("type"), "") if isinstance(spec, dict) else ""
+    return json.dumps(arguments)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from .attacks import Attack
 from .injections import _GUARD_RE, _find_injections, _Injection
-from .known_attacks import family_of_case, find_case
+from .known_attacks import family_of_case, find_case, without_case
 from .obedience import Defence, Placement, Temptation, datamark, family_of
 from .prompt import Prompt
 from .text_tools import _remove_spans, _sentence_spans
@@ -245,3 +245,22 @@ def _defences(prompt: Prompt, request: str, source: _Source | None) -> frozenset
     if _GUARD_RE.search(request):
         defences.add("reminder")
     return frozenset(defences)
+
+
+def own_words(prompt: Prompt) -> str:
+    """What the user asked in their own words: the user turn without the documents written into it, the
+    instructions injected into it, or the lines of a packaged attack case. A model decides which tools
+    a request calls for from these, not from the data it was given to read."""
+    view = _View.of(prompt)
+    if view.case is not None:
+        view = _View.of(without_case(prompt, view.case))
+    return view.request
+
+
+def resisted_results(prompt: Prompt) -> tuple[str, ...]:
+    """The tool results as a model that follows no instruction in them relays them: those lines left out."""
+    view = _View.of(prompt)
+    if view.case is not None:
+        view = _View.of(without_case(prompt, view.case))
+    return tuple(_remove_spans(source.text, [(inj.start, inj.end) for inj in source.injections])
+                 for source in view.documents if source.origin == "tool_result")

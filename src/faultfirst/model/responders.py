@@ -124,6 +124,11 @@ def skill_reply(turn: Turn, rng: random.Random) -> Reply | None:
     return None if decision.skill == "default" else decision
 
 
+def tempted(prompt: Prompt) -> bool:
+    """Whether `prompt` carries an injected instruction the model may obey (decided per attempt)."""
+    return isinstance(_decide(prompt), _Tempted)
+
+
 def default_reply(turn: Turn, rng: random.Random) -> Reply:
     """The default reply: decided with the skills when the prompt was read (cached), sampled above temperature 0."""
     decision = _resolve(_decide(turn.prompt), turn)
