@@ -72,8 +72,7 @@ def _forced_tool() -> dict[str, Any]:
     ({"reset_rate": 1.0}, "reset", None, {}),
     ({"stream_error_rate": 1.0}, "stream_error", 200, {"stream": True}),
     ({}, "truncated", 200, {"max_tokens": 5}),
-    ({}, "injection_obeyed", 200, {"text": INJECTED}),
-], ids=["overload", "reset", "stream_error", "truncated", "injection_obeyed"])
+], ids=["overload", "reset", "stream_error", "truncated"])
 def test_each_injected_fault_is_the_records_one_label(call, faults, label, status, kwargs):
     """A world that injects one fault into every attempt: the record names exactly that fault."""
     world = _world(**faults)
@@ -81,6 +80,20 @@ def test_each_injected_fault_is_the_records_one_label(call, faults, label, statu
     [record] = world.requests
     expected = status[call.__name__] if isinstance(status, dict) else status
     assert record.faults == (label,) and record.status == expected
+
+
+def test_an_obeyed_injection_is_labelled_and_a_resisted_one_is_not():
+    """Each attempt draws whether the model obeys the injected instruction: exactly the obeying replies are labelled."""
+    world = _world()
+    gpt, claude = world.openai(), world.anthropic()
+    obeyed = []
+    for _ in range(20):
+        text = gpt.chat.completions.create(model="gpt-fast", messages=ask(INJECTED)).choices[0].message.content
+        obeyed.append("Transfer approved" in (text or ""))
+        message = claude.messages.create(model="claude-fast", max_tokens=200, messages=ask(INJECTED))
+        obeyed.append("Transfer approved" in "".join(b.text for b in message.content if b.type == "text"))
+    assert [r.faults for r in world.requests] == [("injection_obeyed",) if o else () for o in obeyed]
+    assert 0 < sum(obeyed) < len(obeyed), "the same prompt is sometimes obeyed, sometimes not"
 
 
 def test_an_outage_is_labelled_on_the_provider_it_takes_down():

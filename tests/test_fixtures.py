@@ -89,7 +89,7 @@ def test_fixture_reply_takes_precedence_in_respond(tmp_path: pathlib.Path) -> No
     reply = respond(scripted, random.Random(0), fixtures=fixtures)
     assert (reply.skill, reply.text) == ("fixture", "Scripted.")
     unscripted = Prompt(system="", user="When do you open?", documents=(injected,))
-    assert respond(unscripted, random.Random(0), fixtures=fixtures).skill == "injected"
+    assert respond(unscripted, random.Random(0), fixtures=fixtures, injection_draw=0.0).skill == "injected"
 
 
 @pytest.mark.parametrize(

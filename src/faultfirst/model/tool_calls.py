@@ -49,7 +49,7 @@ class ToolSpec:
     schema: dict[str, Any]
 
 
-def _function_tools(tools: Any, *, flat: bool) -> list[ToolSpec]:
+def function_tools(tools: Any, *, flat: bool) -> list[ToolSpec]:
     """The request's function tools (others, such as web search, are not simulated and never called)."""
     if tools is None:
         return []
@@ -92,7 +92,7 @@ def plan_calls(body: dict[str, Any], user: str, *, answered: bool, flat: bool) -
     `answered`: the conversation ends in tool results (a follow-up turn). `flat`: the Responses API's
     tool shapes rather than Chat Completions'.
     """
-    tools = _function_tools(body.get("tools"), flat=flat)
+    tools = function_tools(body.get("tools"), flat=flat)
     choice = body.get("tool_choice") or "auto"
     if isinstance(choice, dict) and choice.get("type") == "allowed_tools":
         listed = choice.get("tools") if flat else (choice.get("allowed_tools") or {}).get("tools")
