@@ -22,6 +22,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+# Imported here, not on the first check: mypy.api.run imports mypy's build machinery (about 0.2 s), and a
+# lesson's setup cell, which imports this module, is where that belongs. Nothing else imports this module.
+import mypy.main  # noqa: F401
+from mypy import api
+
 # mypy keeps what it learnt about the standard library's stubs here between runs, so a check after the first in
 # a machine's life reads a cache instead of typeshed (about 0.1 s instead of 0.7 s).
 MYPY_CACHE = Path(tempfile.gettempdir()) / "faultfirst-mypy-cache"
@@ -46,8 +51,6 @@ def type_errors(fn: Callable[..., Any], *, names: Mapping[str, Any] | None = Non
     `names` overrides what a name means to the type checker (`names={"Extraction": Extraction | Failed}` asks
     "and if the union had one more member?") without rebinding it in the notebook.
     """
-    from mypy import api  # here: a lesson that never checks types should not pay for importing mypy
-
     header, parts = _module(fn, {**fn.__globals__, **(names or {})})
     code = header + "".join(source for _, source in parts)
     with tempfile.TemporaryDirectory() as folder:

@@ -24,7 +24,6 @@ from ..faults import labels
 from ..service.records import RequestRecord
 from ..service.scenarios import SCENARIOS, Outage, RateLimits, Scenario
 from ..text import plural
-from ..typecheck import type_errors
 from ..world import World
 from ._framework import Mistake, Report, mistakes, register, usage
 
@@ -155,10 +154,13 @@ def _check_call(fn: Callable[..., Any], report: Report) -> None:
     _one_fault_case(report, fn, *_ONE_FAULT[0])  # first: a stub is "not attempted" before mypy spends a run on it
 
     with report.case("the type checker: every path returns an Extraction") as notes:
+        report.outcome(lambda: None)  # refuses (the case fails at once) when the first case's call ran away
+        from ..typecheck import type_errors  # here: every lesson's setup imports the checks, one lesson needs mypy
+
         try:
             errors = type_errors(fn)
-        except (OSError, TypeError) as err:  # inspect.getsource: a builtin, a C function, code with no file
-            errors = [f"mypy cannot read its source ({err}): define it with def in a cell"]
+        except (OSError, TypeError) as unreadable:  # inspect.getsource: a builtin, a C function, code with no file
+            errors = [f"mypy cannot read its source ({unreadable}): define it with def in a cell"]
         notes.detail = "mypy: no errors" if not errors else f"mypy: {plural(len(errors), 'error')}"
         untyped = [e for e in errors if "annotation" in e]
         report.expect(not untyped, "; ".join(untyped), hint=ANNOTATE)
