@@ -144,7 +144,7 @@ def _judge(report: Report, value: Any, record: RequestRecord) -> None:
 
 def _world(seed: int, scenario: Scenario) -> World:
     """A fresh world for one case, bounded so that a runaway loop in the learner's code stops."""
-    world = World(seed=seed, scenario=scenario)  # type: ignore[arg-type]  # World takes a Scenario as well as a name
+    world = World(seed=seed, scenario=scenario)
     world.limits(max_attempts=50, max_seconds=3600.0)
     return world
 
