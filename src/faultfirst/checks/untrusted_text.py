@@ -205,11 +205,13 @@ def _chat_request(attack: Attack) -> dict[str, Any]:
 
 @functools.cache
 def _world_replies() -> tuple[tuple[Attack, int, str], ...]:
-    """What gpt-fast replied to each held-out link attack in a few seeded worlds (the learner's code plays no part)."""
+    """What gpt-fast replied to each held-out link attack in a few seeded worlds (the learner's code plays no part,
+    so the replies are made once per process)."""
     replies = []
-    for attack in (a for a in load_attacks(split="heldout") if a.success.kind == "links_to"):
-        for seed in SEEDS:
-            world = checked_world(seed=seed, max_attempts=5)
+    linking = [a for a in load_attacks(split="heldout") if a.success.kind == "links_to"]
+    for seed in SEEDS:  # one world per seed, every attack in it: each attempt draws obedience anew
+        world = checked_world(seed=seed, max_attempts=len(linking))
+        for attack in linking:
             completion = world.openai().chat.completions.create(model="gpt-fast", **_chat_request(attack))
             replies.append((attack, seed, completion.choices[0].message.content or ""))
     return tuple(replies)
@@ -222,7 +224,7 @@ def check_sanitiser(fn: Callable[..., Any], report: Report) -> None:
         report.expect(isinstance(got, str), f"should return a str, got {type(got).__name__} {got!r}")
     replies = _world_replies()
     won = [(a, seed, text) for a, seed, text in replies if attack_succeeded(a, text)]
-    with report.case(f"gpt-fast's replies to the held-out link attacks ({plural(len(replies), 'reply')}, "
+    with report.case(f"gpt-fast's replies to the held-out link attacks ({plural(len(replies), 'reply', 'replies')}, "
                      f"{len(won)} of them obeyed)"):
         for attack, seed, text in replies:
             cleaned = report.call(fn, text, set(ALLOWED))
