@@ -217,27 +217,33 @@ def _world_replies() -> tuple[tuple[Attack, int, str], ...]:
     return tuple(replies)
 
 
+def _sanitised(report: Report, fn: Callable[..., Any], text: str) -> str:
+    """The learner's sanitised text (a fresh copy of the allow-list each call: a sanitiser may change its set)."""
+    got = report.call(fn, text, set(ALLOWED))
+    report.expect(isinstance(got, str), f"should return a str, got {type(got).__name__} {got!r}")
+    return str(got)
+
+
 @register("untrusted-text-sanitise")
 def check_sanitiser(fn: Callable[..., Any], report: Report) -> None:
     with report.case("returns a str"):
-        got = report.call(fn, "Hello.", set(ALLOWED))
-        report.expect(isinstance(got, str), f"should return a str, got {type(got).__name__} {got!r}")
+        _sanitised(report, fn, "Hello.")
     replies = _world_replies()
     won = [(a, seed, text) for a, seed, text in replies if attack_succeeded(a, text)]
     with report.case(f"gpt-fast's replies to the held-out link attacks ({plural(len(replies), 'reply', 'replies')}, "
                      f"{len(won)} of them obeyed)"):
         for attack, seed, text in replies:
-            cleaned = report.call(fn, text, set(ALLOWED))
+            cleaned = _sanitised(report, fn, text)
             report.expect(not attack_succeeded(attack, cleaned) and not dangers(cleaned, ALLOWED),
                           f"{attack.id} (seed {seed}): {text!r} became {cleaned!r}", hint=MARKDOWN_TOO)
     for name, text, hint in HOSTILE:
         with report.case(name):
-            cleaned = report.call(fn, text, set(ALLOWED))
+            cleaned = _sanitised(report, fn, text)
             found = dangers(cleaned, ALLOWED)
             report.expect(not found, f"{text!r} became {cleaned!r}: {'; '.join(found)}", hint=hint)
     for name, text, keep in BENIGN:
         with report.case(name):
-            cleaned = report.call(fn, text, set(ALLOWED))
+            cleaned = _sanitised(report, fn, text)
             lost = [url for url in keep if url not in html.unescape(cleaned)]
             report.expect(not lost, f"{text!r} became {cleaned!r}: lost {', '.join(lost)}", hint=KEEP_ALLOWED)
             words = re.findall(r"[A-Za-z]{3,}|\d+\.\d+", re.sub(r"\(https?://[^)]*\)", "", text))
