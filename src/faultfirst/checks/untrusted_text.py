@@ -22,7 +22,7 @@ from ..model.attacks import Attack, attack_succeeded, load_attacks, load_clean
 from ..text import plural
 from ._framework import Mistake, Report, checked_world, mistakes, register
 
-CATCH_AT_LEAST = 0.6  # of the held-out attacks
+CATCH_AT_LEAST = 0.5  # of the held-out attacks (a keyword list catches about one in nine)
 FALSE_ALARMS_AT_MOST = 0.2  # of the held-out clean texts, hard negatives included
 PLAIN_FALSE_ALARMS_AT_MOST = 1  # of the held-out clean texts that do not even look like an attack
 SEEDS = (0, 1, 2, 3)
