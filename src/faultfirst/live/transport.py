@@ -33,8 +33,9 @@ from ..service.session import Session
 from ..service.spend import Hold
 from ..transports.simulated import transport_failure
 from ..wire.client_errors import ClientSideError
+from ..wire.dialects import GENERATING_ROUTES, parse_request
 from ..wire.framing import error_name
-from ..wire.parse import GENERATING_ROUTES, InvalidRequest, ParsedRequest, decode_body, parse_request
+from ..wire.parse import InvalidRequest, ParsedRequest, decode_body
 from .recording import Recorder, kept_request_headers, kept_response_headers, sse_events
 
 

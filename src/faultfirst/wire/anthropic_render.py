@@ -80,7 +80,7 @@ def message(rid: str, model: str, answer: Answer, input_tokens: int, cite: bool)
 
 def stream_events(rid: str, model: str, answer: Answer, input_tokens: int, cite: bool) -> list[tuple[int, bytes]]:
     """The SSE events of a streamed message, each tagged with how many output tokens precede it."""
-    start = {
+    start: dict[str, Any] = {
         "id": f"msg_{rid}", "type": "message", "role": "assistant", "model": model, "content": [],
         "stop_reason": None, "stop_sequence": None, "usage": usage(input_tokens, 1),
     }
@@ -91,6 +91,7 @@ def stream_events(rid: str, model: str, answer: Answer, input_tokens: int, cite:
     def at() -> int:
         return round(answer.output_tokens * sent / total_chars)
 
+    blocks: list[tuple[dict[str, Any], list[tuple[str, str, Any]]]]  # each block's start and its deltas
     if answer.tool:
         blocks = [(
             {"type": "tool_use", "id": f"toolu_{rid}", "name": answer.tool, "input": {}},
@@ -99,10 +100,11 @@ def stream_events(rid: str, model: str, answer: Answer, input_tokens: int, cite:
     else:
         blocks = []
         for b in answer.blocks:
-            start_block = {"type": "text", "text": ""}
+            start_block: dict[str, Any] = {"type": "text", "text": ""}
             if cite:
                 start_block["citations"] = []
-            deltas = [("citations_delta", "citation", _citation(c)) for c in b.citations] if cite else []
+            deltas: list[tuple[str, str, Any]] = (
+                [("citations_delta", "citation", _citation(c)) for c in b.citations] if cite else [])
             deltas += [("text_delta", "text", p) for p in pieces(b.text)]
             blocks.append((start_block, deltas))
     for index, (start_block, deltas) in enumerate(blocks):

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .openai_tools import chat_tool_calls, chat_tool_deltas, function_call_items
 from .framing import Answer, pieces, sse
+from .openai_tools import chat_tool_calls, chat_tool_deltas, function_call_items
 
 FINGERPRINT = "fp_faultfirst"
 
@@ -29,7 +29,7 @@ def _content(answer: Answer) -> str | None:
 
 
 def _message(rid: str, choice: int, answer: Answer) -> dict[str, Any]:
-    message = {"role": "assistant", "content": _content(answer), "refusal": None, "annotations": []}
+    message: dict[str, Any] = {"role": "assistant", "content": _content(answer), "refusal": None, "annotations": []}
     if answer.calls:
         message["tool_calls"] = chat_tool_calls(rid, choice, answer)
     return message
@@ -111,7 +111,8 @@ def stream_error(message: str) -> bytes:
     return sse({"error": {"message": message, "type": "server_error", "param": None, "code": None}})
 
 
-def response(rid: str, created: int, model: str, answer: Answer, input_tokens: int, body: dict[str, Any]) -> dict[str, Any]:
+def response(rid: str, created: int, model: str, answer: Answer, input_tokens: int,
+             body: dict[str, Any]) -> dict[str, Any]:
     status = "incomplete" if answer.truncated or answer.refused else "completed"
     reason = "max_output_tokens" if answer.truncated else "content_filter"
     fmt = (body.get("text") or {}).get("format") or {"type": "text"}
@@ -126,7 +127,8 @@ def response(rid: str, created: int, model: str, answer: Answer, input_tokens: i
         "instructions": body.get("instructions"),
         "max_output_tokens": body.get("max_output_tokens"),
         "model": model,
-        "output": function_call_items(rid, answer, status) if answer.calls else [message_item(rid, answer.text, status)],
+        "output": (function_call_items(rid, answer, status) if answer.calls
+                   else [message_item(rid, answer.text, status)]),
         "parallel_tool_calls": body.get("parallel_tool_calls", True),
         "previous_response_id": None,
         "reasoning": {"effort": None, "summary": None},

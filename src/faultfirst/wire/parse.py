@@ -14,20 +14,15 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from ..model.prompt import Document, Message, Prompt
 from ..model.catalog import ModelSpec
-from ..model.tokens import count_tokens
+from ..model.prompt import Document, Message, Prompt
 from ..model.prompt_schema import schema_in
+from ..model.tokens import count_tokens
 from ..model.tool_calls import ToolRequestError, ToolSpec, plan_calls
 
 _PER_MESSAGE = 3  # role and separators around each message
 _PER_REPLY = 3  # the assistant's turn header the model is primed with
 _DEFAULT_OUTPUT_ESTIMATE = 1024  # what rate limiting charges when max_tokens is not given
-
-
-# The routes that generate (and bill) a reply, and the endpoint name parse_request reads each as.
-GENERATING_ROUTES = {"/v1/chat/completions": "chat.completions", "/v1/responses": "responses",
-                     "/v1/messages": "messages"}
 
 
 class InvalidRequest(Exception):
@@ -117,8 +112,9 @@ _MAX_OPENAI_STOPS = 4  # Chat Completions: "Up to 4 sequences" (openai 3.57.0, c
 _MAX_CHOICES = 128  # the most choices Chat Completions generates for one request
 
 
-def _stop_sequences(body: dict[str, Any], key: str, *, allow_string: bool, most: int | None = None) -> tuple[str, ...]:
-    """The stop sequences a request names (OpenAI's `stop`: a string or a list; Anthropic's `stop_sequences`: a list)."""
+def _stop_sequences(body: dict[str, Any], key: str, *, allow_string: bool,
+                    most: int | None = None) -> tuple[str, ...]:
+    """The stop sequences a request names (OpenAI's `stop`: a string or a list; Anthropic's `stop_sequences`)."""
     value = body.get(key)
     if value is None:
         return ()
@@ -147,7 +143,7 @@ def _schema_tokens(schema: dict[str, Any] | None, encoding: str) -> int:
 
 def _read_openai_messages(items: list[Any], spec: ModelSpec, *, param: str, text_types: tuple[str, ...],
                           roles: tuple[str, ...]) -> tuple[list[str], str, int, tuple[Message, ...]]:
-    """System texts, the last user text, the tokens and the messages of an OpenAI message list (chat or Responses input)."""
+    """System texts, the last user text, the tokens and the messages of an OpenAI message list (chat, Responses)."""
     system: list[str] = []
     read: list[Message] = []
     user, tokens = "", 0
@@ -236,10 +232,10 @@ def parse_openai_responses(body: dict[str, Any], spec: ModelSpec) -> ParsedReque
         raise InvalidRequest("input: must be a string or a non-empty array of messages", "input")
     instructions = str(body.get("instructions") or "")
     calls_and_results = [i for i in items if isinstance(i, dict) and i.get("type") in _FUNCTION_ITEMS]
-    system, user, tokens, read = _read_openai_messages([i for i in items if not (isinstance(i, dict) and i.get("type") in _FUNCTION_ITEMS)],
-                                                 spec, param="input",
-                                                 text_types=("input_text", "output_text", "text"),
-                                                 roles=("system", "developer", "user", "assistant"))
+    messages = [i for i in items if not (isinstance(i, dict) and i.get("type") in _FUNCTION_ITEMS)]
+    system, user, tokens, read = _read_openai_messages(messages, spec, param="input",
+                                                       text_types=("input_text", "output_text", "text"),
+                                                       roles=("system", "developer", "user", "assistant"))
     tokens += _PER_REPLY + count_tokens(instructions, spec.encoding) + _tools_tokens(body, spec.encoding)
     tokens += sum(_PER_MESSAGE + count_tokens(_function_item_text(i), spec.encoding) for i in calls_and_results)
     schema, name = None, None
@@ -288,13 +284,15 @@ def parse_anthropic_messages(body: dict[str, Any], spec: ModelSpec, *, counting:
     for message in messages:
         role = message.get("role") if isinstance(message, dict) else None
         if role not in ("user", "assistant"):
-            raise InvalidRequest(f"messages: Unexpected role {role!r}. Allowed roles are 'user' or 'assistant'.", "messages")
+            raise InvalidRequest(f"messages: Unexpected role {role!r}. Allowed roles are 'user' or 'assistant'.",
+                                 "messages")
         before = len(documents)
         text = _text_of(message.get("content", ""), text_types=("text",), documents=documents)
         tokens += _PER_MESSAGE + count_tokens(text, spec.encoding)
         read.append(Message(role, text))
         for doc in documents[before:]:
-            tokens += _PER_MESSAGE + count_tokens(doc.text, spec.encoding) + count_tokens(doc.title or "", spec.encoding)
+            title_tokens = count_tokens(doc.title or "", spec.encoding)
+            tokens += _PER_MESSAGE + count_tokens(doc.text, spec.encoding) + title_tokens
         if role == "user":
             user = text
     schema, forced_tool = None, None
@@ -323,8 +321,7 @@ def parse_anthropic_messages(body: dict[str, Any], spec: ModelSpec, *, counting:
 
 
 # Retries, loops and lessons send the same bytes again and again; reading them once is enough.
-# Callers only read the cached values. Failures (InvalidRequest) are not cached. Sized for a lesson that
-# sends a thousand distinct documents and their retries.
+# Callers only read the cached values.
 @lru_cache(maxsize=8192)
 def decode_body(content: bytes) -> dict[str, Any] | None:
     try:
@@ -333,12 +330,3 @@ def decode_body(content: bytes) -> dict[str, Any] | None:
         return None
     return body if isinstance(body, dict) else None
 
-
-@lru_cache(maxsize=8192)
-def parse_request(endpoint: str, spec: ModelSpec, content: bytes) -> ParsedRequest:
-    body = decode_body(content)
-    if endpoint == "chat.completions":
-        return parse_openai_chat(body, spec)
-    if endpoint in ("responses", "responses.input_tokens"):
-        return parse_openai_responses(body, spec)
-    return parse_anthropic_messages(body, spec, counting=endpoint == "messages.count_tokens")
