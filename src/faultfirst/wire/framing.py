@@ -17,6 +17,9 @@ _PIECE = re.compile(r"\s*\S+|\s+")
 EPOCH = 1_767_225_600
 
 
+RFC3339 = "%Y-%m-%dT%H:%M:%SZ"  # to the second, in UTC: how Anthropic's API writes an instant
+
+
 def rfc3339(t: float) -> str:
     """The world's instant `t` (virtual seconds) as a UTC timestamp to the second, as Anthropic's API writes them."""
     return _rfc3339_second(int(t))
@@ -24,7 +27,7 @@ def rfc3339(t: float) -> str:
 
 @lru_cache(maxsize=1024)  # every answer's reset headers format one; a busy minute repeats the same few seconds
 def _rfc3339_second(second: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(EPOCH + second))
+    return time.strftime(RFC3339, time.gmtime(EPOCH + second))
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ body built here against those models.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from .framing import Answer, pieces, sse
@@ -159,6 +160,19 @@ def message_item(rid: str, text: str, status: str) -> dict[str, Any]:
 
 def error(message: str, type_: str, *, param: str | None = None, code: str | None = None) -> dict[str, Any]:
     return {"error": {"message": message, "type": type_, "param": param, "code": code}}
+
+
+_DURATION = re.compile(r"(?:(?P<m>\d+)m)?(?:(?P<s>\d+(?:\.\d+)?)s)?|(?P<ms>\d+)ms")
+
+
+def seconds(text: str) -> float | None:
+    """The seconds in OpenAI's reset format (what `duration` writes), or None for text in another format."""
+    match = _DURATION.fullmatch(text)
+    if match is None or not text:
+        return None
+    if match["ms"]:
+        return int(match["ms"]) / 1000
+    return int(match["m"] or 0) * 60 + float(match["s"] or 0)
 
 
 def duration(seconds: float) -> str:

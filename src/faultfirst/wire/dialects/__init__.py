@@ -2,24 +2,40 @@
 
 The engine, the batch service, the attempt hooks, `faultfirst serve` and live mode look a provider's
 dialect up once (`DIALECTS[provider]`) and ask it; none of them tests a provider's name. Adding a provider
-is adding a dialect here (docs/architecture.md, "Adding a provider").
+is adding a module to this package (docs/architecture.md, "Adding a provider"): every module here but
+`base` holds one provider's dialect as its `DIALECT`, and is found by being here, so that a new provider
+is one new file and no list to extend. Each must serve a provider of the catalogue, and every provider of
+the catalogue needs one (tests/test_dialects.py holds both to it).
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Mapping
 from functools import lru_cache
 
 from ...model.catalog import ModelSpec
 from ..parse import ParsedRequest, decode_body
-from .anthropic import AnthropicDialect
 from .base import Admission, Bucket, Dialect, Generation
-from .openai import OpenAIDialect
 
 __all__ = ["DIALECTS", "GENERATING_ROUTES", "Admission", "Bucket", "Dialect", "Generation", "dialect_for",
            "parse_request"]
 
-DIALECTS: Mapping[str, Dialect] = {d.provider: d for d in (OpenAIDialect(), AnthropicDialect())}
+
+
+def _dialects() -> dict[str, Dialect]:
+    """Provider -> dialect, for every module of this package but `base`, in file-name order."""
+    found: dict[str, Dialect] = {}
+    for module in sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name != "base"):
+        dialect = importlib.import_module(f"{__name__}.{module}").DIALECT
+        if not isinstance(dialect, Dialect) or dialect.provider in found:
+            raise TypeError(f"wire/dialects/{module}.py: DIALECT must be a Dialect of a provider no other module has")
+        found[dialect.provider] = dialect
+    return found
+
+
+DIALECTS: Mapping[str, Dialect] = _dialects()
 
 # The routes that generate (and bill) a reply, every provider's: path -> the endpoint parse_request reads it as.
 GENERATING_ROUTES: Mapping[str, str] = {path: endpoint for d in DIALECTS.values()

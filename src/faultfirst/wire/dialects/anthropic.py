@@ -7,13 +7,17 @@ for what it refuses, as anthropic 2.x's clients receive it.
 
 from __future__ import annotations
 
+import calendar
+import math
 import re
+import time
+from collections.abc import Mapping
 from typing import Any
 
 from ...model.catalog import ModelSpec
 from .. import anthropic_render
 from ..anthropic_models import model_info
-from ..framing import Answer, rfc3339
+from ..framing import EPOCH, RFC3339, Answer, rfc3339
 from ..parse import InvalidRequest, ParsedRequest, parse_anthropic_messages
 from .base import Admission, Dialect, Generation
 
@@ -115,6 +119,16 @@ class AnthropicDialect(Dialect):
             "anthropic-ratelimit-tokens-reset": rfc3339(now + tokens.reset_after(now)),
         }
 
+    def real_time(self, headers: Mapping[str, str], *, speed: float, arrival: float, wall: float) -> dict[str, str]:
+        """The `anthropic-ratelimit-*-reset` instants, as real UTC times: the world's wait after `wall`, sped up."""
+        out = {}
+        for name, value in headers.items():
+            if name.startswith("anthropic-ratelimit-") and name.endswith("-reset"):
+                world_instant = calendar.timegm(time.strptime(value, RFC3339)) - EPOCH
+                real_wait = max(0.0, world_instant - arrival) / speed
+                out[name] = time.strftime(RFC3339, time.gmtime(math.ceil(wall + real_wait)))
+        return out
+
     def batch_result(self, reply: dict[str, Any]) -> dict[str, Any]:
         return {"type": "succeeded", "message": reply}
 
@@ -123,6 +137,9 @@ class AnthropicDialect(Dialect):
 
     def batch_cancelled(self) -> dict[str, Any]:
         return {"type": "canceled"}
+
+
+DIALECT = AnthropicDialect()
 
 
 def _cites(parsed: ParsedRequest) -> bool:

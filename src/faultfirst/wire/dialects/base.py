@@ -177,6 +177,17 @@ class Dialect(ABC):
     def limit_headers(self, admission: Admission, now: float) -> dict[str, str]:
         """The rate-limit headers every generating answer carries (a 429's `retry-after` is the engine's)."""
 
+    def real_time(self, headers: Mapping[str, str], *, speed: float, arrival: float, wall: float) -> dict[str, str]:
+        """This API's rate-limit headers among `headers` restated for a world served at `speed` (the changed ones).
+
+        `faultfirst serve --speed N` answers in real time: a wait the engine states in simulated seconds is
+        N times shorter in real ones, and an instant of the world's calendar is a real UTC time measured
+        from `wall`, the Unix time the response's `Date` header states (`arrival` is the world time the
+        engine answered at). `transports/served_headers.py` asks every dialect. None by default: an API
+        whose headers state no waits or instants.
+        """
+        return {}
+
     # -- batch items -------------------------------------------------------------------------------------
 
     def batch_result(self, reply: dict[str, Any]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from ...model.catalog import ModelSpec
@@ -124,5 +125,13 @@ class OpenAIDialect(Dialect):
             "x-ratelimit-reset-tokens": openai_render.duration(tokens.reset_after(now)),
         }
 
+    def real_time(self, headers: Mapping[str, str], *, speed: float, arrival: float, wall: float) -> dict[str, str]:
+        """The `x-ratelimit-reset-*` waits, divided by the speed."""
+        return {name: openai_render.duration(seconds / speed) for name, value in headers.items()
+                if name.startswith("x-ratelimit-reset-") and (seconds := openai_render.seconds(value)) is not None}
+
     def batch_cancelled(self) -> dict[str, Any]:
         return openai_render.error("The batch was cancelled before this request ran.", "batch_cancelled")
+
+
+DIALECT = OpenAIDialect()
