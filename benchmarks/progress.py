@@ -94,7 +94,8 @@ def main() -> int:
         measure(f"all {len(exercises)} attempted: first run", every, everything)
         unchanged.append(measure(f"all {len(exercises)} attempted: nothing changed", every, everything))
     if max(unchanged) >= UNCHANGED_BUDGET_S:
-        problems.append(f"an unchanged workspace took {max(unchanged):.2f} s of CPU; the budget is {UNCHANGED_BUDGET_S} s")
+        problems.append(f"an unchanged workspace took {max(unchanged):.2f} s of CPU; "
+                        f"the budget is {UNCHANGED_BUDGET_S} s")
     for problem in problems:
         print(problem, file=sys.stderr)
     return 1 if problems else 0

@@ -16,6 +16,7 @@ import gc
 import sys
 import time
 from collections.abc import Callable
+from typing import Any
 
 import anthropic
 import httpx2
@@ -23,7 +24,8 @@ import openai
 
 from faultfirst import World
 
-MESSAGES = [{"role": "user", "content": "Summarise why retries need jitter, in two sentences."}]
+# Sent through both SDKs, whose message TypedDicts differ: typed by neither.
+MESSAGES: list[Any] = [{"role": "user", "content": "Summarise why retries need jitter, in two sentences."}]
 
 
 def canned_transport(raw: httpx2.Response) -> httpx2.MockTransport:
@@ -34,7 +36,8 @@ def canned_transport(raw: httpx2.Response) -> httpx2.MockTransport:
 def openai_pair(scenario: str) -> tuple[Callable[[], object], Callable[[], object]]:
     world = World(seed=0, scenario=scenario)
     simulated = world.openai()
-    raw = simulated.chat.completions.with_raw_response.create(model="gpt-fast", messages=MESSAGES, max_tokens=200).http_response
+    raw = simulated.chat.completions.with_raw_response.create(model="gpt-fast", messages=MESSAGES,
+                                                              max_tokens=200).http_response
     bare = openai.OpenAI(api_key="benchmark", max_retries=0, http_client=httpx2.Client(transport=canned_transport(raw)))
     return (lambda: bare.chat.completions.create(model="gpt-fast", messages=MESSAGES, max_tokens=200),
             lambda: simulated.chat.completions.create(model="gpt-fast", messages=MESSAGES, max_tokens=200))
@@ -43,13 +46,16 @@ def openai_pair(scenario: str) -> tuple[Callable[[], object], Callable[[], objec
 def anthropic_pair(scenario: str) -> tuple[Callable[[], object], Callable[[], object]]:
     world = World(seed=0, scenario=scenario)
     simulated = world.anthropic()
-    raw = simulated.messages.with_raw_response.create(model="claude-fast", max_tokens=200, messages=MESSAGES).http_response
-    bare = anthropic.Anthropic(api_key="benchmark", max_retries=0, http_client=httpx2.Client(transport=canned_transport(raw)))
+    raw = simulated.messages.with_raw_response.create(model="claude-fast", max_tokens=200,
+                                                      messages=MESSAGES).http_response
+    bare = anthropic.Anthropic(api_key="benchmark", max_retries=0,
+                               http_client=httpx2.Client(transport=canned_transport(raw)))
     return (lambda: bare.messages.create(model="claude-fast", max_tokens=200, messages=MESSAGES),
             lambda: simulated.messages.create(model="claude-fast", max_tokens=200, messages=MESSAGES))
 
 
-def interleaved(bare: Callable[[], object], simulated: Callable[[], object], *, calls: int, rounds: int) -> tuple[float, float]:
+def interleaved(bare: Callable[[], object], simulated: Callable[[], object], *, calls: int,
+                rounds: int) -> tuple[float, float]:
     """Seconds per call for each side, alternating blocks of `calls // rounds` so drift hits both."""
     block = calls // rounds
     totals = [0.0, 0.0]

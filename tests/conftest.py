@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import pytest_socket
 
 if TYPE_CHECKING:
+    from anthropic.types import Message
+
     from faultfirst import World
 
 
@@ -33,9 +35,25 @@ def world() -> World:
     return World(seed=0)
 
 
-def ask(text: str) -> list[dict[str, str]]:
+# A conversation as the tests hand it to either SDK. Each SDK types a message as a TypedDict of its own (openai's
+# ChatCompletionMessageParam, anthropic's MessageParam) and neither is assignable to the other, so a list that goes
+# to both can be typed by neither.
+Conversation = list[Any]
+
+
+def ask(text: str) -> Conversation:
     """A one-message conversation, the shape both SDKs take."""
     return [{"role": "user", "content": text}]
+
+
+def first_text(message: Message) -> str:
+    """The text of an Anthropic message's first block, which must be a text block (the SDK types a block as any
+    of a dozen kinds, most without text)."""
+    from anthropic.types import TextBlock  # here, not at the top: see world() above
+
+    block = message.content[0]
+    assert isinstance(block, TextBlock), block
+    return block.text
 
 
 def gathered_calls(world, client, count: int, *, max_tokens: int, model: str = "gpt-strong") -> list:

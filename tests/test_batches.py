@@ -7,6 +7,7 @@ import json
 import anthropic
 import pytest
 from anthropic.types.messages import MessageBatch
+from anthropic.types.messages.batch_create_params import Request
 from openai.types import Batch, FileObject
 from openai.types.chat import ChatCompletion
 
@@ -30,7 +31,9 @@ def test_openai_batch_runs_in_virtual_time_and_costs_half():
     assert isinstance(batch, Batch) and batch.status == "in_progress" and batch.output_file_id is None
     world.clock.sleep(3600)
     done = client.batches.retrieve(batch.id)
-    assert done.status == "completed" and done.request_counts.completed == 20 and done.request_counts.failed == 0
+    counts = done.request_counts
+    assert done.status == "completed" and counts and counts.completed == 20 and counts.failed == 0
+    assert done.output_file_id
     lines = [json.loads(line) for line in client.files.content(done.output_file_id).text.splitlines()]
     assert sorted(line["custom_id"] for line in lines) == sorted(f"doc-{i}" for i in range(20))
     for line in lines:
@@ -58,7 +61,7 @@ def test_anthropic_message_batch_results_after_it_ends():
     """Message Batches: results() refuses before the end (the SDK says so), then yields one result per request."""
     world = World(seed=1)
     client = world.anthropic()
-    requests = [{"custom_id": f"q{i}", "params": {"model": "claude-fast", "max_tokens": 50,
+    requests: list[Request] = [{"custom_id": f"q{i}", "params": {"model": "claude-fast", "max_tokens": 50,
                                                    "messages": [{"role": "user", "content": f"Question {i}?"}]}}
                 for i in range(10)]
     batch = client.messages.batches.create(requests=requests)
@@ -78,7 +81,7 @@ def test_batch_items_fail_on_a_bad_day():
     """Under bad-day some batch items come back errored, the rest succeed; nothing is lost."""
     world = World(seed=2, scenario="bad-day")
     client = world.anthropic()
-    requests = [{"custom_id": f"q{i}", "params": {"model": "claude-fast", "max_tokens": 30,
+    requests: list[Request] = [{"custom_id": f"q{i}", "params": {"model": "claude-fast", "max_tokens": 30,
                                                    "messages": [{"role": "user", "content": f"Q{i}"}]}}
                 for i in range(200)]
     batch = client.messages.batches.create(requests=requests)
@@ -93,7 +96,8 @@ def test_cancelled_batch_ends_with_cancelled_items():
     world = World(seed=3)
     client = world.anthropic()
     batch = client.messages.batches.create(requests=[
-        {"custom_id": "a", "params": {"model": "claude-fast", "max_tokens": 10, "messages": [{"role": "user", "content": "x"}]}}])
+        {"custom_id": "a",
+         "params": {"model": "claude-fast", "max_tokens": 10, "messages": [{"role": "user", "content": "x"}]}}])
     client.messages.batches.cancel(batch.id)
     ended = client.messages.batches.retrieve(batch.id)
     assert ended.processing_status == "ended" and ended.request_counts.canceled == 1

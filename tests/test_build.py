@@ -57,7 +57,8 @@ def test_exercise_without_label_is_refused():
 def test_glue_is_filled_with_the_format_spec():
     """{glue:text}`key:.2f` becomes the glued value formatted; a bare role gets the value's text."""
     values = {"p99": "1.23456", "n": "12"}
-    assert fill_glue("p99 {glue:text}`p99:.2f` s over {glue}`n` calls", values.__getitem__) == "p99 1.23 s over 12 calls"
+    assert fill_glue("p99 {glue:text}`p99:.2f` s over {glue}`n` calls",
+                     values.__getitem__) == "p99 1.23 s over 12 calls"
 
 
 def test_stub_keeps_signature_and_docstring_and_indentation():
@@ -65,7 +66,8 @@ def test_stub_keeps_signature_and_docstring_and_indentation():
     code = ('def f(x):\n    """Doc."""\n    y = 1\n    ### BEGIN SOLUTION\n    return x + y\n    ### END SOLUTION\n\n'
             'def g():\n    ### BEGIN SOLUTION\n    pass\n    ### END SOLUTION\n')
     out = stub(code, "demo")
-    assert out == ('def f(x):\n    """Doc."""\n    y = 1\n    raise NotImplementedError("exercise demo: write this part")\n\n'
+    assert out == ('def f(x):\n    """Doc."""\n    y = 1\n'
+                   '    raise NotImplementedError("exercise demo: write this part")\n\n'
                    'def g():\n    raise NotImplementedError("exercise demo: write this part")\n')
 
 
@@ -81,12 +83,13 @@ def test_variants_are_deterministic_and_well_formed(variant):
 
 def test_variants_differ_where_they_should():
     """notebooks/ stubs solutions and holds the Colab cell; solutions/ keeps them; exercises/ is exercises only."""
-    lesson = next(l for l in lessons(ROOT) if l.name.as_posix() == "tier1/first-calls")
+    lesson = next(each for each in lessons(ROOT) if each.name.as_posix() == "tier1/first-calls")
     learner, solved, exercises = (build(lesson, v, BOOK) for v in ("notebooks", "solutions", "exercises"))
     learner_code = "\n".join(c.source for c in learner.cells if c.cell_type == "code")
     assert COLAB_CELL.format(repository=REPOSITORY) in (c.source for c in learner.cells)
     assert COLAB_CELL.format(repository=REPOSITORY) not in (c.source for c in solved.cells)
-    assert "### BEGIN SOLUTION" not in learner_code and 'raise NotImplementedError("exercise first-calls-reply' in learner_code
+    assert "### BEGIN SOLUTION" not in learner_code
+    assert 'raise NotImplementedError("exercise first-calls-reply' in learner_code
     assert "### BEGIN SOLUTION" in "\n".join(c.source for c in solved.cells)
     assert 'check("first-calls-reply", reply)' in learner_code
     kinds = [c.cell_type for c in exercises.cells]
@@ -116,7 +119,8 @@ def test_check_names_a_stale_file_after_a_source_edit(tmp_path):
     source = root / "book" / "tier1" / "first-calls.md"
     source.write_text(source.read_text().replace("## Trade-offs", "## Tradeoffs"))
     added = set(check(root, repository=REPOSITORY)) - before
-    assert {p.split(":")[0] for p in added} == {"notebooks/tier1/first-calls.ipynb", "solutions/tier1/first-calls.ipynb"}
+    assert {p.split(":")[0] for p in added} == {"notebooks/tier1/first-calls.ipynb",
+                                                "solutions/tier1/first-calls.ipynb"}
 
 
 def test_check_names_missing_and_orphaned_files(tmp_path):
@@ -154,7 +158,8 @@ def test_pieces_of_one_stream_are_joined_so_reruns_give_the_same_bytes():
 
     pieces = [new_output("stream", name="stdout", text="a\n"), new_output("stream", name="stdout", text="b\n"),
               new_output("stream", name="stderr", text="warning\n"), new_output("stream", name="stdout", text="c\n"),
-              new_output("display_data", data={"text/plain": "figure"}), new_output("stream", name="stdout", text="d\n")]
+              new_output("display_data", data={"text/plain": "figure"}),
+              new_output("stream", name="stdout", text="d\n")]
     joined = _joined_streams(pieces)
     assert [(o.output_type, o.get("name"), o.get("text")) for o in joined] == [
         ("stream", "stdout", "a\nb\n"), ("stream", "stderr", "warning\n"), ("stream", "stdout", "c\n"),
@@ -185,7 +190,8 @@ def test_exercise_numbers_are_the_books():
     for path, notebook in _generated():
         for cell in notebook.cells:
             for number, label in re.findall(r"\*\*Exercise (\d+) \(([\w-]+)\)\*\*", cell.source):
-                assert int(number) == numbers[label], f"{path}: exercise {label} is {number}, the book's {numbers[label]}"
+                assert int(number) == numbers[label], \
+                    f"{path}: exercise {label} is {number}, the book's {numbers[label]}"
     # The built book, if it is current (Sphinx writes its search index on every build, a page only when it
     # changed): every exercise it shows carries the generator's number.
     index = ROOT / "_build" / "html" / "searchindex.js"
@@ -208,7 +214,8 @@ def test_the_book_numbering_rule_is_reproduced_from_a_toc(tmp_path):
     (tmp_path / "book").mkdir()
     exercise = "::::{{exercise}}\n:label: {}\n{}\nDo it.\n::::\n"
     (tmp_path / "book" / "a.md").write_text("# A\n" + exercise.format("a-one", "") + exercise.format("a-two", ""))
-    (tmp_path / "book" / "b.md").write_text("# B\n" + exercise.format("b-aside", ":nonumber:") + exercise.format("b-one", ""))
+    (tmp_path / "book" / "b.md").write_text("# B\n" + exercise.format("b-aside", ":nonumber:")
+                                            + exercise.format("b-one", ""))
     (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: book/b\nchapters:\n  - file: book/a\n")
     assert exercise_numbers(tmp_path) == {"b-one": 1, "a-one": 2, "a-two": 3}
     (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: book/b\nparts:\n  - numbered: true\n    chapters:\n"
@@ -220,7 +227,7 @@ def test_the_book_numbering_rule_is_reproduced_from_a_toc(tmp_path):
 def test_links_between_lessons_open_in_jupyterlab():
     """A {doc} reference becomes a relative link to the sibling notebook (exercises/ links to the whole lesson in
     notebooks/), and every relative link in a generated notebook names a file that exists."""
-    lesson = next(l for l in lessons(ROOT) if l.name.as_posix() == "tier2/hedging")
+    lesson = next(each for each in lessons(ROOT) if each.name.as_posix() == "tier2/hedging")
     learner = "\n".join(c.source for c in build(lesson, "notebooks", BOOK).cells if c.cell_type == "markdown")
     assert "[First calls with two SDKs](../tier1/first-calls.ipynb)" in learner and "{doc}" not in learner
     link = BOOK.linker(lesson, "exercises")
@@ -281,7 +288,8 @@ def test_the_repository_url_is_named_in_one_place():
             continue
         assert owner_name not in path.read_text(encoding="utf-8", errors="replace"), f"{name} names the repository"
     other = Book.load(ROOT, repository="https://github.com/example/elsewhere")
-    lesson = next(l for l in lessons(ROOT) if l.name.as_posix() == "tier2/hedging")  # links to lessons and a page
+    # tier2/hedging links to lessons and a page
+    lesson = next(each for each in lessons(ROOT) if each.name.as_posix() == "tier2/hedging")
     for variant in ("notebooks", "solutions", "exercises"):
         text = serialise(build(lesson, variant, other))
         assert owner_name not in text and pages_url(REPOSITORY) not in text, variant
@@ -297,10 +305,12 @@ def test_time_estimate_is_computed_from_the_source():
     assert estimate.minutes(nbformat.v4.new_notebook(cells=[prose])) == 10  # 1,290 words and the header at 130 a minute
     shown = nbformat.v4.new_code_cell("x = 1\n" * 20)
     hidden = nbformat.v4.new_code_cell("y = 2\n" * 400, metadata={"tags": ["remove-cell"]})
-    solution = nbformat.v4.new_code_cell("def f():\n    ### BEGIN SOLUTION\n" + "    pass\n" * 9 + "    ### END SOLUTION\n")
+    solution = nbformat.v4.new_code_cell("def f():\n    ### BEGIN SOLUTION\n" + "    pass\n" * 9
+                                         + "    ### END SOLUTION\n")
     statement = nbformat.v4.new_markdown_cell("::::{exercise}\n:label: t-one\nDo it.\n::::")
     notebook = nbformat.v4.new_notebook(cells=[prose, shown, hidden, statement, solution])
-    assert estimate.minutes(notebook) == 35  # 10 + 20 lines/20 + 0.5 per cell + 10 per exercise + 9 lines -> 30.5, up to 35
+    # 10 + 20 lines/20 + 0.5 per cell + 10 per exercise + 9 lines -> 30.5, up to 35
+    assert estimate.minutes(notebook) == 35
     assert [estimate.describe(m) for m in (45, 60, 130)] == ["45 minutes", "1 hour", "2 hours 10 minutes"]
     assert estimate.restate("*About 45 minutes. Pre*", 130) == "*About 2 hours 10 minutes. Pre*"
     for lesson in lessons(ROOT):
@@ -316,4 +326,5 @@ def test_every_generated_notebook_says_first_which_source_to_edit():
             first = nbformat.read(path, as_version=4).cells[0].source.splitlines()[0]
             named = re.match(r"\*Generated from `(book/[\w/-]+\.md)` by `uv run python -m faultfirst\.build`", first)
             assert named, f"{path}: first line is {first!r}"
-            assert (ROOT / named[1]).is_file() and named[1] == f"book/{path.relative_to(ROOT / variant).with_suffix('.md')}"
+            source = f"book/{path.relative_to(ROOT / variant).with_suffix('.md')}"
+            assert (ROOT / named[1]).is_file() and named[1] == source

@@ -18,8 +18,10 @@ def _session(seed: int, scenario: str) -> tuple[list[bytes], list[object]]:
     bodies: list[bytes] = []
     for i in range(15):
         for call in (
-            lambda: gpt.chat.completions.with_raw_response.create(model="gpt-fast", messages=ask(f"Q{i}: why jitter?")),
-            lambda: claude.messages.with_raw_response.create(model="claude-strong", max_tokens=80, messages=ask(f"Q{i}")),
+            lambda i=i: gpt.chat.completions.with_raw_response.create(model="gpt-fast",
+                                                                      messages=ask(f"Q{i}: why jitter?")),
+            lambda i=i: claude.messages.with_raw_response.create(model="claude-strong", max_tokens=80,
+                                                                 messages=ask(f"Q{i}")),
         ):
             try:
                 bodies.append(call().http_response.content)
@@ -64,8 +66,10 @@ def test_same_output_in_fresh_processes_with_different_hash_seeds():
         "w = World(seed=3, scenario='bad-day')\n"
         "c, a = w.openai(max_retries=2), w.anthropic(max_retries=2)\n"
         "for i in range(30):\n"
-        "    for f in (lambda: c.chat.completions.with_raw_response.create(model='gpt-fast', messages=[{'role': 'user', 'content': f'q{i}'}]),\n"
-        "              lambda: a.messages.with_raw_response.create(model='claude-fast', max_tokens=60, messages=[{'role': 'user', 'content': f'q{i}'}])):\n"
+        "    for f in (lambda: c.chat.completions.with_raw_response.create(model='gpt-fast', "
+        "messages=[{'role': 'user', 'content': f'q{i}'}]),\n"
+        "              lambda: a.messages.with_raw_response.create(model='claude-fast', max_tokens=60, "
+        "messages=[{'role': 'user', 'content': f'q{i}'}])):\n"
         "        try:\n"
         "            print(f().http_response.text)\n"
         "        except Exception as e:\n"

@@ -15,7 +15,7 @@ from openai.types.responses import Response
 from pydantic import BaseModel, TypeAdapter
 
 from faultfirst import World
-from tests.conftest import ask
+from tests.conftest import ask, first_text
 
 
 class Ticket(BaseModel):
@@ -30,6 +30,7 @@ def test_chat_completion_validates_against_the_sdk_model(world):
     completion = ChatCompletion.model_validate(raw.http_response.json())
     assert completion == raw.parse()
     assert completion.choices[0].finish_reason == "stop" and completion.choices[0].message.content
+    assert completion.usage
     assert completion.usage.total_tokens == completion.usage.prompt_tokens + completion.usage.completion_tokens
 
 
@@ -48,7 +49,8 @@ def test_chat_stream_with_usage(world):
     client = world.openai()
     plain = client.chat.completions.create(model="gpt-fast", messages=ask("ping twice"), temperature=0)
     chunks = list(client.chat.completions.create(
-        model="gpt-fast", messages=ask("ping twice"), temperature=0, stream=True, stream_options={"include_usage": True},
+        model="gpt-fast", messages=ask("ping twice"), temperature=0, stream=True,
+                                                 stream_options={"include_usage": True},
     ))
     assert all(isinstance(c, ChatCompletionChunk) for c in chunks)
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
@@ -63,7 +65,7 @@ def test_responses_create_and_output_text(world):
                                                             instructions="Be brief.")
     response = Response.model_validate(raw.http_response.json())
     assert response.output_text == raw.parse().output_text == "This is a test."
-    assert response.status == "completed" and response.usage.input_tokens > 0
+    assert response.status == "completed" and response.usage and response.usage.input_tokens > 0
 
 
 def test_anthropic_message_validates_against_the_sdk_model(world):
@@ -77,18 +79,21 @@ def test_anthropic_message_validates_against_the_sdk_model(world):
 
 def test_anthropic_stream_events_and_final_message():
     """messages.stream assembles the same text as create() does in a world with the same seed."""
-    plain = World(seed=4).anthropic().messages.create(model="claude-fast", max_tokens=300, messages=ask("Explain jitter."))
-    with World(seed=4).anthropic().messages.stream(model="claude-fast", max_tokens=300, messages=ask("Explain jitter.")) as stream:
+    plain = World(seed=4).anthropic().messages.create(model="claude-fast", max_tokens=300,
+                                                      messages=ask("Explain jitter."))
+    with World(seed=4).anthropic().messages.stream(model="claude-fast", max_tokens=300,
+                                                   messages=ask("Explain jitter.")) as stream:
         text = "".join(stream.text_stream)
         final = stream.get_final_message()
-    assert text == plain.content[0].text == final.content[0].text
+    assert text == first_text(plain) == first_text(final)
     assert final.usage.output_tokens == plain.usage.output_tokens and final.stop_reason == "end_turn"
 
 
 def test_anthropic_raw_stream_events_validate(world):
     """Every raw event of a Messages stream validates as a RawMessageStreamEvent."""
     adapter = TypeAdapter(RawMessageStreamEvent)
-    events = list(world.anthropic().messages.create(model="claude-fast", max_tokens=100, messages=ask("hello"), stream=True))
+    events = list(world.anthropic().messages.create(model="claude-fast", max_tokens=100, messages=ask("hello"),
+                                                    stream=True))
     kinds = [adapter.validate_python(e.model_dump()).type for e in events]
     assert kinds[0] == "message_start" and kinds[-1] == "message_stop" and "content_block_delta" in kinds
 

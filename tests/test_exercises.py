@@ -7,6 +7,7 @@ fails if a re-run gives anything else, so reading them is reading a fresh run.
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
 import nbformat
 import pytest
@@ -54,7 +55,8 @@ def test_no_learner_mistake_escapes_a_check(label):
         while True:
             world.clock.sleep(60)
 
-    for learner in (wrong_type, explodes, runaway, "not a function"):
+    learners: list[Any] = [wrong_type, explodes, runaway, "not a function"]  # Any: one is not even a function
+    for learner in learners:
         result = check(label, learner)
         assert result.status == "failed" and "the check itself" not in result.report()
 

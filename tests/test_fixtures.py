@@ -7,10 +7,12 @@ import pathlib
 import random
 
 import pytest
+from anthropic.types import TextBlock
 
+from faultfirst.model.fixtures import FixtureError, FixtureSet, default_fixtures, load_fixtures
 from faultfirst.model.prompt import Document, Prompt
 from faultfirst.model.responders import respond
-from faultfirst.model.fixtures import FixtureError, FixtureSet, default_fixtures, load_fixtures
+from tests.conftest import Conversation
 
 
 def prompt(user: str, *, system: str = "", provider: str = "openai", model: str = "gpt-4o-mini") -> Prompt:
@@ -87,7 +89,7 @@ def test_fixture_reply_takes_precedence_in_respond(tmp_path: pathlib.Path) -> No
     reply = respond(scripted, random.Random(0), fixtures=fixtures)
     assert (reply.skill, reply.text) == ("fixture", "Scripted.")
     unscripted = Prompt(system="", user="When do you open?", documents=(injected,))
-    assert respond(unscripted, random.Random(0), fixtures=fixtures).skill == "injected"
+    assert respond(unscripted, random.Random(0), fixtures=fixtures, injection_draw=0.0).skill == "injected"
 
 
 @pytest.mark.parametrize(
@@ -158,7 +160,7 @@ def test_a_world_replays_given_fixtures_before_the_packages(tmp_path: pathlib.Pa
     from faultfirst import World
 
     path = write(tmp_path, "mine.json", {"fixtures": [entry("not pong", equals="ping")]})
-    ask = [{"role": "user", "content": "ping"}]
+    ask: Conversation = [{"role": "user", "content": "ping"}]
     mine = World(fixtures=path).openai().chat.completions.create(model="gpt-fast", messages=ask)
     packaged = World().openai().chat.completions.create(model="gpt-fast", messages=ask)
     assert (mine.choices[0].message.content, packaged.choices[0].message.content) == ("not pong", "pong")
@@ -173,11 +175,12 @@ def test_an_empty_refusal_has_null_content_in_chat_completions() -> None:
     """A scripted refusal with no text reaches openai as message.content None (content_filter), anthropic as ''."""
     from faultfirst import World
 
-    ask = [{"role": "user", "content": _EMPTY_REFUSAL}]
+    ask: Conversation = [{"role": "user", "content": _EMPTY_REFUSAL}]
     choice = World(seed=1).openai().chat.completions.create(model="gpt-fast", messages=ask).choices[0]
     assert (choice.message.content, choice.finish_reason) == (None, "content_filter")
     message = World(seed=1).anthropic().messages.create(model="claude-fast", max_tokens=100, messages=ask)
-    assert ("".join(b.text for b in message.content), message.stop_reason) == ("", "refusal")
+    texts = [block.text for block in message.content if isinstance(block, TextBlock)]
+    assert len(texts) == len(message.content) and ("".join(texts), message.stop_reason) == ("", "refusal")
 
 
 def test_a_broken_stream_fails_after_its_stop_reason() -> None:
@@ -188,7 +191,7 @@ def test_a_broken_stream_fails_after_its_stop_reason() -> None:
 
     from faultfirst import World
 
-    ask = [{"role": "user", "content": _BROKEN}]
+    ask: Conversation = [{"role": "user", "content": _BROKEN}]
     world, seen = World(seed=2), []
     with pytest.raises(httpx2.RemoteProtocolError):
         for event in world.anthropic().messages.create(model="claude-fast", max_tokens=300, messages=ask, stream=True):
@@ -210,11 +213,11 @@ def test_an_empty_reply_ends_cleanly() -> None:
     """An empty scripted reply with no ending: no text, the usual finished ending, streamed or not."""
     from faultfirst import World
 
-    ask = [{"role": "user", "content": _EMPTY}]
+    ask: Conversation = [{"role": "user", "content": _EMPTY}]
     choice = World(seed=3).openai().chat.completions.create(model="gpt-fast", messages=ask).choices[0]
     assert (choice.message.content, choice.finish_reason) == ("", "stop")
     events = list(World(seed=3).anthropic().messages.create(model="claude-strong", max_tokens=100, messages=ask,
                                                             stream=True))
-    text = "".join(e.delta.text for e in events if e.type == "content_block_delta")
+    text = "".join(e.delta.text for e in events if e.type == "content_block_delta" and e.delta.type == "text_delta")
     stop = [e.delta.stop_reason for e in events if e.type == "message_delta"]
     assert (text, stop, events[-1].type) == ("", ["end_turn"], "message_stop")

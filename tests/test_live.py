@@ -9,15 +9,17 @@ import anthropic
 import httpx2
 import openai
 import pytest
+from anthropic.types import RawMessageStreamEvent, TextDelta
+from openai.types.chat import ChatCompletionChunk
 
 from faultfirst import SpendCapExceeded, World
+from faultfirst.live.keys import MissingKey, api_key
+from faultfirst.live.transport import LiveTransport, UnknownAlias
 from faultfirst.model.catalog import CATALOG, LIVE_MODELS
 from faultfirst.model.fixtures import FixtureError, load_fixtures
 from faultfirst.model.prompt import Prompt
-from faultfirst.live.keys import MissingKey, api_key
-from faultfirst.live.transport import LiveTransport, UnknownAlias
 from faultfirst.serve import WorldServer, serving
-from tests.conftest import ask, gathered_calls
+from tests.conftest import ask, first_text, gathered_calls
 
 FAKE_KEYS = {"OPENAI_API_KEY": "test-openai-not-a-key", "ANTHROPIC_API_KEY": "test-anthropic-not-a-key"}
 
@@ -117,6 +119,7 @@ def test_live_transport_against_the_served_world(server, keys):
         streamed = "".join(stream.text_stream)
     assert completion.choices[0].message.content == streamed == "This is a test."
     first, second = world.requests
+    assert completion.usage
     assert (first.model, first.status, first.output_tokens) == ("gpt-fast", 200, completion.usage.completion_tokens)
     assert second.stream and second.output_tokens > 0 and second.input_tokens > 0
     assert first.cost_usd == pytest.approx(CATALOG["gpt-fast"].cost_usd(first.input_tokens, first.output_tokens))
@@ -136,7 +139,8 @@ def test_the_real_model_id_is_what_is_sent(keys):
 
     world = World(live=True)
     client = openai.OpenAI(api_key=api_key("openai"), max_retries=0,
-                           http_client=httpx2.Client(transport=LiveTransport(world._session, "openai", httpx2.MockTransport(api))))
+                           http_client=httpx2.Client(transport=LiveTransport(world._session, "openai",
+                                                                             httpx2.MockTransport(api))))
     client.chat.completions.create(model="gpt-strong", messages=ask("hi"))
     [sent] = seen
     assert json.loads(sent.content)["model"] == LIVE_MODELS["openai"]["gpt-strong"]
@@ -184,7 +188,7 @@ def test_record_mode_saves_replies_the_simulated_world_replays(server, keys, tmp
     assert FAKE_KEYS["ANTHROPIC_API_KEY"] not in text and "x-api-key" not in text.lower()
     replayed = load_fixtures(path).match(Prompt(system="Be brief.", user="Why do retries need jitter?",
                                                 provider="anthropic", model="claude-fast"))
-    assert replayed == reply.content[0].text
+    assert replayed == first_text(reply)
 
 
 def test_record_mode_refuses_a_corrupt_fixture_file(tmp_path, keys):
@@ -235,8 +239,9 @@ def test_a_timed_out_live_call_is_booked_at_its_worst_case(keys):
         with pytest.raises(openai.APITimeoutError):
             client.chat.completions.create(model="gpt-strong", max_tokens=300, messages=ask("hi"))
     [record] = world.requests
-    prompt_tokens = World().openai().chat.completions.create(
-        model="gpt-strong", messages=ask("hi"), max_tokens=1).usage.prompt_tokens
+    usage = World().openai().chat.completions.create(model="gpt-strong", messages=ask("hi"), max_tokens=1).usage
+    assert usage
+    prompt_tokens = usage.prompt_tokens
     assert record.error == "timeout" and record.status is None
     assert record.cost_usd == pytest.approx(CATALOG["gpt-strong"].cost_usd(prompt_tokens, 300))
     assert world._spend.held() == 0
@@ -277,7 +282,8 @@ def test_record_mode_saves_request_response_pairs_that_replay_through_the_sdks(s
     assert plain["live_model"] == LIVE_MODELS["openai"]["gpt-fast"] and plain["request"]["body"]["model"] == "gpt-fast"
     assert plain["response"]["status"] == 200 and plain["response"]["body"]["object"] == "chat.completion"
     assert streamed["response"]["events"][0]["object"] == "chat.completion.chunk"
-    assert claude_streamed["request"]["headers"]["anthropic-version"] and claude_streamed["request"]["path"] == "/v1/messages"
+    assert claude_streamed["request"]["headers"]["anthropic-version"]
+    assert claude_streamed["request"]["path"] == "/v1/messages"
     assert {e["type"] for e in claude_streamed["response"]["events"]} >= {"message_start", "content_block_delta"}
 
     replaying = World(seed=0, fixtures=path)
@@ -285,7 +291,7 @@ def test_record_mode_saves_request_response_pairs_that_replay_through_the_sdks(s
         == SCRIPTED
     reply = replaying.anthropic().messages.create(model="claude-fast", max_tokens=100, system="Be brief.",
                                                   messages=question)
-    assert reply.content[0].text == SCRIPTED
+    assert first_text(reply) == SCRIPTED
     assert World(seed=0).openai().chat.completions.create(
         model="gpt-fast", messages=question).choices[0].message.content != SCRIPTED
 
@@ -327,17 +333,20 @@ def test_a_broken_stream_is_injected_into_a_real_one(server, keys, provider):
     for i in range(30):
         pieces, question = [], ask(f"Explain backoff, take {i}.")
         try:
-            if provider == "openai":
-                stream = client.chat.completions.create(model="gpt-fast", stream=True, max_tokens=300, messages=question)
+            stream: openai.Stream[ChatCompletionChunk] | anthropic.Stream[RawMessageStreamEvent]
+            if isinstance(client, openai.OpenAI):
+                stream = client.chat.completions.create(model="gpt-fast", stream=True, max_tokens=300,
+                                                        messages=question)
             else:
                 stream = client.messages.create(model="claude-fast", stream=True, max_tokens=300, messages=question)
         except (openai.APIError, anthropic.APIError):
             continue  # the scenario's overloads and resets, answered locally
         try:
             for item in stream:
-                if provider == "openai":
+                if isinstance(item, ChatCompletionChunk):
                     pieces += [choice.delta.content or "" for choice in item.choices]
                 elif item.type == "content_block_delta":
+                    assert isinstance(item.delta, TextDelta)
                     pieces.append(item.delta.text)
         except (openai.APIError, anthropic.APIError):
             texts.append("".join(pieces))

@@ -118,7 +118,8 @@ def test_text_report_gives_versions_facts_and_notebooks():
 
 
 def test_markdown_report_is_an_issue_body_that_no_test_output_can_break():
-    """Versions table, fact table, notebook list; pipes and HTML in a fact or message never escape their cell or block."""
+    """Versions table, fact table, notebook list; pipes and HTML in a fact or message never escape their cell or
+    block."""
     hostile = Report(BEFORE, AFTER, facts=[newest_sdks.FactChange(
         "tests/test_sdk_facts.py::test_a", "a | b <script>x</script>", "passed", "failed", "```\n<img src=x>")])
     markdown = render_markdown(hostile)

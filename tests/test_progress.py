@@ -1,4 +1,5 @@
-"""`faultfirst progress`: runs only what changed, answers from its cache, survives the learner's code, never changes a file."""
+"""`faultfirst progress`: runs only what changed, answers from its cache, survives the learner's code, never changes a
+file."""
 
 from __future__ import annotations
 
@@ -107,7 +108,8 @@ def test_unchanged_workspace_answers_from_the_cache(tmp_path):
     assert time.perf_counter() - start < 0.5
     assert second.cached == ["exercises/tier1/first-calls.ipynb"] and second.ran == []
     assert second.results == first.results
-    assert second.results["first-calls-reply"] == Result(PASSED, "fake", "2030-01-01", "exercises/tier1/first-calls.ipynb")
+    assert second.results["first-calls-reply"] == Result(PASSED, "fake", "2030-01-01",
+                                                         "exercises/tier1/first-calls.ipynb")
     assert second.results["first-calls-complete"].status == NOT_ATTEMPTED
 
 
@@ -136,7 +138,7 @@ def test_cells_a_learner_adds_under_an_exercise_belong_to_it():
     assert found.cells == (first.cells[0], first.check + 1) and found.check == first.check + 2
     stubs = {e.label: e.stub for e in EXERCISES}
     planned = plan(ROOT, "n.ipynb", cells, stubs, "package")
-    assert "first-calls-reply" in planned.attempted  # the helper counts as the learner's work
+    assert planned is not None and "first-calls-reply" in planned.attempted  # the helper counts as the learner's work
     assert ("exercise", "first-calls-reply", helper["source"]) in planned.cells
 
 
@@ -179,7 +181,8 @@ def test_an_endless_loop_is_stopped_and_reported_as_failing(tmp_path, capfd):
     assert time.perf_counter() - start < 3
     assert results["ex-a"] == Result(PASSED, "0 of 0 cases pass", "2030-01-01", "scratch.ipynb")
     assert results["ex-b"].status == FAILED
-    assert results["ex-b"].verdict == "your exercise cell was still running after 0.75 s (an endless loop?), so it was stopped"
+    assert results["ex-b"].verdict == ("your exercise cell was still running after 0.75 s (an endless loop?), "
+                                       "so it was stopped")
     assert results["ex-c"].status == FAILED and results["ex-c"].verdict.startswith("not run: a cell above it")
     out, err = capfd.readouterr()
     assert out == err == ""
@@ -219,7 +222,8 @@ def test_progress_runs_the_learners_code_and_changes_nothing(tmp_path, capfd):
 
 def test_table_counts_per_tier():
     """The text report lists each exercise under its tier and lesson, and counts attempted, passing and failing."""
-    exercises = [Exercise("tier1", "Tier 1", "tier1/a", "A", "a-one", "1"), Exercise("tier1", "Tier 1", "tier1/a", "A", "a-two", "2"),
+    exercises = [Exercise("tier1", "Tier 1", "tier1/a", "A", "a-one", "1"),
+                 Exercise("tier1", "Tier 1", "tier1/a", "A", "a-two", "2"),
                  Exercise("tier2", "Tier 2", "tier2/b", "B", "b-one", "3")]
     out = text(exercises, {"a-one": Result(PASSED, "5 of 5 cases pass", "2030-01-01"),
                            "b-one": Result(FAILED, "1 of 2 cases pass; first failure: x", "2030-01-01")})
@@ -232,7 +236,8 @@ def test_table_counts_per_tier():
 def test_markdown_and_json_reports_parse_and_escape_what_they_quote():
     """The markdown is one table with its header and no HTML or column break from a verdict; the JSON loads."""
     exercises = EXERCISES[:2]
-    results = {exercises[0].label: Result(FAILED, "0 of 1 cases pass; <script>x</script> | a|b", "2030-01-01", "n.ipynb")}
+    results = {exercises[0].label: Result(FAILED, "0 of 1 cases pass; <script>x</script> | a|b", "2030-01-01",
+                                          "n.ipynb")}
     table = markdown(exercises, results, today="2030-01-02")
     lines = table.splitlines()
     assert "| Lesson | Exercise | Status | Verdict | Checked |" in lines

@@ -54,7 +54,7 @@ def test_the_reading_copy_is_the_solutions_with_stubs(lesson):
     for exercise in find_exercises(source):
         roles[exercise.solution] = ("solution", exercise.label)
         roles[exercise.check] = ("check", exercise.label)
-    code_roles = [roles.get(i, ("lesson", None)) for i, cell in enumerate(source.cells) if cell.cell_type == "code"]
+    code_roles = [roles.get(i, ("lesson", "")) for i, cell in enumerate(source.cells) if cell.cell_type == "code"]
 
     reading = [c for c in _read("notebooks", lesson).cells if c.cell_type == "code"]
     colab = [c for c in reading if "colab" in c.metadata.get("tags", [])]
@@ -65,7 +65,9 @@ def test_the_reading_copy_is_the_solutions_with_stubs(lesson):
 
     expected_sources = [c.source for c in build(lesson, "notebooks", _book()).cells
                         if c.cell_type == "code" and "colab" not in c.metadata.get("tags", [])]
-    for number, (role, mine, theirs, want_source) in enumerate(zip(code_roles, reading, solved, expected_sources), 1):
+    assert len(expected_sources) == len(reading), "run `uv run python -m faultfirst.build`"
+    for number, (role, mine, theirs, want_source) in enumerate(zip(code_roles, reading, solved, expected_sources,
+                                                                   strict=True), 1):
         where = f"{lesson.name}: code cell {number} ({role[0]})"
         assert mine.source == want_source, f"{where}: run `uv run python -m faultfirst.build`"
         kind, label = role

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+from typing import Any
 
 import openai
 import pytest
@@ -12,7 +13,7 @@ from faultfirst import World
 from tests.conftest import ask
 
 
-def _one_call(world: World, **kwargs: object) -> None:
+def _one_call(world: World, **kwargs: Any) -> None:
     world.openai().chat.completions.create(model="gpt-fast", messages=ask("Say hello."), max_tokens=40, **kwargs)
 
 

@@ -19,7 +19,8 @@ def test_a_report_is_never_hard_wrapped():
     reason = "made 3 attempts " + "and waited far too long between them " * 8
     detail = "scripted: attempt 1 takes 10 s,\nattempt 2 takes 1 s, " + "delay 2 s; " * 12
     result = CheckResult("demo-label", FAILED, [Case("a slow first attempt is hedged", True, detail=detail),
-                                                Case("both attempts fail", False, reason, "raise the attempt's own error")])
+                                                Case("both attempts fail", False, reason,
+                                                     "raise the attempt's own error")])
     lines = result.report().splitlines()
     assert lines == [
         "demo-label: failed (1 of 2 cases passes)",

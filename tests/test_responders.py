@@ -14,8 +14,9 @@ import pytest
 
 from faultfirst import Message, ModelRequest, ResponderFailed, World
 from faultfirst.model.tokens import count_tokens
+from tests.conftest import Conversation, ask
 
-ASK = [{"role": "user", "content": "Say hi."}]
+ASK = ask("Say hi.")
 SCRIPTED = "Scripted hello from the test."
 
 
@@ -111,12 +112,19 @@ def test_none_lets_the_world_answer_as_a_world_without_a_responder(provider: str
 def test_a_responder_sees_system_messages_and_max_tokens_through_openai() -> None:
     """Chat Completions: system message, the whole conversation in order, the last user text, max_tokens, schema."""
     seen: list[ModelRequest] = []
-    world = World(seed=2, responder=lambda request: seen.append(request) or '{"city": "Leeds"}')
-    schema = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
-    conversation = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Where is the office?"},
-                    {"role": "assistant", "content": "Which one?"}, {"role": "user", "content": "The main one."}]
+
+    def answer(request: ModelRequest) -> str:
+        seen.append(request)
+        return '{"city": "Leeds"}'
+
+    world = World(seed=2, responder=answer)
+    schema: dict[str, object] = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+    conversation: Conversation = [{"role": "system", "content": "Be brief."},
+                                  {"role": "user", "content": "Where is the office?"},
+                                  {"role": "assistant", "content": "Which one?"},
+                                  {"role": "user", "content": "The main one."}]
     reply = world.openai().chat.completions.create(
-        model="gpt-strong", max_tokens=40, messages=conversation,  # type: ignore[arg-type]
+        model="gpt-strong", max_tokens=40, messages=conversation,
         response_format={"type": "json_schema", "json_schema": {"name": "place", "schema": schema}})
     assert json.loads(reply.choices[0].message.content or "") == {"city": "Leeds"}
     (request,) = seen
@@ -129,7 +137,12 @@ def test_a_responder_sees_system_messages_and_max_tokens_through_openai() -> Non
 def test_a_responder_sees_the_responses_apis_instructions_and_input() -> None:
     """Responses: `instructions` is the system text, a string `input` one user message."""
     seen: list[ModelRequest] = []
-    world = World(seed=2, responder=lambda request: seen.append(request) or "Fine.")
+
+    def answer(request: ModelRequest) -> str:
+        seen.append(request)
+        return "Fine."
+
+    world = World(seed=2, responder=answer)
     response = world.openai().responses.create(model="gpt-fast", instructions="Be kind.", input="How are you?",
                                                max_output_tokens=30)
     assert response.output_text == "Fine."
@@ -147,7 +160,7 @@ def test_a_responder_sees_anthropics_system_and_a_forced_tools_schema() -> None:
         return '{"label": "urgent"}'
 
     world = World(seed=3, responder=fill)
-    schema = {"type": "object", "properties": {"label": {"type": "string"}}}
+    schema: dict[str, object] = {"type": "object", "properties": {"label": {"type": "string"}}}
     for _ in range(2):
         message = world.anthropic().messages.create(
             model="claude-fast", max_tokens=50, system="You triage tickets.",
@@ -212,14 +225,14 @@ def test_a_responder_that_raises_stops_the_call_as_itself(client: str) -> None:
             world.openai(max_retries=3).chat.completions.create(model="gpt-fast", max_tokens=5, messages=ASK)
         else:
             world.run(world.async_anthropic(max_retries=3).messages.create(
-                model="claude-fast", max_tokens=5, messages=ASK))  # type: ignore[arg-type]
+                model="claude-fast", max_tokens=5, messages=ASK))
     assert isinstance(failed.value.__cause__, KeyError)
     assert len(world.requests) == 1  # not retried
 
 
 @pytest.mark.parametrize(("returned", "shown"), [(42, "int 42"), (["a", "b"], "list ['a', 'b']"), ((), "tuple ()"),
                                                  (("a", 1), "tuple ('a', 1)"), (b"hi", "bytes b'hi'")])
-def test_a_bad_return_value_names_what_came_back_and_what_is_accepted(returned: object, shown: str) -> None:
+def test_a_bad_return_value_names_what_came_back_and_what_is_accepted(returned: Any, shown: str) -> None:
     """Anything but a str, a non-empty tuple of str or None stops the call with a TypeError as the cause."""
     world = World(seed=5, responder=lambda request: returned)
     with pytest.raises(ResponderFailed) as failed:

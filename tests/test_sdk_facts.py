@@ -20,7 +20,8 @@ SDKS = [pytest.param(openai, openai.OpenAI, id="openai"), pytest.param(anthropic
 
 
 def _client(cls):
-    return cls(api_key="test", http_client=httpx2.Client(transport=httpx2.MockTransport(lambda r: httpx2.Response(200))))
+    return cls(api_key="test",
+               http_client=httpx2.Client(transport=httpx2.MockTransport(lambda r: httpx2.Response(200))))
 
 
 def _response(status: int, **headers: str) -> httpx2.Response:
@@ -42,7 +43,7 @@ def test_backoff_formula(sdk, cls, monkeypatch):
     client = _client(cls)
     options = sdk._models.FinalRequestOptions(method="post", url="/x", max_retries=6)
     for jitter_draw, factor in ((0.0, 1.0), (1.0, 0.75)):
-        monkeypatch.setattr(sdk._base_client, "random", lambda: jitter_draw)
+        monkeypatch.setattr(sdk._base_client, "random", lambda jitter_draw=jitter_draw: jitter_draw)
         delays = [client._calculate_retry_timeout(remaining, options, None) for remaining in range(6, 0, -1)]
         assert delays == pytest.approx([min(0.5 * 2**n, 8.0) * factor for n in range(6)])
 
@@ -64,10 +65,10 @@ def test_long_retry_after():
     assert gpt._should_retry(_response(429, **{"retry-after": "120"}))
     assert not gpt._should_retry(_response(429, **{"retry-after": "121"}))
     assert claude._should_retry(_response(429, **{"retry-after": "3600"}))
-    options = anthropic._models.FinalRequestOptions(method="post", url="/x", max_retries=2)
-    assert claude._calculate_retry_timeout(2, options, _response(429, **{"retry-after": "3600"}).headers) == 3600
-    options = openai._models.FinalRequestOptions(method="post", url="/x", max_retries=2)
-    assert gpt._calculate_retry_timeout(2, options, _response(429, **{"retry-after-ms": "1500"}).headers) == 1.5
+    claude_options = anthropic._models.FinalRequestOptions(method="post", url="/x", max_retries=2)
+    assert claude._calculate_retry_timeout(2, claude_options, _response(429, **{"retry-after": "3600"}).headers) == 3600
+    gpt_options = openai._models.FinalRequestOptions(method="post", url="/x", max_retries=2)
+    assert gpt._calculate_retry_timeout(2, gpt_options, _response(429, **{"retry-after-ms": "1500"}).headers) == 1.5
 
 
 @pytest.mark.parametrize("sdk, cls", SDKS)
@@ -121,7 +122,8 @@ def test_max_tokens_is_required_by_anthropic_and_optional_for_openai():
 
 
 def test_anthropic_wraps_foreign_transport_errors_and_openai_does_not():
-    """anthropic 2.x turns any non-Anthropic exception from the HTTP layer into APIConnectionError; openai 3.x lets it through."""
+    """anthropic 2.x turns any non-Anthropic exception from the HTTP layer into APIConnectionError; openai 3.x lets it
+    through."""
     def broken(request):
         raise LookupError("not a network problem")
 
@@ -144,7 +146,8 @@ def test_world_refusals_reach_the_caller_unwrapped_from_both_sdks():
         world.anthropic(max_retries=2).messages.create(model="claude-fast", max_tokens=10,
                                                        messages=[{"role": "user", "content": "x"}])
     with pytest.raises(SpendCapExceeded):
-        world.openai(max_retries=2).chat.completions.create(model="gpt-fast", messages=[{"role": "user", "content": "x"}])
+        world.openai(max_retries=2).chat.completions.create(model="gpt-fast",
+                                                            messages=[{"role": "user", "content": "x"}])
     assert world.requests == []
 
 
@@ -204,7 +207,7 @@ def test_openai_deprecates_max_tokens_for_max_completion_tokens():
     world = World(seed=1)
     cut = world.openai().chat.completions.create(model="gpt-fast", max_completion_tokens=5,
                                                  messages=[{"role": "user", "content": "Explain timeouts."}])
-    assert (cut.choices[0].finish_reason, cut.usage.completion_tokens) == ("length", 5)
+    assert cut.usage and (cut.choices[0].finish_reason, cut.usage.completion_tokens) == ("length", 5)
 
 
 def test_anthropic_returns_several_text_blocks_and_scripted_endings_parse():
@@ -214,7 +217,8 @@ def test_anthropic_returns_several_text_blocks_and_scripted_endings_parse():
     claude, gpt = world.anthropic(), world.openai()
 
     def ask(prompt):
-        return claude.messages.create(model="claude-fast", max_tokens=300, messages=[{"role": "user", "content": prompt}])
+        return claude.messages.create(model="claude-fast", max_tokens=300,
+                                      messages=[{"role": "user", "content": prompt}])
 
     blocks = ask("How long is the refund window? Quote the policy.").content
     assert len(blocks) == 3 and all(b.type == "text" for b in blocks)
@@ -225,6 +229,7 @@ def test_anthropic_returns_several_text_blocks_and_scripted_endings_parse():
     chat = gpt.chat.completions.create(model="gpt-fast", messages=[{"role": "user", "content": refused}])
     assert chat.choices[0].finish_reason == "content_filter"
     response = gpt.responses.create(model="gpt-fast", input=refused)
+    assert response.incomplete_details
     assert (response.status, response.incomplete_details.reason) == ("incomplete", "content_filter")
     cut = gpt.responses.create(model="gpt-fast", input="Explain timeouts.", max_output_tokens=16)
-    assert (cut.status, cut.incomplete_details.reason) == ("incomplete", "max_output_tokens")
+    assert cut.incomplete_details and (cut.status, cut.incomplete_details.reason) == ("incomplete", "max_output_tokens")

@@ -21,6 +21,8 @@ from anthropic.types import JSONOutputFormatParam, MessageParam, OutputConfigPar
 from openai.types.shared_params import ResponseFormatJSONSchema
 from openai.types.shared_params.response_format_json_schema import JSONSchema
 
+from tests.conftest import ask
+
 
 def _answering(status: int, body: object) -> httpx2.Client:
     return httpx2.Client(transport=httpx2.MockTransport(lambda request: httpx2.Response(status, json=body)))
@@ -40,21 +42,17 @@ def _required(typed_dict: type) -> set[str]:
     return {key for key, hint in hints.items() if get_origin(hint) is Required}
 
 
-def _ask() -> list[dict[str, str]]:
-    return [{"role": "user", "content": "hi"}]
-
-
 def _openai_error(status: int, message: str = "m", code: str | None = None) -> openai.APIStatusError:
     body = {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": code}}
     with pytest.raises(openai.APIStatusError) as caught:
-        _gpt(status, body).chat.completions.create(model="m", messages=_ask())
+        _gpt(status, body).chat.completions.create(model="m", messages=ask("hi"))
     return caught.value
 
 
 def _anthropic_error(status: int, kind: str = "api_error", message: str = "m") -> anthropic.APIStatusError:
     body = {"type": "error", "error": {"type": kind, "message": message}, "request_id": "req_1"}
     with pytest.raises(anthropic.APIStatusError) as caught:
-        _claude(status, body).messages.create(model="m", max_tokens=10, messages=_ask())
+        _claude(status, body).messages.create(model="m", max_tokens=10, messages=ask("hi"))
     return caught.value
 
 
@@ -84,7 +82,8 @@ def test_anthropic_without_max_tokens_is_a_type_error_before_sending():
 
     claude = anthropic.Anthropic(api_key="test", http_client=httpx2.Client(transport=httpx2.MockTransport(handler)))
     with pytest.raises(TypeError, match="Missing required arguments"):
-        claude.messages.create(model="m", messages=_ask())
+        # No max_tokens: the mistake this test makes on purpose.
+        claude.messages.create(model="m", messages=ask("hi"))  # type: ignore[call-overload]
     assert sent == []
 
 
@@ -97,7 +96,8 @@ def test_openai_max_tokens_is_deprecated_for_max_completion_tokens():
 
 
 def test_structured_output_parameters():
-    """openai: response_format json_schema needs a name; anthropic: output_config.format json_schema, or tool_choice type 'tool'."""
+    """openai: response_format json_schema needs a name; anthropic: output_config.format json_schema, or tool_choice
+    type 'tool'."""
     assert "response_format" in inspect.signature(openai.resources.chat.Completions.create).parameters
     assert _required(ResponseFormatJSONSchema) == {"json_schema", "type"}
     assert _required(JSONSchema) == {"name"} and "schema" in get_type_hints(JSONSchema)
@@ -109,14 +109,15 @@ def test_structured_output_parameters():
 
 
 def test_status_codes_become_these_exception_classes():
-    """400, 404, 429 and 5xx map to BadRequestError, NotFoundError, RateLimitError and InternalServerError in both SDKs."""
+    """400, 404, 429 and 5xx map to BadRequestError, NotFoundError, RateLimitError and InternalServerError in both
+    SDKs."""
     for status, cls in ((400, openai.BadRequestError), (404, openai.NotFoundError), (429, openai.RateLimitError),
                         (500, openai.InternalServerError), (503, openai.InternalServerError)):
         assert type(_openai_error(status)) is cls
-    for status, cls in ((400, anthropic.BadRequestError), (404, anthropic.NotFoundError),
-                        (429, anthropic.RateLimitError), (500, anthropic.InternalServerError),
-                        (503, anthropic.ServiceUnavailableError), (529, anthropic.OverloadedError)):
-        assert type(_anthropic_error(status)) is cls
+    for status, claude_cls in ((400, anthropic.BadRequestError), (404, anthropic.NotFoundError),
+                               (429, anthropic.RateLimitError), (500, anthropic.InternalServerError),
+                               (503, anthropic.ServiceUnavailableError), (529, anthropic.OverloadedError)):
+        assert type(_anthropic_error(status)) is claude_cls
     assert issubclass(anthropic.ServiceUnavailableError, anthropic.InternalServerError)
     assert issubclass(anthropic.OverloadedError, anthropic.InternalServerError)
 
@@ -130,19 +131,22 @@ def test_timeouts_are_connection_errors_and_not_status_errors():
 
 
 def test_context_overflow_is_a_code_in_openai_and_only_a_message_in_anthropic():
-    """openai 3.x reads err.code from the error body; anthropic 2.x has no .code, and documents api_message as unstable."""
+    """openai 3.x reads err.code from the error body; anthropic 2.x has no .code, and documents api_message as
+    unstable."""
     err = _openai_error(400, "This model's maximum context length is 128000 tokens.", code="context_length_exceeded")
     assert isinstance(err, openai.BadRequestError) and err.code == "context_length_exceeded"
-    err = _anthropic_error(400, "invalid_request_error", "prompt is too long: 250000 tokens > 200000 maximum")
-    assert isinstance(err, anthropic.BadRequestError) and not hasattr(err, "code")
-    assert err.api_message == "prompt is too long: 250000 tokens > 200000 maximum" and err.error_code is None
+    claude_err = _anthropic_error(400, "invalid_request_error", "prompt is too long: 250000 tokens > 200000 maximum")
+    assert isinstance(claude_err, anthropic.BadRequestError) and not hasattr(claude_err, "code")
+    assert claude_err.api_message == "prompt is too long: 250000 tokens > 200000 maximum"
+    assert claude_err.error_code is None
     source = inspect.getsource(anthropic._exceptions)
     assert "Its wording can change, so don't match on it." in source
     assert "A stable code that names the cause." in source
 
 
 def test_anthropic_count_tokens_takes_the_request_without_max_tokens():
-    """anthropic 2.x messages.count_tokens posts to /v1/messages/count_tokens and returns input_tokens; no max_tokens."""
+    """anthropic 2.x messages.count_tokens posts to /v1/messages/count_tokens and returns input_tokens; no
+    max_tokens."""
     seen = []
 
     def handler(request: httpx2.Request) -> httpx2.Response:
@@ -150,7 +154,7 @@ def test_anthropic_count_tokens_takes_the_request_without_max_tokens():
         return httpx2.Response(200, json={"input_tokens": 9})
 
     claude = anthropic.Anthropic(api_key="test", http_client=httpx2.Client(transport=httpx2.MockTransport(handler)))
-    assert claude.messages.count_tokens(model="m", system="s", messages=_ask()).input_tokens == 9
+    assert claude.messages.count_tokens(model="m", system="s", messages=ask("hi")).input_tokens == 9
     assert seen == ["/v1/messages/count_tokens"]
     assert "max_tokens" not in inspect.signature(anthropic.resources.messages.Messages.count_tokens).parameters
 
@@ -182,7 +186,7 @@ def test_anthropic_context_errors_are_two_messages_without_a_code(world):
         with pytest.raises(anthropic.BadRequestError) as caught:
             claude.messages.create(model="claude-fast", max_tokens=max_tokens,
                                    messages=[{"role": "user", "content": codes * lines}])
-        assert wording in caught.value.api_message and caught.value.error_code is None
+        assert wording in (caught.value.api_message or "") and caught.value.error_code is None
 
 
 def test_the_lesson_has_one_rule_for_falling_over_and_for_unavailable():

@@ -1,4 +1,5 @@
-"""Pins the SDK, asyncio and simulator facts the lesson "Tail latency and hedged requests" (book/tier2/hedging.md) states.
+"""Pins the SDK, asyncio and simulator facts the lesson "Tail latency and hedged requests" (book/tier2/hedging.md)
+states.
 
 SDK facts are pinned against `httpx2.MockTransport` (the SDKs' own code, whatever the
 world does); asyncio facts run on a world's virtual-time loop, so they take no real
@@ -97,7 +98,8 @@ def test_cancelling_a_call_raises_cancelled_error_unwrapped_and_unretried(sdk):
 
 
 def test_the_async_request_loops_catch_nothing_a_cancellation_is():
-    """openai catches httpx2 timeout/request/status errors and OpenAIError; anthropic catches Exception: CancelledError is none of them."""
+    """openai catches httpx2 timeout/request/status errors and OpenAIError; anthropic catches Exception: CancelledError
+    is none of them."""
     cancelled = asyncio.CancelledError
     assert issubclass(cancelled, BaseException) and not issubclass(cancelled, Exception)
     caught = (*openai._httpx2.timeout_exceptions(), *openai._httpx2.request_exceptions(),
@@ -139,7 +141,8 @@ def test_only_openai_async_stream_has_an_aclose_alias():
 
 @pytest.mark.parametrize("sdk, first", [("openai", _CHUNK), ("anthropic", _MESSAGE_START)])
 def test_cancelling_the_reader_of_an_async_stream_closes_it(sdk, first):
-    """A task cancelled while iterating an AsyncStream closes the response: the SDK's generator does it in a `finally`."""
+    """A task cancelled while iterating an AsyncStream closes the response: the SDK's generator does it in a
+    `finally`."""
     body = _OneEventThenSilence(first)
     client = _async_client(sdk, lambda request: httpx2.Response(200, headers=_SSE, stream=body, request=request))
     got_one = asyncio.Event()
@@ -198,7 +201,8 @@ def test_first_completed_counts_a_failure_as_completed():
 
 
 def test_cancel_only_requests_and_gather_lets_it_finish():
-    """task.cancel() returns at once with the task not yet done; gather(..., return_exceptions=True) waits and returns the CancelledError."""
+    """task.cancel() returns at once with the task not yet done; gather(..., return_exceptions=True) waits and returns
+    the CancelledError."""
     world = World()
 
     async def main():
@@ -213,7 +217,8 @@ def test_cancel_only_requests_and_gather_lets_it_finish():
 
 
 def test_cancelling_a_waiter_leaves_the_tasks_it_waits_on_running():
-    """A task cancelled inside asyncio.wait (as by an asyncio.timeout around it) does not cancel the tasks it waited on."""
+    """A task cancelled inside asyncio.wait (as by an asyncio.timeout around it) does not cancel the tasks it waited
+    on."""
     world = World()
 
     async def waiter(inner):
@@ -235,7 +240,8 @@ def test_cancelling_a_waiter_leaves_the_tasks_it_waits_on_running():
 
 
 def test_world_bills_a_cancelled_non_streaming_attempt_in_full():
-    """Simulator: a cancelled non-streaming attempt is logged with error 'cancelled', no status, and the cost of its whole reply."""
+    """Simulator: a cancelled non-streaming attempt is logged with error 'cancelled', no status, and the cost of its
+    whole reply."""
     full = World(seed=4)
     full.openai().chat.completions.create(model="gpt-fast", max_tokens=300, messages=ask("Explain hedging."))
     world = World(seed=4)
@@ -255,7 +261,8 @@ def test_world_bills_a_cancelled_non_streaming_attempt_in_full():
 
 
 def test_world_bills_a_stream_closed_early_for_the_tokens_delivered():
-    """Simulator: a stream whose reader stops early is logged 'closed by client' and billed for the tokens sent so far."""
+    """Simulator: a stream whose reader stops early is logged 'closed by client' and billed for the tokens sent so
+    far."""
     full = World(seed=4)
     list(full.openai().chat.completions.create(model="gpt-fast", max_tokens=300, messages=ask("Explain hedging."),
                                                stream=True))
@@ -276,7 +283,8 @@ def test_world_bills_a_stream_closed_early_for_the_tokens_delivered():
 
 
 def test_world_bills_a_stream_cancelled_before_its_first_byte_in_full():
-    """Simulator: a streaming attempt cancelled before its response head arrives is logged 'cancelled' and billed in full."""
+    """Simulator: a streaming attempt cancelled before its response head arrives is logged 'cancelled' and billed in
+    full."""
     full = World(seed=4)
     list(full.openai().chat.completions.create(model="gpt-fast", max_tokens=300, messages=ask("Explain hedging."),
                                                stream=True))
@@ -296,7 +304,8 @@ def test_world_bills_a_stream_cancelled_before_its_first_byte_in_full():
 
 
 def test_world_latency_tail_is_independent_per_attempt():
-    """Simulator: 3% of attempts take the 4-12x slow path, drawn afresh for every attempt (src/faultfirst/service/latency.py)."""
+    """Simulator: 3% of attempts take the 4-12x slow path, drawn afresh for every attempt
+    (src/faultfirst/service/latency.py)."""
     from faultfirst.service import latency as _latency
 
     assert _latency._SLOW_PATH_SHARE == 0.03 and _latency._SLOW_PATH_FACTOR == (4.0, 12.0)
@@ -305,16 +314,19 @@ def test_world_latency_tail_is_independent_per_attempt():
 
 
 def test_neither_sdk_hedges_by_itself():
-    """No source file of the installed openai or anthropic package mentions hedging: the SDKs retry, they never hedge."""
+    """No source file of the installed openai or anthropic package mentions hedging: the SDKs retry, they never
+    hedge."""
     from pathlib import Path
 
     for package in (openai, anthropic):
+        assert package.__file__
         root = Path(package.__file__).parent
         assert not [p for p in root.rglob("*.py") if b"hedg" in p.read_bytes().lower()]  # bytes: 7x faster
 
 
 def test_world_correlated_tail_is_opt_in_and_shared_by_every_attempt_in_a_minute():
-    """Simulator: with Scenario.correlated_tail (in no named scenario) 3% of minutes are slow, 4-12x, for every attempt in them; the per-attempt draws are unchanged."""
+    """Simulator: with Scenario.correlated_tail (in no named scenario) 3% of minutes are slow, 4-12x, for every attempt
+    in them; the per-attempt draws are unchanged."""
     from faultfirst import SCENARIOS
     from faultfirst.model.catalog import CATALOG
     from faultfirst.service.latency import LatencyModel

@@ -35,7 +35,8 @@ from tests.conftest import ask
 _CHAT = {"id": "c", "object": "chat.completion", "created": 0, "model": "m",
          "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}],
          "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
-_MESSAGE = {"id": "m", "type": "message", "role": "assistant", "model": "m", "content": [{"type": "text", "text": "hi"}],
+_MESSAGE = {"id": "m", "type": "message", "role": "assistant", "model": "m",
+            "content": [{"type": "text", "text": "hi"}],
             "stop_reason": "end_turn", "stop_sequence": None, "usage": {"input_tokens": 1, "output_tokens": 1}}
 _LIMITS = {"x-ratelimit-remaining-requests": "59", "anthropic-ratelimit-requests-remaining": "59"}
 
@@ -116,7 +117,8 @@ def test_semaphore_bounds_how_many_are_inside():
 
 def test_lock_wakes_waiters_in_arrival_order():
     """asyncio.Lock serves blocked acquirers first come, first served (its docstring says so too)."""
-    assert "first coroutine which is blocked in acquire() is being processed" in " ".join(asyncio.Lock.__doc__.split())
+    documented = " ".join((asyncio.Lock.__doc__ or "").split())
+    assert "first coroutine which is blocked in acquire() is being processed" in documented
 
     async def main():
         lock, order = asyncio.Lock(), []
@@ -133,7 +135,8 @@ def test_lock_wakes_waiters_in_arrival_order():
 def test_bounded_queue_put_waits_and_maxsize_zero_is_unbounded():
     """Queue(maxsize=k).put waits while k items are queued; Queue() (maxsize=0) never makes put wait."""
     async def main():
-        bounded, unbounded = asyncio.Queue(maxsize=2), asyncio.Queue()
+        bounded: asyncio.Queue[int] = asyncio.Queue(maxsize=2)
+        unbounded: asyncio.Queue[int] = asyncio.Queue()
         await bounded.put(1)
         await bounded.put(2)
         with pytest.raises(TimeoutError):
@@ -171,9 +174,11 @@ def test_loop_time_is_monotonic_and_virtual_under_world_run():
 # -- rate limits: the SDKs ----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("sdk, cls, body", [
-    pytest.param(openai, openai.OpenAI, {"error": {"message": "slow down", "type": "requests", "code": "rate_limit_exceeded"}},
+    pytest.param(openai, openai.OpenAI,
+                 {"error": {"message": "slow down", "type": "requests", "code": "rate_limit_exceeded"}},
                  id="openai"),
-    pytest.param(anthropic, anthropic.Anthropic, {"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}},
+    pytest.param(anthropic, anthropic.Anthropic,
+                 {"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}},
                  id="anthropic"),
 ])
 def test_429_raises_rate_limit_error_carrying_the_response_headers(sdk, cls, body):
@@ -197,7 +202,8 @@ def test_timeouts_are_connection_errors_and_5xx_status_errors(sdk):
 
 
 def test_openai_async_raw_response_has_headers_and_a_synchronous_parse():
-    """openai 3.x: await ...with_raw_response.create() gives a LegacyAPIResponse; .headers, and .parse() is not async."""
+    """openai 3.x: await ...with_raw_response.create() gives a LegacyAPIResponse; .headers, and .parse() is not
+    async."""
     async def main():
         client = openai.AsyncOpenAI(api_key="test", max_retries=0,
                                     http_client=httpx2.AsyncClient(transport=_transport(200, _CHAT, _LIMITS)))
@@ -225,10 +231,13 @@ def test_anthropic_async_raw_response_parse_is_a_coroutine():
 # -- rate limits: what the world sends ------------------------------------------------------------------------------
 
 def test_world_sends_both_providers_rate_limit_headers():
-    """Every answer carries limit, remaining and reset for requests and tokens: OpenAI durations, Anthropic timestamps."""
+    """Every answer carries limit, remaining and reset for requests and tokens: OpenAI durations, Anthropic
+    timestamps."""
     world = World(seed=0, scenario="rate-limited")
-    gpt = world.openai().chat.completions.with_raw_response.create(model="gpt-fast", max_tokens=50, messages=ask("ping"))
-    claude = world.anthropic().messages.with_raw_response.create(model="claude-fast", max_tokens=50, messages=ask("ping"))
+    gpt = world.openai().chat.completions.with_raw_response.create(model="gpt-fast", max_tokens=50,
+                                                                   messages=ask("ping"))
+    claude = world.anthropic().messages.with_raw_response.create(model="claude-fast", max_tokens=50,
+                                                                 messages=ask("ping"))
     for kind in ("requests", "tokens"):
         assert gpt.headers[f"x-ratelimit-limit-{kind}"] == {"requests": "60", "tokens": "100000"}[kind]
         assert int(gpt.headers[f"x-ratelimit-remaining-{kind}"]) >= 0
@@ -254,13 +263,14 @@ def test_world_charges_max_tokens_or_1024_against_the_tokens_limit():
 def test_openai_files_and_batches_take_what_the_lesson_passes():
     """files.create(file=, purpose="batch"); batches.create(input_file_id=, endpoint=, completion_window="24h")."""
     create_file = inspect.signature(openai.resources.Files.create).parameters
-    assert {"file", "purpose"} <= {n for n, p in create_file.items() if p.kind is p.KEYWORD_ONLY and p.default is p.empty}
+    assert {"file", "purpose"} <= {n for n,
+                                   p in create_file.items() if p.kind is p.KEYWORD_ONLY and p.default is p.empty}
     assert "batch" in typing.get_args(FilePurpose)
     create_batch = inspect.signature(openai.resources.Batches.create).parameters
     assert create_batch["completion_window"].annotation == "Literal['24h']"  # the SDK's annotations are strings
     assert "'/v1/chat/completions'" in create_batch["endpoint"].annotation
     assert "input_file_id" in create_batch
-    assert "Currently only `24h`" in openai.resources.Batches.create.__doc__
+    assert "Currently only `24h`" in (openai.resources.Batches.create.__doc__ or "")
     assert list(inspect.signature(openai.resources.Batches.retrieve).parameters)[1] == "batch_id"
     assert inspect.signature(openai.resources.Files.content).return_annotation in (
         "_legacy_response.HttpxBinaryResponseContent", HttpxBinaryResponseContent)
@@ -276,7 +286,8 @@ def test_openai_batch_status_values_and_request_counts():
 
 
 def test_anthropic_message_batches_api():
-    """messages.batches: create(requests=), retrieve(id), results(id) -> JSONLDecoder of MessageBatchIndividualResponse."""
+    """messages.batches: create(requests=), retrieve(id), results(id) -> JSONLDecoder of
+    MessageBatchIndividualResponse."""
     batches = anthropic.resources.messages.Batches
     assert list(inspect.signature(batches.create).parameters)[1:2] == ["requests"]
     assert list(inspect.signature(batches.retrieve).parameters)[1] == "message_batch_id"
@@ -289,13 +300,13 @@ def test_anthropic_message_batches_api():
         "succeeded", "errored", "canceled", "expired"}
     assert {"message"} <= set(results[0].model_fields) and {"custom_id", "result"} <= set(
         MessageBatchIndividualResponse.model_fields)
-    assert "Batches\n        can take up to 24 hours to complete" in batches.create.__doc__
+    assert "Batches\n        can take up to 24 hours to complete" in (batches.create.__doc__ or "")
 
 
 def test_anthropic_batch_results_come_in_no_promised_order():
     """anthropic's docstrings: results are not guaranteed in request order; match them by custom_id."""
     assert "Results are not guaranteed to be in the same order as\n        requests" in \
-        anthropic.resources.messages.Batches.results.__doc__
+        (anthropic.resources.messages.Batches.results.__doc__ or "")
     assert "Use\n    the `custom_id` field to match results to requests" in inspect.getsource(MessageBatch)
 
 
@@ -334,7 +345,8 @@ def _bar(out: io.StringIO, n: int) -> None:
 
 
 def test_tqdm_with_the_lessons_settings_prints_the_same_every_time():
-    """With fixed miniters, mininterval=0, ncols and a bar_format without times, tqdm's output is a pure function of n."""
+    """With fixed miniters, mininterval=0, ncols and a bar_format without times, tqdm's output is a pure function of
+    n."""
     first, second = io.StringIO(), io.StringIO()
     _bar(first, 250)
     _bar(second, 250)
@@ -373,7 +385,8 @@ def test_openai_marks_its_own_retries_with_x_stainless_retry_count():
             return httpx2.Response(503, json={"error": {"message": "busy", "type": "server_error"}},
                                    headers={"retry-after-ms": "1"})
         return httpx2.Response(200, json=_CHAT)
-    client = openai.OpenAI(api_key="test", max_retries=1, http_client=httpx2.Client(transport=httpx2.MockTransport(handler)))
+    client = openai.OpenAI(api_key="test", max_retries=1,
+                           http_client=httpx2.Client(transport=httpx2.MockTransport(handler)))
     client.chat.completions.create(model="m", messages=ask("hi"))
     assert counts == ["0", "1"]
 

@@ -11,15 +11,16 @@ from __future__ import annotations
 import inspect
 
 import anthropic
+import anthropic.lib.streaming
 import httpx2
 import openai
 import pytest
-from anthropic.types import MessageDeltaUsage, RawMessageStreamEvent
+from anthropic.types import MessageDeltaUsage, RawMessageStartEvent, RawMessageStreamEvent
 from openai.types.chat import ChatCompletionChunk
 from pydantic import TypeAdapter
 
 from faultfirst import World
-from tests.conftest import ask
+from tests.conftest import ask, first_text
 
 _SSE = {"content-type": "text/event-stream"}
 
@@ -39,7 +40,8 @@ class _Events(httpx2.SyncByteStream):
 def _openai_client(events: list[bytes], then: Exception | None = None) -> openai.OpenAI:
     def handler(request: httpx2.Request) -> httpx2.Response:
         return httpx2.Response(200, headers=_SSE, stream=_Events(events, then), request=request)
-    return openai.OpenAI(api_key="test", max_retries=0, http_client=httpx2.Client(transport=httpx2.MockTransport(handler)))
+    return openai.OpenAI(api_key="test", max_retries=0,
+                         http_client=httpx2.Client(transport=httpx2.MockTransport(handler)))
 
 
 def _anthropic_client(events: list[bytes], then: Exception | None = None) -> anthropic.Anthropic:
@@ -69,7 +71,8 @@ def _stream_anthropic(client: anthropic.Anthropic):
 
 
 def test_openai_stream_is_a_stream_of_chunks_whose_first_delta_is_an_empty_role():
-    """openai: stream=True gives an openai.Stream of ChatCompletionChunk whose first delta is role 'assistant', content ''."""
+    """openai: stream=True gives an openai.Stream of ChatCompletionChunk whose first delta is role 'assistant', content
+    ''."""
     world = World(seed=0)
     stream = world.openai().chat.completions.create(model="gpt-fast", messages=ask("Explain retries."), stream=True)
     assert isinstance(stream, openai.Stream)
@@ -91,15 +94,18 @@ def test_openai_chunk_fields_that_may_be_empty():
     assert fields["usage"].default is None and fields["choices"].is_required()
     assert ChoiceDelta.model_fields["content"].default is None
     assert Choice.model_fields["finish_reason"].default is None
-    chunk = ChatCompletionChunk.model_validate({"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "m",
+    chunk = ChatCompletionChunk.model_validate({"id": "c", "object": "chat.completion.chunk", "created": 0,
+                                                "model": "m",
                                                 "choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 2,
                                                                          "total_tokens": 3}})
-    assert chunk.choices == [] and chunk.usage.completion_tokens == 2
+    assert chunk.choices == [] and chunk.usage and chunk.usage.completion_tokens == 2
 
 
 def test_openai_truncated_stream_finishes_with_length():
-    """openai: a streamed reply cut at max_tokens ends with finish_reason 'length', and its text is the non-streamed text."""
-    plain = World(seed=3).openai().chat.completions.create(model="gpt-fast", messages=ask("Explain retries."), max_tokens=5)
+    """openai: a streamed reply cut at max_tokens ends with finish_reason 'length', and its text is the non-streamed
+    text."""
+    plain = World(seed=3).openai().chat.completions.create(model="gpt-fast", messages=ask("Explain retries."),
+                                                           max_tokens=5)
     chunks = list(World(seed=3).openai().chat.completions.create(model="gpt-fast", messages=ask("Explain retries."),
                                                                  max_tokens=5, stream=True))
     assert [c.choices[0].finish_reason for c in chunks][-1] == "length"
@@ -129,7 +135,9 @@ def test_anthropic_event_sequence_in_the_world():
     assert kinds == ["message_start", "content_block_start", *["content_block_delta"] * deltas,
                      "content_block_stop", "message_delta", "message_stop"]
     assert all(e.delta.type == "text_delta" for e in events if e.type == "content_block_delta")
-    assert events[0].message.usage.input_tokens > 0 and events[0].message.stop_reason is None
+    start = events[0]
+    assert isinstance(start, RawMessageStartEvent)
+    assert start.message.usage.input_tokens > 0 and start.message.stop_reason is None
 
 
 def test_anthropic_message_delta_carries_stop_reason_and_cumulative_output_tokens():
@@ -146,7 +154,8 @@ def test_anthropic_message_delta_carries_stop_reason_and_cumulative_output_token
 
 
 def test_anthropic_stream_helper_keeps_the_partial_message_after_an_error():
-    """anthropic: after a mid-stream error, the helper's get_final_message() returns the partial text, stop_reason None."""
+    """anthropic: after a mid-stream error, the helper's get_final_message() returns the partial text, stop_reason
+    None."""
     world = World(seed=50, scenario="overloaded")  # this seed's first stream fails midway
     shown: list[str] = []
     manager = world.anthropic().messages.stream(model="claude-fast", max_tokens=300, messages=ask("Explain retries."))
@@ -155,7 +164,7 @@ def test_anthropic_stream_helper_keeps_the_partial_message_after_an_error():
         for text in stream.text_stream:
             shown.append(text)
     snapshot = stream.current_message_snapshot
-    assert shown and snapshot.content[0].text == "".join(shown) and snapshot.stop_reason is None
+    assert shown and first_text(snapshot) == "".join(shown) and snapshot.stop_reason is None
     final = stream.get_final_message()  # does not raise again: the spent stream's snapshot comes back
     assert final is snapshot and final.stop_reason is None
     assert world.requests[-1].error == "stream error"
@@ -170,7 +179,8 @@ def test_openai_error_event_is_api_error_without_status_code():
     with pytest.raises(openai.APIError) as err:
         list(_stream_openai(_openai_client([_CHUNK, event])))
     assert type(err.value) is openai.APIError and not isinstance(err.value, openai.APIStatusError)
-    assert not hasattr(err.value, "status_code") and err.value.body["type"] == "server_error"
+    body = err.value.body
+    assert not hasattr(err.value, "status_code") and isinstance(body, dict) and body["type"] == "server_error"
     assert err.value.message == "boom"
 
 
@@ -180,7 +190,8 @@ def test_anthropic_error_event_is_api_status_error_with_status_200():
     with pytest.raises(anthropic.APIStatusError) as err:
         list(_stream_anthropic(_anthropic_client([_MESSAGE_START, event])))
     assert type(err.value) is anthropic.APIStatusError and err.value.status_code == 200
-    assert err.value.body["error"]["type"] == "overloaded_error"
+    body = err.value.body
+    assert isinstance(body, dict) and body["error"]["type"] == "overloaded_error"
 
 
 @pytest.mark.parametrize("raised, expected", [
@@ -197,7 +208,8 @@ def test_openai_wraps_transport_errors_during_iteration(raised, expected):
     assert isinstance(err.value.__cause__, type(raised))
 
 
-@pytest.mark.parametrize("raised", [httpx2.ReadTimeout("stalled"), httpx2.RemoteProtocolError("peer closed connection")])
+@pytest.mark.parametrize("raised",
+                         [httpx2.ReadTimeout("stalled"), httpx2.RemoteProtocolError("peer closed connection")])
 def test_anthropic_lets_transport_errors_during_iteration_escape_unwrapped(raised):
     """anthropic: Stream._iter_events wraps nothing: an httpx2 error mid-stream escapes as itself."""
     with pytest.raises(type(raised)) as err:
@@ -207,7 +219,8 @@ def test_anthropic_lets_transport_errors_during_iteration_escape_unwrapped(raise
 
 
 def test_stalled_stream_in_the_world_each_sdk():
-    """World: a stall after the head raises openai.APITimeoutError in the loop, but httpx2.ReadTimeout from anthropic."""
+    """World: a stall after the head raises openai.APITimeoutError in the loop, but httpx2.ReadTimeout from
+    anthropic."""
     world, other = World(seed=0), World(seed=0)
     with pytest.raises(openai.APITimeoutError):
         for _ in world.openai(timeout=0.8).chat.completions.create(model="gpt-strong", messages=ask("Explain retries."),
@@ -227,13 +240,15 @@ def test_timeout_before_the_head_is_the_sdks_own_in_both():
     with pytest.raises(openai.APITimeoutError):
         world.openai(timeout=0.01).chat.completions.create(model="gpt-fast", messages=ask("hi"), stream=True)
     with pytest.raises(anthropic.APITimeoutError):
-        world.anthropic(timeout=0.01).messages.create(model="claude-fast", max_tokens=10, messages=ask("hi"), stream=True)
+        world.anthropic(timeout=0.01).messages.create(model="claude-fast", max_tokens=10, messages=ask("hi"),
+                                                      stream=True)
 
 
 def test_connection_reset_before_the_first_event_is_raised_by_create():
     """World: a reset before any byte raises APIConnectionError from create(stream=True) itself, in both SDKs."""
     for make in (lambda w: w.openai().chat.completions.create(model="gpt-fast", messages=ask("hi"), stream=True),
-                 lambda w: w.anthropic().messages.create(model="claude-fast", max_tokens=10, messages=ask("hi"), stream=True)):
+                 lambda w: w.anthropic().messages.create(model="claude-fast", max_tokens=10, messages=ask("hi"),
+                                                         stream=True)):
         world = World(seed=61, scenario="overloaded")  # this seed's first attempt is a reset
         with pytest.raises((openai.APIConnectionError, anthropic.APIConnectionError)) as err:
             make(world)
@@ -281,7 +296,8 @@ def test_a_float_client_timeout_is_a_read_timeout_per_network_read(make):
 
 @pytest.mark.parametrize("sdk", [openai, anthropic], ids=["openai", "anthropic"])
 def test_every_call_exception_derives_from_api_error(sdk):
-    """Status, connection and timeout errors derive from each SDK's APIError; httpx2's from TransportError, not APIError."""
+    """Status, connection and timeout errors derive from each SDK's APIError; httpx2's from TransportError, not
+    APIError."""
     assert issubclass(sdk.APIStatusError, sdk.APIError) and issubclass(sdk.APIConnectionError, sdk.APIError)
     assert issubclass(sdk.APITimeoutError, sdk.APIConnectionError)
     assert issubclass(httpx2.ReadTimeout, httpx2.TransportError)
@@ -295,7 +311,8 @@ def test_sdk_retries_never_cover_a_failure_during_iteration(sdk):
     world = World(seed=50, scenario="overloaded")
     with pytest.raises((openai.APIError, anthropic.APIError)):
         if sdk == "openai":
-            for _ in world.openai(max_retries=2).chat.completions.create(model="gpt-fast", messages=ask("x"), stream=True):
+            for _ in world.openai(max_retries=2).chat.completions.create(model="gpt-fast", messages=ask("x"),
+                                                                         stream=True):
                 pass
         else:
             for _ in world.anthropic(max_retries=2).messages.create(model="claude-fast", max_tokens=300,
@@ -327,7 +344,8 @@ def test_a_400_is_not_retried_before_a_stream(sdk):
 
     def handler(request: httpx2.Request) -> httpx2.Response:
         calls.append(request)
-        return httpx2.Response(400, json={"error": {"message": "bad", "type": "invalid_request_error"}}, request=request)
+        return httpx2.Response(400, json={"error": {"message": "bad", "type": "invalid_request_error"}},
+                               request=request)
 
     http = httpx2.Client(transport=httpx2.MockTransport(handler))
     with pytest.raises((openai.BadRequestError, anthropic.BadRequestError)):

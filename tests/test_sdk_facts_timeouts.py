@@ -16,6 +16,7 @@ import types
 
 import anthropic
 import httpcore2
+import httpcore2._backends.sync
 import httpx2
 import openai
 import pytest
@@ -46,7 +47,8 @@ class _Recorder:
 _CHAT = {"id": "c", "object": "chat.completion", "created": 0, "model": "m",
          "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
          "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
-_MESSAGE = {"id": "m", "type": "message", "role": "assistant", "model": "m", "content": [{"type": "text", "text": "ok"}],
+_MESSAGE = {"id": "m", "type": "message", "role": "assistant", "model": "m",
+            "content": [{"type": "text", "text": "ok"}],
             "stop_reason": "end_turn", "stop_sequence": None, "usage": {"input_tokens": 1, "output_tokens": 1}}
 
 
@@ -107,7 +109,8 @@ def test_httpx2_timeout_separates_the_phases(sdk):
 
 
 def test_read_timeout_bounds_each_read_not_the_whole_response():
-    """httpcore2 passes the read timeout to every socket read (settimeout per read): it bounds a silence, not a total."""
+    """httpcore2 passes the read timeout to every socket read (settimeout per read): it bounds a silence, not a
+    total."""
     http11 = httpcore2._sync.http11.HTTP11Connection
     for method in (http11._receive_response_headers, http11._receive_response_body):
         source = inspect.getsource(method)
@@ -120,7 +123,8 @@ def test_read_timeout_bounds_each_read_not_the_whole_response():
 
 @pytest.mark.parametrize("sdk", SDKS)
 def test_a_timeout_raises_api_timeout_error_a_kind_of_connection_error(sdk):
-    """An httpx2 timeout becomes APITimeoutError, a subclass of APIConnectionError; other transport errors the parent."""
+    """An httpx2 timeout becomes APITimeoutError, a subclass of APIConnectionError; other transport errors the
+    parent."""
     assert issubclass(sdk.APITimeoutError, sdk.APIConnectionError)
     request = httpx2.Request("POST", "https://example.invalid")
     with pytest.raises(sdk.APITimeoutError):
@@ -132,7 +136,8 @@ def test_a_timeout_raises_api_timeout_error_a_kind_of_connection_error(sdk):
 
 @pytest.mark.parametrize("sdk", SDKS)
 def test_the_sdks_retry_a_timeout_with_the_same_timeout(sdk, slept):
-    """With max_retries=2 a timeout is tried 3 times, each with the full timeout, sleeping 0.5 s then 1 s (no jitter)."""
+    """With max_retries=2 a timeout is tried 3 times, each with the full timeout, sleeping 0.5 s then 1 s (no
+    jitter)."""
     request = httpx2.Request("POST", "https://example.invalid")
     recorder = _Recorder(fail=httpx2.ReadTimeout("slow", request=request))
     with pytest.raises(sdk.APITimeoutError):
@@ -175,7 +180,8 @@ def test_overloaded_and_unavailable_are_internal_server_errors():
 # -- anthropic's own timeout for non-streaming requests -------------------------------------------------------
 
 def test_anthropic_computes_a_timeout_only_when_none_is_given():
-    """Only a default-timeout client with no timeout= refuses max_tokens=30,000 non-streaming; any timeout skips the rule."""
+    """Only a default-timeout client with no timeout= refuses max_tokens=30,000 non-streaming; any timeout skips the
+    rule."""
     recorder = _Recorder()
     with pytest.raises(ValueError, match="Streaming is required"):
         _call(anthropic, _client(anthropic, recorder), max_tokens=30_000)
@@ -210,7 +216,8 @@ def test_world_clients_start_with_the_sdk_default_timeout_and_no_retries():
 
 
 def test_world_ends_a_timed_out_attempt_at_its_timeout_and_bills_it_in_full():
-    """Simulator policy: a non-streaming attempt cut at its read timeout costs that time and is billed for the whole reply."""
+    """Simulator policy: a non-streaming attempt cut at its read timeout costs that time and is billed for the whole
+    reply."""
     world = World(seed=0)
     with pytest.raises(anthropic.APITimeoutError):
         world.anthropic(timeout=0.5).messages.create(model="claude-strong", max_tokens=300, messages=ask("Explain."))
@@ -221,7 +228,8 @@ def test_world_ends_a_timed_out_attempt_at_its_timeout_and_bills_it_in_full():
 
 
 def test_asyncio_timeout_cancels_the_call_and_the_sdk_does_not_retry_it():
-    """asyncio.timeout raises the builtin TimeoutError, not APITimeoutError; the SDK makes no retry; the world bills it."""
+    """asyncio.timeout raises the builtin TimeoutError, not APITimeoutError; the SDK makes no retry; the world bills
+    it."""
     world = World(seed=0)
     client = world.async_anthropic(max_retries=2)
 
@@ -297,7 +305,8 @@ def test_tenacity_reraises_what_it_does_not_retry():
         calls.append(1)
         raise KeyError("not transient")
 
-    retrying = tenacity.Retrying(retry=tenacity.retry_if_exception_type(ValueError), stop=tenacity.stop_after_attempt(5))
+    retrying = tenacity.Retrying(retry=tenacity.retry_if_exception_type(ValueError),
+                                 stop=tenacity.stop_after_attempt(5))
     with pytest.raises(KeyError):
         retrying(refused)
     assert calls == [1]
@@ -383,7 +392,8 @@ def test_anthropic_sleeps_any_positive_retry_after_capped_at_4294967_s(slept):
     with pytest.raises(anthropic.InternalServerError):
         _call(anthropic, _status_client(anthropic, handler, max_retries=2))
     assert handler.calls == 3 and slept == [4_294_967.0, 4_294_967.0]
-    assert "min(retry_after, 4_294_967.0)" in inspect.getsource(anthropic._base_client.BaseClient._calculate_retry_timeout)
+    calculate = anthropic._base_client.BaseClient._calculate_retry_timeout
+    assert "min(retry_after, 4_294_967.0)" in inspect.getsource(calculate)
 
 
 @pytest.mark.parametrize("sdk", SDKS)
@@ -396,11 +406,14 @@ def test_without_retry_after_the_waits_are_the_back_off(sdk, slept):
 
 
 def test_the_lessons_worst_cases_follow_from_these_facts():
-    """3 x 600 s + 1.5 s = 1,801.5 s; + 3 x 5 s connect; openai with retry-after 120: 2,055 s; anthropic: about 99 days."""
+    """3 x 600 s + 1.5 s = 1,801.5 s; + 3 x 5 s connect; openai with retry-after 120: 2,055 s; anthropic: about 99
+    days."""
     limits, retries = anthropic.DEFAULT_TIMEOUT, anthropic.DEFAULT_MAX_RETRIES
     assert limits == openai.DEFAULT_TIMEOUT and openai.DEFAULT_MAX_RETRIES == retries == 2
     backoff = sum(min(0.5 * 2**n, 8.0) for n in range(retries))
-    assert 3 * limits.read + backoff == 1_801.5
-    assert 3 * (limits.connect + limits.read) + backoff == 1_816.5
-    assert 3 * (limits.connect + limits.read) + retries * openai._constants.MAX_RETRY_AFTER_DELAY == 2_055
-    assert round((3 * (limits.connect + limits.read) + retries * 4_294_967.0) / 86_400) == 99
+    read, connect = limits.read, limits.connect
+    assert read is not None and connect is not None
+    assert 3 * read + backoff == 1_801.5
+    assert 3 * (connect + read) + backoff == 1_816.5
+    assert 3 * (connect + read) + retries * openai._constants.MAX_RETRY_AFTER_DELAY == 2_055
+    assert round((3 * (connect + read) + retries * 4_294_967.0) / 86_400) == 99

@@ -21,10 +21,13 @@ import pytest
 from anthropic.types import MessageTokensCount
 from openai.types.responses import InputTokenCountResponse
 
+from tests.conftest import ask
+
 _OPENAI_BODY = {"error": {"message": "This model's maximum context length is 128000 tokens.",
                           "type": "invalid_request_error", "param": "messages", "code": "context_length_exceeded"}}
 _ANTHROPIC_BODY = {"type": "error", "request_id": "req_1",
-                   "error": {"type": "invalid_request_error", "message": "prompt is too long: 250000 tokens > 200000 maximum"}}
+                   "error": {"type": "invalid_request_error",
+                             "message": "prompt is too long: 250000 tokens > 200000 maximum"}}
 
 
 def _answering(status: int, body: dict, **headers: str) -> httpx2.Client:
@@ -34,7 +37,8 @@ def _answering(status: int, body: dict, **headers: str) -> httpx2.Client:
 
 
 def _gpt(status: int = 400, body: dict = _OPENAI_BODY) -> openai.OpenAI:
-    return openai.OpenAI(api_key="test", max_retries=0, http_client=_answering(status, body, **{"x-request-id": "req_o"}))
+    return openai.OpenAI(api_key="test", max_retries=0,
+                         http_client=_answering(status, body, **{"x-request-id": "req_o"}))
 
 
 def _claude(status: int = 400, body: dict = _ANTHROPIC_BODY) -> anthropic.Anthropic:
@@ -42,16 +46,12 @@ def _claude(status: int = 400, body: dict = _ANTHROPIC_BODY) -> anthropic.Anthro
                                http_client=_answering(status, body, **{"request-id": "req_a"}))
 
 
-def _ask(text: str = "hi") -> list[dict[str, str]]:
-    return [{"role": "user", "content": text}]
-
-
 def test_status_400_is_bad_request_error_in_both_sdks():
     """Both SDKs raise their BadRequestError (a subclass of APIStatusError) for HTTP 400."""
     with pytest.raises(openai.BadRequestError) as gpt_err:
-        _gpt().chat.completions.create(model="m", messages=_ask())
+        _gpt().chat.completions.create(model="m", messages=ask("hi"))
     with pytest.raises(anthropic.BadRequestError) as claude_err:
-        _claude().messages.create(model="m", max_tokens=10, messages=_ask())
+        _claude().messages.create(model="m", max_tokens=10, messages=ask("hi"))
     assert isinstance(gpt_err.value, openai.APIStatusError) and gpt_err.value.status_code == 400
     assert isinstance(claude_err.value, anthropic.APIStatusError) and claude_err.value.status_code == 400
     assert "if response.status_code == 400:" in inspect.getsource(openai.OpenAI._make_status_error)
@@ -59,9 +59,10 @@ def test_status_400_is_bad_request_error_in_both_sdks():
 
 
 def test_openai_error_carries_the_inner_error_object():
-    """openai 3.x: err.body is the JSON's `error` object; code, param and type are read from it; str(err) shows only the message."""
+    """openai 3.x: err.body is the JSON's `error` object; code, param and type are read from it; str(err) shows only the
+    message."""
     with pytest.raises(openai.BadRequestError) as caught:
-        _gpt().chat.completions.create(model="m", messages=_ask())
+        _gpt().chat.completions.create(model="m", messages=ask("hi"))
     err = caught.value
     assert err.body == _OPENAI_BODY["error"]
     assert (err.code, err.param, err.type) == ("context_length_exceeded", "messages", "invalid_request_error")
@@ -73,7 +74,7 @@ def test_anthropic_error_carries_the_whole_body():
     """anthropic 2.x: err.body is the whole JSON; type, api_message and error_code are read from it; request_id
     comes from the `request-id` response header, not from the body's own request_id ("req_1" here)."""
     with pytest.raises(anthropic.BadRequestError) as caught:
-        _claude().messages.create(model="m", max_tokens=10, messages=_ask())
+        _claude().messages.create(model="m", max_tokens=10, messages=ask("hi"))
     err = caught.value
     assert err.body == _ANTHROPIC_BODY
     assert err.type == "invalid_request_error"
@@ -93,7 +94,8 @@ def test_anthropic_says_not_to_match_on_the_message():
 
 
 def test_anthropic_count_tokens_endpoint():
-    """anthropic 2.x messages.count_tokens posts to /v1/messages/count_tokens and returns MessageTokensCount.input_tokens."""
+    """anthropic 2.x messages.count_tokens posts to /v1/messages/count_tokens and returns
+    MessageTokensCount.input_tokens."""
     seen = []
 
     def handler(request: httpx2.Request) -> httpx2.Response:
@@ -101,9 +103,9 @@ def test_anthropic_count_tokens_endpoint():
         return httpx2.Response(200, json={"input_tokens": 12})
 
     claude = anthropic.Anthropic(api_key="test", http_client=httpx2.Client(transport=httpx2.MockTransport(handler)))
-    counted = claude.messages.count_tokens(model="m", messages=_ask())
+    counted = claude.messages.count_tokens(model="m", messages=ask("hi"))
     assert isinstance(counted, MessageTokensCount) and counted.input_tokens == 12
-    assert seen == [("POST", "/v1/messages/count_tokens", {"model": "m", "messages": _ask()})]
+    assert seen == [("POST", "/v1/messages/count_tokens", {"model": "m", "messages": ask("hi")})]
     assert "max_tokens" not in inspect.signature(anthropic.resources.messages.Messages.count_tokens).parameters
 
 
@@ -122,7 +124,8 @@ def test_openai_has_an_input_token_count_endpoint():
 
 
 def test_openai_responses_truncation_option():
-    """openai 3.x Responses.create takes truncation='auto'|'disabled'; disabled is documented as the default, failing with 400."""
+    """openai 3.x Responses.create takes truncation='auto'|'disabled'; disabled is documented as the default, failing
+    with 400."""
     param = inspect.signature(openai.resources.responses.Responses.create).parameters["truncation"]
     assert "Literal['auto', 'disabled']" in str(param.annotation)
     doc = " ".join(inspect.getsource(openai.resources.responses.responses).split())
@@ -135,9 +138,9 @@ def test_openai_responses_truncation_option():
 def test_anthropic_explicit_timeout_skips_the_non_streaming_refusal():
     """anthropic 2.x refuses max_tokens above 21,333 without streaming only when no timeout is given."""
     with pytest.raises(ValueError, match="Streaming is required"):
-        _claude().messages.create(model="m", max_tokens=30_000, messages=_ask())
+        _claude().messages.create(model="m", max_tokens=30_000, messages=ask("hi"))
     with pytest.raises(anthropic.BadRequestError):  # sent, and answered by the (mock) API
-        _claude().messages.create(model="m", max_tokens=30_000, messages=_ask(), timeout=600)
+        _claude().messages.create(model="m", max_tokens=30_000, messages=ask("hi"), timeout=600)
     source = inspect.getsource(anthropic.resources.messages.Messages.create)
     assert "if not stream and not is_given(timeout) and self._client.timeout == DEFAULT_TIMEOUT:" in source
 
@@ -174,13 +177,14 @@ def test_anthropic_non_streaming_rule_has_per_model_limits_and_any_timeout_skips
     limits = anthropic._constants.MODEL_NONSTREAMING_TOKENS
     assert limits and set(limits.values()) == {8_192} and "claude-opus-4-0" in limits
     with pytest.raises(ValueError, match="Streaming is required"):
-        _claude().messages.create(model="claude-opus-4-0", max_tokens=8_193, messages=_ask())
+        _claude().messages.create(model="claude-opus-4-0", max_tokens=8_193, messages=ask("hi"))
     with pytest.raises(anthropic.BadRequestError):  # under the general rule, another model's 8,193 is sent
-        _claude().messages.create(model="m", max_tokens=8_193, messages=_ask())
+        _claude().messages.create(model="m", max_tokens=8_193, messages=ask("hi"))
     slow_client = anthropic.Anthropic(api_key="test", max_retries=0, timeout=900,
                                       http_client=_answering(400, _ANTHROPIC_BODY, **{"request-id": "req_a"}))
     with pytest.raises(anthropic.BadRequestError):  # a client timeout other than the default skips the rule too
-        slow_client.messages.create(model="m", max_tokens=30_000, messages=_ask())
-    assert "MODEL_NONSTREAMING_TOKENS.get(model, None)" in inspect.getsource(anthropic.resources.messages.Messages.create)
+        slow_client.messages.create(model="m", max_tokens=30_000, messages=ask("hi"))
+    create = anthropic.resources.messages.Messages.create
+    assert "MODEL_NONSTREAMING_TOKENS.get(model, None)" in inspect.getsource(create)
     assert not hasattr(openai._constants, "MODEL_NONSTREAMING_TOKENS")
     assert "Streaming is required" not in inspect.getsource(openai._base_client)

@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import calendar
+import contextlib
 import json
 import shutil
 import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import anthropic
 import openai
 import pytest
 
 from faultfirst.serve import WorldServer, serve_world, serving
+from tests.conftest import ask, first_text
 
 pytestmark = pytest.mark.loopback
-ASK = [{"role": "user", "content": "Say this is a test"}]
+ASK = ask("Say this is a test")
 
 
 @pytest.fixture
@@ -35,6 +38,7 @@ def test_openai_sdk_over_http(server):
     chunks = list(client.chat.completions.create(model="gpt-fast", messages=ASK, stream=True,
                                                  stream_options={"include_usage": True}))
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "This is a test."
+    assert chunks[-1].usage and completion.usage
     assert chunks[-1].usage.completion_tokens == completion.usage.completion_tokens
     assert client.responses.create(model="gpt-strong", input="Say this is a test").output_text == "This is a test."
     assert [r.endpoint for r in server.world.requests] == ["chat.completions", "chat.completions", "responses"]
@@ -45,7 +49,7 @@ def test_anthropic_sdk_over_http(server):
     client = anthropic.Anthropic(base_url=server.base_url, api_key="any", max_retries=0)
     message = client.messages.create(model="claude-fast", max_tokens=50, messages=ASK)
     with client.messages.stream(model="claude-fast", max_tokens=50, messages=ASK) as stream:
-        assert "".join(stream.text_stream) == message.content[0].text == "This is a test."
+        assert "".join(stream.text_stream) == first_text(message) == "This is a test."
     assert client.messages.count_tokens(model="claude-fast", messages=ASK).input_tokens == message.usage.input_tokens
 
 
@@ -89,18 +93,17 @@ def test_connection_reset_over_http(server):
     client = openai.OpenAI(base_url=f"{server.base_url}/v1", api_key="any", max_retries=0)
     with pytest.raises(openai.APIConnectionError):
         for i in range(150):  # 2% resets: one comes within the first few dozen calls
-            try:
+            with contextlib.suppress(openai.InternalServerError):
                 client.chat.completions.create(model="gpt-fast", messages=[{"role": "user", "content": f"{i}"}],
                                                max_tokens=5)
-            except openai.InternalServerError:
-                pass
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
 def test_plain_curl(server):
     """curl gets the same JSON the SDK parses."""
     body = json.dumps({"model": "gpt-fast", "messages": ASK})
-    out = subprocess.run(["curl", "-s", f"{server.base_url}/v1/chat/completions", "-H", "content-type: application/json",
+    out = subprocess.run(["curl", "-s", f"{server.base_url}/v1/chat/completions", "-H",
+                          "content-type: application/json",
                           "-d", body], capture_output=True, text=True, check=True, timeout=30).stdout
     assert json.loads(out)["choices"][0]["message"]["content"] == "This is a test."
 
@@ -161,6 +164,7 @@ def served_by_the_cli(tmp_path) -> Iterator[tuple[str, subprocess.Popen]]:
                "--speed", "10", "--port", "0", "--quiet"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
+        assert process.stdout is not None  # stdout=PIPE
         banner = process.stdout.readline()
         assert "scenario 'outage'" in banner and "seed 5" in banner and "10x real time" in banner, banner
         yield banner.rsplit(" on ", 1)[1].strip(), process
@@ -179,7 +183,7 @@ def test_the_serve_command_end_to_end(served_by_the_cli):
     with pytest.raises(openai.InternalServerError):  # the outage: OpenAI is down for the first 20 minutes
         gpt.chat.completions.create(model="gpt-fast", messages=ASK)
     claude = anthropic.Anthropic(base_url=url, api_key="any", max_retries=0)
-    assert claude.messages.create(model="claude-fast", max_tokens=50, messages=ASK).content[0].text == "This is a test."
+    assert first_text(claude.messages.create(model="claude-fast", max_tokens=50, messages=ASK)) == "This is a test."
     if shutil.which("curl"):
         out = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", f"{url}/v1/chat/completions",
                               "-H", "content-type: application/json", "-d", json.dumps({"model": "gpt-fast",
@@ -218,19 +222,23 @@ def test_a_fast_served_world_tells_clients_real_waits(server):
     lies between the response's Date and that minute later."""
     from email.utils import parsedate_to_datetime
 
-    ask_a_lot = {"max_tokens": 60_000, "messages": ASK}
+    ask_a_lot: dict[str, Any] = {"max_tokens": 60_000, "messages": ASK}
     limited = {}
     for name, client, model, error in (
             ("openai", openai.OpenAI(base_url=f"{server.base_url}/v1", api_key="any", max_retries=0), "gpt-strong",
              openai.RateLimitError),
             ("anthropic", anthropic.Anthropic(base_url=server.base_url, api_key="any", max_retries=0, timeout=60),
              "claude-fast", anthropic.RateLimitError)):
-        create = client.chat.completions.create if name == "openai" else client.messages.create
         with pytest.raises(error) as caught:
             for _ in range(3):  # 60,000 tokens each against 100,000 a minute: the second or third is refused
-                create(model=model, **ask_a_lot)
-        limited[name] = (client, caught.value.response.headers)
-    for name, (client, headers) in limited.items():
+                if isinstance(client, openai.OpenAI):
+                    client.chat.completions.create(model=model, **ask_a_lot)
+                else:
+                    client.messages.create(model=model, **ask_a_lot)
+        refused = caught.value
+        assert isinstance(refused, (openai.RateLimitError, anthropic.RateLimitError))
+        limited[name] = (client, refused.response.headers)
+    for client, headers in limited.values():
         wait_ms = int(headers["retry-after-ms"])
         assert 0 < wait_ms <= 600 and headers["retry-after"] == "1"
         assert client._parse_retry_after_header(headers) == wait_ms / 1000

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from anthropic.types.messages.batch_create_params import Request
 
 from faultfirst import SpendCapExceeded, World
 from tests.conftest import ask, gathered_calls
@@ -18,8 +19,9 @@ def test_no_cap_by_default_in_the_simulated_world(world):
 
 def test_worst_case_is_checked_before_sending():
     """A call whose prompt plus max_tokens at catalogue prices exceeds the cap is refused, and not sent."""
-    prompt_tokens = World(seed=0).openai().chat.completions.create(
-        model="gpt-strong", messages=ask("hi"), max_tokens=1).usage.prompt_tokens
+    usage = World(seed=0).openai().chat.completions.create(model="gpt-strong", messages=ask("hi"), max_tokens=1).usage
+    assert usage is not None
+    prompt_tokens = usage.prompt_tokens
     world = World(seed=0, spend_cap_usd=0.50)
     with pytest.raises(SpendCapExceeded) as err:
         world.openai().chat.completions.create(model="gpt-strong", messages=ask("hi"), max_tokens=100_000)
@@ -75,7 +77,7 @@ def test_bad_cap_is_a_clear_error(cap):
         World(spend_cap_usd=cap)
 
 
-def _messages_batch(n: int, max_tokens: int = 200) -> list[dict]:
+def _messages_batch(n: int, max_tokens: int = 200) -> list[Request]:
     return [{"custom_id": f"doc-{i}", "params": {"model": "claude-fast", "max_tokens": max_tokens,
                                                  "messages": ask(f"Summarise document {i}.")}} for i in range(n)]
 

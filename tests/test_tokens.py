@@ -55,7 +55,8 @@ def test_usage_matches_the_tokenizer_and_cost_matches_the_catalogue(world):
     expected = (completion.usage.prompt_tokens * spec.input_usd_per_mtok
                 + completion.usage.completion_tokens * spec.output_usd_per_mtok) / 1e6
     assert record.cost_usd == pytest.approx(expected)
-    assert (record.input_tokens, record.output_tokens) == (completion.usage.prompt_tokens, completion.usage.completion_tokens)
+    assert (record.input_tokens, record.output_tokens) == (completion.usage.prompt_tokens,
+                                                           completion.usage.completion_tokens)
 
 
 def test_anthropic_models_count_with_another_encoding(world):

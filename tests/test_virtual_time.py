@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 
 import anthropic
@@ -59,7 +60,7 @@ def test_sdk_retries_sleep_on_the_virtual_clock():
     with pytest.raises(openai.InternalServerError):
         client.chat.completions.create(model="gpt-fast", messages=ask("hi"))
     assert [r.status for r in world.requests] == [503] * 5
-    gaps = [b.start - a.end for a, b in zip(world.requests, world.requests[1:])]
+    gaps = [b.start - a.end for a, b in itertools.pairwise(world.requests)]
     # openai 3.x: 0.5 * 2**n seconds, reduced by up to 25% jitter (openai/_base_client.py)
     for n, gap in enumerate(gaps):
         assert 0.5 * 2**n * 0.75 <= gap <= 0.5 * 2**n
@@ -83,8 +84,12 @@ def test_a_plain_client_still_sleeps_for_real(monkeypatch):
     slept: list[float] = []
     monkeypatch.setattr(time, "sleep", slept.append)
     World()  # installs the routing
-    handler = lambda request: httpx2.Response(503, json={"error": {"message": "down"}})
-    client = openai.OpenAI(api_key="test", max_retries=1, http_client=httpx2.Client(transport=httpx2.MockTransport(handler)))
+
+    def handler(request):
+        return httpx2.Response(503, json={"error": {"message": "down"}})
+
+    client = openai.OpenAI(api_key="test", max_retries=1,
+                           http_client=httpx2.Client(transport=httpx2.MockTransport(handler)))
     with pytest.raises(openai.InternalServerError):
         client.chat.completions.create(model="gpt-fast", messages=ask("hi"))
     assert len(slept) == 1 and 0.375 <= slept[0] <= 0.5
@@ -179,7 +184,7 @@ def test_world_run_rejects_a_function(world):
     async def main():
         return 1
     with pytest.raises(TypeError, match="did you pass the function"):
-        world.run(main)  # type: ignore[arg-type]
+        world.run(main)
 
 
 def test_cancelled_request_is_recorded():
@@ -250,7 +255,8 @@ def test_tenacity_without_a_world_uses_real_time():
 
 
 def test_async_streams_and_dropped_worlds_leave_nothing_behind():
-    """Streams consumed under world.run, then worlds collected: nothing on stderr (no pending task, no unclosed loop)."""
+    """Streams consumed under world.run, then worlds collected: nothing on stderr (no pending task, no unclosed
+    loop)."""
     import os
     import subprocess
     import sys
@@ -264,7 +270,8 @@ def test_async_streams_and_dropped_worlds_leave_nothing_behind():
         "    out = []\n"
         "    for i in range(20):\n"
         "        try:\n"
-        "            s = await c.chat.completions.create(model='gpt-fast', messages=[{'role': 'user', 'content': str(i)}], stream=True)\n"
+        "            s = await c.chat.completions.create(model='gpt-fast', "
+        "messages=[{'role': 'user', 'content': str(i)}], stream=True)\n"
         "            out.append(''.join([x.choices[0].delta.content or '' async for x in s if x.choices]))\n"
         "        except Exception as e:\n"
         "            out.append(type(e).__name__)\n"

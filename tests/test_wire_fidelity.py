@@ -22,15 +22,16 @@ from __future__ import annotations
 import inspect
 
 import anthropic
+import anthropic.lib.streaming._messages
 import httpx2
 import openai
 import pytest
-from anthropic.types import Message, MessageDeltaUsage, RawMessageDeltaEvent
+from anthropic.types import Message, MessageDeltaUsage, RawMessageDeltaEvent, RawMessageStartEvent
 from anthropic.types.raw_message_delta_event import Delta
 
 from faultfirst import World
-from faultfirst.serve import provider_of, serving
 from faultfirst.model.tokens import count_tokens
+from faultfirst.serve import provider_of, serving
 from tests.conftest import ask
 
 QUESTION = ask("Explain why retries need jitter.")
@@ -77,6 +78,7 @@ def test_openai_stop_ends_the_reply_before_the_first_sequence():
     at = min(full.index("jitter"), full.index(" the"))
     text, cut = _openai_text(stop=["zzz-absent", " the", "jitter"])
     assert text == full[:at] and cut.choices[0].finish_reason == "stop"
+    assert cut.usage and plain.usage
     assert cut.usage.completion_tokens == _tokens(World(), "gpt-fast", text) < plain.usage.completion_tokens
     assert _openai_text(stop="jitter")[0] == full[: full.index("jitter")]
 
@@ -92,6 +94,7 @@ def test_max_tokens_wins_over_a_later_stop_sequence():
     full, _ = _openai_text()
     last_word = full.split()[-1]
     _, completion = _openai_text(stop=[last_word], max_tokens=5)
+    assert completion.usage
     assert completion.choices[0].finish_reason == "length" and completion.usage.completion_tokens == 5
     _, message = _claude_text(stop_sequences=[last_word], max_tokens=5)
     assert (message.stop_reason, message.stop_sequence) == ("max_tokens", None)
@@ -106,7 +109,8 @@ def test_openai_stream_stops_at_the_sequence_with_usage_of_what_was_sent():
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == full[: full.index("jitter")]
     assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
-    assert chunks[-1].usage.completion_tokens == _tokens(world, "gpt-fast", text) == world.requests[-1].output_tokens
+    usage = chunks[-1].usage
+    assert usage and usage.completion_tokens == _tokens(world, "gpt-fast", text) == world.requests[-1].output_tokens
 
 
 def test_anthropic_stop_sequences_report_the_one_matched():
@@ -142,12 +146,14 @@ def test_bad_stop_sequences_are_refused_with_what_to_send():
     client = World().openai(max_retries=0)
     with pytest.raises(openai.BadRequestError, match="at most 4") as five:
         client.chat.completions.create(model="gpt-fast", messages=QUESTION, stop=list("abcde"))
-    assert five.value.body["param"] == "stop"
+    assert isinstance(five.value.body, dict) and five.value.body["param"] == "stop"
     with pytest.raises(openai.BadRequestError, match="none of them empty"):
         client.chat.completions.create(model="gpt-fast", messages=QUESTION, stop=[""])
+    claude = World().anthropic(max_retries=0)
     with pytest.raises(anthropic.BadRequestError, match="stop_sequences: must be a list of strings"):
-        World().anthropic(max_retries=0).messages.create(model="claude-fast", max_tokens=10, messages=QUESTION,
-                                                         stop_sequences="END")
+        # A string where the SDK's types want a list: the mistake this test makes on purpose.
+        claude.messages.create(model="claude-fast", max_tokens=10, messages=QUESTION,  # type: ignore[call-overload]
+                               stop_sequences="END")
 
 
 # -- n choices ----------------------------------------------------------------------------------------------
@@ -156,12 +162,12 @@ def test_n_returns_n_numbered_choices_and_bills_them_all():
     """n=3: choices 0..2, choice 0 is the n=1 reply, the sampled default replies differ, usage counts all three."""
     world = World(seed=0)
     completion = world.openai().chat.completions.create(model="gpt-fast", messages=QUESTION, n=3)
-    texts = [c.message.content for c in completion.choices]
-    assert [c.index for c in completion.choices] == [0, 1, 2]
+    texts = [c.message.content or "" for c in completion.choices]
+    assert [c.index for c in completion.choices] == [0, 1, 2] and all(texts)
     assert texts[0] == _openai_text()[0] and len(set(texts)) > 1
     assert all(c.finish_reason == "stop" for c in completion.choices)
     billed = sum(_tokens(world, "gpt-fast", t) for t in texts)
-    assert completion.usage.completion_tokens == billed == world.requests[-1].output_tokens
+    assert completion.usage and completion.usage.completion_tokens == billed == world.requests[-1].output_tokens
     assert world.requests[-1].cost_usd == world.catalog["gpt-fast"].cost_usd(completion.usage.prompt_tokens, billed)
 
 
@@ -180,7 +186,7 @@ def test_n_draws_from_its_own_stream():
 def test_n_applies_stop_to_every_choice():
     """Each choice ends before the stop sequence."""
     completion = World(seed=0).openai().chat.completions.create(model="gpt-fast", messages=QUESTION, n=4, stop=" on")
-    assert all(" on" not in c.message.content for c in completion.choices)
+    assert all(c.message.content is not None and " on" not in c.message.content for c in completion.choices)
 
 
 def test_async_n_and_its_limits():
@@ -207,6 +213,7 @@ def test_message_delta_usage_carries_input_and_cache_counts():
     world = World(seed=0)
     events = list(world.anthropic().messages.create(model="claude-fast", max_tokens=300, messages=QUESTION,
                                                     stream=True))
+    assert isinstance(events[0], RawMessageStartEvent)
     start = events[0].message.usage
     [delta] = [e for e in events if e.type == "message_delta"]
     assert delta.usage.input_tokens == start.input_tokens == world.requests[-1].input_tokens > 0
@@ -241,5 +248,5 @@ def test_served_openai_routes_ignore_an_anthropic_version_header():
         models = anthropic.Anthropic(base_url=server.base_url, api_key="any", max_retries=0).models.list()
         assert [r.provider for r in server.world.requests] == ["openai", "anthropic"]
     assert [c.index for c in completion.choices] == [0, 1]
-    assert all("jitter" not in c.message.content for c in completion.choices)
+    assert all(c.message.content is not None and "jitter" not in c.message.content for c in completion.choices)
     assert {m.id for m in models.data} == {m.name for m in server.world.catalog.for_provider("anthropic")}

@@ -22,26 +22,40 @@ from __future__ import annotations
 
 import json
 import typing
+from typing import Any
 
 import jsonschema
 import openai
 import pytest
-from openai.types.chat import ChatCompletion, ChatCompletionChunk
+from openai.types.chat import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatCompletionFunctionToolParam,
+    ChatCompletionMessage,
+)
 from openai.types.chat.chat_completion_chunk import ChoiceDeltaToolCall
 from openai.types.chat.chat_completion_message_function_tool_call import ChatCompletionMessageFunctionToolCall
-from openai.types.responses import ResponseFunctionToolCall, ResponseStreamEvent
+from openai.types.responses import (
+    FunctionToolParam,
+    ParsedResponseFunctionToolCall,
+    ResponseFunctionToolCall,
+    ResponseStreamEvent,
+)
 from pydantic import BaseModel
 
 from faultfirst import World
-from tests.conftest import ask
+from tests.conftest import ask, first_text
 
-WEATHER = {"type": "object", "properties": {"city": {"type": "string"}, "unit": {"type": "string", "enum": ["c", "f"]}},
-           "required": ["city", "unit"], "additionalProperties": False}
-TIME = {"type": "object", "properties": {"timezone": {"type": "string"}}, "required": ["timezone"]}
-TOOLS = [{"type": "function", "function": {"name": "get_weather", "description": "Current weather", "parameters": WEATHER}},
-         {"type": "function", "function": {"name": "get_time", "parameters": TIME}}]
-FLAT_TOOLS = [{"type": "function", "name": t["function"]["name"], "parameters": t["function"]["parameters"],
-               "strict": False} for t in TOOLS]
+WEATHER: dict[str, object] = {
+    "type": "object", "properties": {"city": {"type": "string"}, "unit": {"type": "string", "enum": ["c", "f"]}},
+    "required": ["city", "unit"], "additionalProperties": False}
+TIME: dict[str, object] = {"type": "object", "properties": {"timezone": {"type": "string"}}, "required": ["timezone"]}
+TOOLS: list[ChatCompletionFunctionToolParam] = [
+    {"type": "function", "function": {"name": "get_weather", "description": "Current weather", "parameters": WEATHER}},
+    {"type": "function", "function": {"name": "get_time", "parameters": TIME}}]
+FLAT_TOOLS: list[FunctionToolParam] = [
+    {"type": "function", "name": t["function"]["name"], "parameters": t["function"]["parameters"], "strict": False}
+    for t in TOOLS]
 BOTH = ask("What are the weather and the time in Paris?")
 NEITHER = ask("Explain why retries need jitter.")
 SCHEMAS = {"get_weather": WEATHER, "get_time": TIME}
@@ -57,6 +71,15 @@ def _chat(world: World | None = None, messages=BOTH, **options) -> ChatCompletio
         model="gpt-fast", messages=messages, tools=TOOLS, **options)
 
 
+def _function_calls(message: ChatCompletionMessage) -> list[ChatCompletionMessageFunctionToolCall]:
+    """The message's tool calls, which must be there and all be function calls (the SDK types a call as either
+    kind)."""
+    assert message.tool_calls is not None, message
+    calls = [call for call in message.tool_calls if isinstance(call, ChatCompletionMessageFunctionToolCall)]
+    assert len(calls) == len(message.tool_calls), message.tool_calls
+    return calls
+
+
 def _assert_fits(name: str, arguments: str) -> None:
     jsonschema.validate(json.loads(arguments), SCHEMAS[name])
 
@@ -64,7 +87,7 @@ def _assert_fits(name: str, arguments: str) -> None:
 def test_the_sdk_types_these_replies_fill():
     """openai 3.57.0: the fields, enums and stream events named in this module's docstring."""
     assert set(ChatCompletionMessageFunctionToolCall.model_fields) == {"id", "function", "type"}
-    assert "tool_calls" in typing.get_args(ChatCompletion.model_fields["choices"].annotation.__args__[0]
+    assert "tool_calls" in typing.get_args(typing.get_args(ChatCompletion.model_fields["choices"].annotation)[0]
                                            .model_fields["finish_reason"].annotation)
     assert ChoiceDeltaToolCall.model_fields["index"].is_required()
     assert {"call_id", "name", "arguments", "type"} <= {n for n, f in ResponseFunctionToolCall.model_fields.items()
@@ -86,7 +109,7 @@ def test_a_named_tool_choice_forces_that_call_with_arguments_that_fit_its_schema
     world = World(seed=3)
     choice = _chat(world, NEITHER, tool_choice={"type": "function", "function": {"name": "get_time"}}).choices[0]
     assert choice.finish_reason == "tool_calls" and choice.message.content is None
-    [call] = choice.message.tool_calls
+    [call] = _function_calls(choice.message)
     assert call.type == "function" and call.function.name == "get_time" and call.id.startswith("call_")
     _assert_fits("get_time", call.function.arguments)
     assert world.requests[-1].stop_reason == "tool_calls"
@@ -95,24 +118,26 @@ def test_a_named_tool_choice_forces_that_call_with_arguments_that_fit_its_schema
 def test_auto_calls_each_tool_the_prompt_names_in_parallel_and_text_otherwise():
     """auto (the default): both tools the question names, with distinct ids; a question naming none gets prose;
     parallel_tool_calls=False keeps the first call."""
-    calls = _chat().choices[0].message.tool_calls
+    calls = _function_calls(_chat().choices[0].message)
     assert [c.function.name for c in calls] == ["get_weather", "get_time"] and len({c.id for c in calls}) == 2
     for call in calls:
         _assert_fits(call.function.name, call.function.arguments)
     assert json.loads(calls[0].function.arguments)["city"] == "Paris"
     prose = _chat(messages=NEITHER).choices[0]
     assert prose.finish_reason == "stop" and prose.message.tool_calls is None and prose.message.content
-    assert [c.function.name for c in _chat(parallel_tool_calls=False).choices[0].message.tool_calls] == ["get_weather"]
+    assert [c.function.name for c in _function_calls(_chat(parallel_tool_calls=False).choices[0].message)] == \
+        ["get_weather"]
 
 
 def test_required_calls_a_tool_and_none_answers_as_without_tools():
     """required with a prompt naming no tool calls the first; none gives the reply a tool-less request gets."""
-    assert [c.function.name for c in _chat(messages=NEITHER, tool_choice="required").choices[0].message.tool_calls] \
-        == ["get_weather"]
+    required = _chat(messages=NEITHER, tool_choice="required").choices[0].message
+    assert [c.function.name for c in _function_calls(required)] == ["get_weather"]
     plain = World(seed=3).openai().chat.completions.create(model="gpt-fast", messages=BOTH)
     none = _chat(tool_choice="none")
     assert none.choices[0].message.content == plain.choices[0].message.content
     assert none.choices[0].finish_reason == "stop"
+    assert none.usage and plain.usage
     assert none.usage.prompt_tokens > plain.usage.prompt_tokens  # the tool definitions are part of the prompt
 
 
@@ -129,7 +154,8 @@ def test_the_follow_up_turn_answers_from_the_tool_results():
     message = _chat(world).choices[0].message
     results = {"get_weather": "Sunny, 22 degrees.", "get_time": "It is 14:05."}
     follow = [*BOTH, message.model_dump(exclude_none=True),
-              *({"role": "tool", "tool_call_id": c.id, "content": results[c.function.name]} for c in message.tool_calls)]
+              *({"role": "tool", "tool_call_id": c.id,
+                 "content": results[c.function.name]} for c in _function_calls(message))]
     answer = _chat(world, follow).choices[0]
     assert answer.finish_reason == "stop" and answer.message.tool_calls is None
     assert answer.message.content == "Sunny, 22 degrees. It is 14:05."
@@ -140,14 +166,15 @@ def test_parse_with_a_pydantic_function_tool_gives_parsed_arguments():
     completion = World(seed=3).openai().chat.completions.parse(
         model="gpt-fast", messages=ask("Alice Smith is 31 years old."), tools=[openai.pydantic_function_tool(Contact)],
         tool_choice="required")
-    arguments = completion.choices[0].message.tool_calls[0].function.parsed_arguments
+    [call] = completion.choices[0].message.tool_calls or []
+    arguments = call.function.parsed_arguments
     assert isinstance(arguments, Contact) and arguments.name == "Alice Smith" and arguments.age == 31
 
 
 def test_streamed_tool_calls_arrive_as_indexed_argument_pieces():
     """chat.completions.stream: argument deltas per call index, a done event per call, and a final completion equal
     to the non-streamed one's calls; the raw chunks open each call with its id and name."""
-    expected = [(c.id, c.function.name, c.function.arguments) for c in _chat().choices[0].message.tool_calls]
+    expected = [(c.id, c.function.name, c.function.arguments) for c in _function_calls(_chat().choices[0].message)]
     with World(seed=3).openai().chat.completions.stream(model="gpt-fast", messages=BOTH, tools=TOOLS) as stream:
         events = list(stream)
         final = stream.get_final_completion()
@@ -156,13 +183,14 @@ def test_streamed_tool_calls_arrive_as_indexed_argument_pieces():
     assert [(e.index, e.name) for e in events if e.type == "tool_calls.function.arguments.done"] == \
         [(0, "get_weather"), (1, "get_time")]
     assert final.choices[0].finish_reason == "tool_calls"
-    calls = final.choices[0].message.tool_calls
+    calls = final.choices[0].message.tool_calls or []
     # ids carry the request's serial, the second in its own world too
     assert [(c.function.name, c.function.arguments) for c in calls] == [(n, a) for _, n, a in expected]
     chunks = list(World(seed=3).openai().chat.completions.create(model="gpt-fast", messages=BOTH, tools=TOOLS,
                                                                  stream=True))
     openings = [d for c in chunks for d in c.choices[0].delta.tool_calls or [] if d.id]
-    assert [(d.index, d.type, d.function.name, d.function.arguments) for d in openings] == \
+    assert [(d.index, d.type, d.function and d.function.name, d.function and d.function.arguments)
+            for d in openings] == \
         [(0, "function", "get_weather", ""), (1, "function", "get_time", "")]
     assert all(isinstance(c, ChatCompletionChunk) for c in chunks)
 
@@ -176,16 +204,16 @@ def test_async_streamed_tool_calls_match_the_sync_ones():
             return await stream.get_final_completion()
 
     final = world.run(main())
-    assert [(c.function.name, c.function.arguments) for c in final.choices[0].message.tool_calls] == \
-        [(c.function.name, c.function.arguments) for c in _chat().choices[0].message.tool_calls]
+    assert [(c.function.name, c.function.arguments) for c in final.choices[0].message.tool_calls or []] == \
+        [(c.function.name, c.function.arguments) for c in _function_calls(_chat().choices[0].message)]
 
 
 def test_a_call_cut_at_max_tokens_ends_with_length():
     """Arguments longer than max_tokens stop there: finish_reason 'length', usage at the limit."""
     choice = _chat(max_completion_tokens=3, tool_choice="required")
-    assert choice.choices[0].finish_reason == "length" and choice.usage.completion_tokens == 3
+    assert choice.choices[0].finish_reason == "length" and choice.usage and choice.usage.completion_tokens == 3
     with pytest.raises(ValueError):
-        json.loads(choice.choices[0].message.tool_calls[0].function.arguments)
+        json.loads(_function_calls(choice.choices[0].message)[0].function.arguments)
 
 
 def test_tool_calls_draw_from_their_own_stream():
@@ -226,6 +254,7 @@ def test_responses_parse_fills_parsed_arguments_and_text_format():
     client = World(seed=3).openai()
     called = client.responses.parse(model="gpt-fast", input="Alice Smith is 31 years old.",
                                     tools=[openai.pydantic_function_tool(Contact)], tool_choice="required")
+    assert isinstance(called.output[0], ParsedResponseFunctionToolCall)
     assert isinstance(called.output[0].parsed_arguments, Contact)
     parsed = client.responses.parse(model="gpt-fast", input="Alice Smith is 31 years old.", text_format=Contact)
     assert parsed.output_parsed == Contact(name="Alice Smith", age=31)
@@ -244,13 +273,16 @@ def test_responses_stream_sends_the_events_the_sdk_parses():
                           "response.completed"]
     assert [e.sequence_number for e in events] == list(range(len(events)))
     plain = World(seed=3).openai().responses.create(model="gpt-fast", input=NEITHER)
-    assert final.output_text == plain.output_text == "".join(e.delta for e in events if e.type == "response.output_text.delta")
-    assert final.usage.output_tokens == plain.usage.output_tokens
+    deltas = [e.delta for e in events if e.type == "response.output_text.delta"]
+    assert final.output_text == plain.output_text == "".join(deltas)
+    assert final.usage and plain.usage and final.usage.output_tokens == plain.usage.output_tokens
     with World(seed=3).openai().responses.stream(model="gpt-fast", input=BOTH, tools=FLAT_TOOLS) as stream:
         kinds = [e.type for e in stream]
         calls = stream.get_final_response().output
     assert kinds.count("response.function_call_arguments.done") == 2
-    assert [(c.name, c.arguments) for c in calls] == [(c.name, c.arguments) for c in _responses().output]
+    assert all(c.type == "function_call" for c in calls)
+    assert [(c.name, c.arguments) for c in calls if c.type == "function_call"] == \
+        [(c.name, c.arguments) for c in _responses().output]
 
 
 def test_responses_stream_cut_at_max_output_tokens_is_incomplete():
@@ -258,7 +290,8 @@ def test_responses_stream_cut_at_max_output_tokens_is_incomplete():
     with World(seed=3).openai().responses.stream(model="gpt-fast", input=NEITHER, max_output_tokens=16) as stream:
         last = list(stream)[-1]
     assert last.type == "response.incomplete"
-    assert last.response.incomplete_details.reason == "max_output_tokens" and last.response.usage.output_tokens == 16
+    details, usage = last.response.incomplete_details, last.response.usage
+    assert details and usage and details.reason == "max_output_tokens" and usage.output_tokens == 16
 
 
 # -- JSON mode ------------------------------------------------------------------------------------------------
@@ -274,22 +307,22 @@ def test_json_mode_fills_the_schema_the_prompt_carries():
     filled = client.chat.completions.create(model="gpt-fast", response_format={"type": "json_object"},
                                             messages=[{"role": "system", "content": SCHEMA_PROMPT},
                                                       *ask("Alice Smith is 31 years old.")])
-    assert Contact.model_validate_json(filled.choices[0].message.content) == Contact(name="Alice Smith", age=31)
+    assert Contact.model_validate_json(filled.choices[0].message.content or "") == Contact(name="Alice Smith", age=31)
     empty = client.chat.completions.create(model="gpt-fast", response_format={"type": "json_object"}, messages=NEITHER)
-    assert json.loads(empty.choices[0].message.content) == {}
+    assert json.loads(empty.choices[0].message.content or "") == {}
 
 
 def test_responses_json_mode_streamed_and_not():
     """Responses text.format json_object fills the prompt's schema, streamed (responses.stream) or not."""
-    options = {"model": "gpt-fast", "instructions": SCHEMA_PROMPT, "input": "Alice Smith is 31 years old.",
-               "text": {"format": {"type": "json_object"}}}
+    options: dict[str, Any] = {"model": "gpt-fast", "instructions": SCHEMA_PROMPT,
+                               "input": "Alice Smith is 31 years old.", "text": {"format": {"type": "json_object"}}}
     client = World(seed=3).openai()
     created = client.responses.create(**options)
     with client.responses.stream(**options) as stream:
         streamed = stream.get_final_response()
     for response in (created, streamed):
         assert Contact.model_validate_json(response.output_text) == Contact(name="Alice Smith", age=31)
-        assert response.text.format.type == "json_object"
+        assert response.text and response.text.format and response.text.format.type == "json_object"
 
 
 # -- Anthropic models list ----------------------------------------------------------------------------------
@@ -309,9 +342,10 @@ def test_the_anthropic_models_list_carries_capabilities_the_world_honours():
         info = ModelInfo.model_validate(entry)  # strict validation, not the SDK's lenient construction
         assert info.lifecycle == "active" and info.max_tokens == world.catalog[info.id].max_output_tokens
     caps = next(iter(claude.models.list())).capabilities
+    assert caps
     assert caps.structured_outputs.supported and caps.batch.supported and caps.citations.supported
     assert not caps.image_input.supported and not caps.thinking.types.enabled.supported
     reply = claude.messages.create(model="claude-fast", max_tokens=300, messages=ask("Alice Smith is 31 years old."),
                                    output_config={"format": {"type": "json_schema",
                                                              "schema": Contact.model_json_schema()}})
-    assert Contact.model_validate_json(reply.content[0].text) == Contact(name="Alice Smith", age=31)
+    assert Contact.model_validate_json(first_text(reply)) == Contact(name="Alice Smith", age=31)

@@ -43,7 +43,8 @@ def run_commands(flow: dict) -> list[str]:
 
 def ci_command(prefix: str) -> str:
     """The one line of .ci/run that starts with `prefix`: the command the workflows must repeat word for word."""
-    lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines() if line.strip().startswith(prefix)]
+    lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()
+             if line.strip().startswith(prefix)]
     assert len(lines) == 1, f".ci/run should have exactly one line starting {prefix!r}, has {lines}"
     return lines[0]
 
@@ -86,7 +87,7 @@ def test_actionlint_rejects_broken_workflows(tmp_path):
         copies[-1].write_text(text.replace(old, new, 1))
     result = actionlint(*map(str, copies))
     assert result.returncode == 1, result.stdout + result.stderr
-    for copy, (*_, rule) in zip(copies, MISTAKES):
+    for copy, (*_, rule) in zip(copies, MISTAKES, strict=True):
         errors = [line for line in result.stdout.splitlines() if Path(line.split(":", 1)[0]).name == copy.name]
         assert any(rule in line for line in errors), f"{copy.name}: no {rule} error in {errors}"
 
@@ -126,7 +127,8 @@ def test_weekly_runs_ci_from_a_clean_checkout_and_reports_failure():
 
 
 def test_actions_are_pinned_to_versions():
-    """Every action is pinned to a version tag, never a branch; setup-uv to an exact release (it publishes no major tags)."""
+    """Every action is pinned to a version tag, never a branch; setup-uv to an exact release (it publishes no major
+    tags)."""
     for path in WORKFLOWS.glob("*.yml"):
         for job in yaml.safe_load(path.read_text())["jobs"].values():
             for step in job.get("steps", []):
@@ -143,11 +145,13 @@ def test_devcontainer_gives_the_readme_start():
     image = re.fullmatch(r"mcr\.microsoft\.com/devcontainers/python:(?:\d+-)?3\.(\d+)(?:-\w+)?", config["image"])
     assert image and int(image[1]) >= 11, config["image"]
     readme = (ROOT / "README.md").read_text()
-    assert "`pip install uv`" in readme, "the README no longer installs uv with pip: install it the new way in the devcontainer"
+    assert "`pip install uv`" in readme, \
+        "the README no longer installs uv with pip: install it the new way in the devcontainer"
     install, sync = (shlex.split(step) for step in config["postCreateCommand"].split("&&"))
     assert [word for word in install if word != "--user"] == ["pip", "install", "uv"] and sync == ["uv", "sync"]
-    start = re.search(r"## Quick start.*?```bash\n(.*?)```", readme, re.DOTALL)[1]
-    commands = [line.split("#")[0].strip() for line in start.splitlines() if line.strip()]
+    start = re.search(r"## Quick start.*?```bash\n(.*?)```", readme, re.DOTALL)
+    assert start, "the README has no Quick start with a bash block"
+    commands = [line.split("#")[0].strip() for line in start[1].splitlines() if line.strip()]
     assert commands == ["uv run faultfirst lab", "uv run pytest"], (
         "the README's start changed: make .devcontainer/devcontainer.json give the new one, then update this test")
     assert 8888 in config["forwardPorts"]  # JupyterLab's default port, which `faultfirst lab` keeps

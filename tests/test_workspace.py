@@ -28,7 +28,8 @@ def _curriculum(tmp_path: Path) -> Path:
     (root / "book" / "tier1").mkdir(parents=True)
     (root / "notebooks" / "tier1" / "first-calls.ipynb").write_text("lesson v1")
     (root / "exercises" / "first-calls.ipynb").write_text("exercise v1")
-    (root / "book" / "tier1" / "first-calls.md").write_text("# First calls\n\n*About 1 hour 20 minutes. Prerequisites: none.*\n")
+    (root / "book" / "tier1" / "first-calls.md").write_text(
+        "# First calls\n\n*About 1 hour 20 minutes. Prerequisites: none.*\n")
     (root / "_toc.yml").write_text("root: book/index\nparts:\n  - caption: Tier 1\n    chapters:\n"
                                    "      - file: book/intro/what\n      - file: book/tier1/first-calls\n")
     shutil.copy(find_repo_root() / "_config.yml", root / "_config.yml")
@@ -67,7 +68,8 @@ def test_the_landing_page_says_what_the_folders_hold_and_links_every_lesson(tmp_
     assert len(lessons) == len(list((root / "notebooks").rglob("*.ipynb")))
     for href in re.findall(r"\]\(([^)]+)\)", text):
         assert "://" in href or (workspace / href).is_file(), href
-    assert re.search(r"\| \[Tail latency and hedged requests\]\(notebooks/tier2/hedging.ipynb\) \| \d+ (hour|minutes)", text)
+    assert re.search(r"\| \[Tail latency and hedged requests\]\(notebooks/tier2/hedging.ipynb\) \| \d+ (hour|minutes)",
+                     text)
 
 
 def test_the_landing_page_is_rewritten_and_nothing_else_is(tmp_path):
@@ -103,9 +105,11 @@ def test_faultfirst_lab_starts_jupyterlab_headless(tmp_path):
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True,
     )
     lines: queue.Queue[str] = queue.Queue()
+    stdout = process.stdout
+    assert stdout is not None  # stdout=PIPE
 
     def read_lines() -> None:  # a thread, so that waiting for output can time out
-        for line in process.stdout:
+        for line in stdout:
             lines.put(line)
 
     threading.Thread(target=read_lines, daemon=True).start()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import anthropic
@@ -9,10 +10,11 @@ import openai
 import pytest
 
 from faultfirst import World
-from faultfirst.service.attempts import HookFailed
 from faultfirst.clock.limits import Runaway
+from faultfirst.service.attempts import HookFailed
+from tests.conftest import ask
 
-ASK = [{"role": "user", "content": "Say hi."}]
+ASK = ask("Say hi.")
 
 
 def _one_of_each(world: World) -> None:
@@ -42,10 +44,8 @@ def test_hooks_do_not_change_what_the_world_does() -> None:
     watched.on_attempt(before=lambda a: None, after=lambda a: None)
     for world in (plain, watched):
         for _ in range(6):
-            try:
+            with contextlib.suppress(openai.APIError, anthropic.APIError):
                 _one_of_each(world)
-            except (openai.APIError, anthropic.APIError):
-                pass
     assert plain.requests == watched.requests
 
 
@@ -121,7 +121,7 @@ def test_limits_hold_inside_and_restore_on_exit_and_on_error() -> None:
             _one_of_each(world)
     assert world.active_limits is None
     with pytest.raises(ZeroDivisionError), world.limits(max_seconds=1.0):
-        1 / 0
+        raise ZeroDivisionError
     assert world.active_limits is None
     world.clock.sleep(10.0)  # past the old bound on time: nothing stops it now
     _one_of_each(world)
@@ -131,9 +131,8 @@ def test_limits_nest_and_bound_virtual_time() -> None:
     """An inner block's bounds replace the outer's, which come back when it ends; world.limits() lifts them."""
     world = World(seed=7)
     with world.limits(max_attempts=100, max_seconds=60.0) as outer:
-        with world.limits(max_seconds=5.0):
-            with pytest.raises(Runaway, match="more than 5 simulated seconds"):
-                world.clock.sleep(6.0)
+        with world.limits(max_seconds=5.0), pytest.raises(Runaway, match="more than 5 simulated seconds"):
+            world.clock.sleep(6.0)
         assert world.active_limits is outer
         with world.limits():
             world.clock.sleep(100.0)

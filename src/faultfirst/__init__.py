@@ -11,7 +11,20 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from .model.attacks import Attack, AttackSetError, CleanText, Criterion, attack_succeeded, load_attacks, load_clean
 from .model.catalog import Catalog, ModelSpec
+from .model.corpus import (
+    Contradiction,
+    Corpus,
+    CorpusError,
+    Facts,
+    Paper,
+    Question,
+    Span,
+    gold_text,
+    load_corpus,
+    load_questions,
+)
 from .model.request import Message, ModelRequest
 from .service.records import RequestRecord
 from .service.scenarios import SCENARIOS, Outage, RateLimits, Scenario
@@ -28,7 +41,10 @@ if TYPE_CHECKING:
 _ON_FIRST_USE = {"World": ".world", "SpendCapExceeded": ".wire.client_errors", "ResponderFailed": ".model.scripted"}
 
 __all__ = ["World", "Catalog", "ModelSpec", "RequestRecord", "Scenario", "SCENARIOS", "RateLimits", "Outage",
-           "SpendCapExceeded", "retryable_status", "plural", "ModelRequest", "Message", "ResponderFailed"]
+           "SpendCapExceeded", "retryable_status", "plural", "ModelRequest", "Message", "ResponderFailed",
+           "Attack", "CleanText", "Criterion", "AttackSetError", "load_attacks", "load_clean", "attack_succeeded",
+           "load_corpus", "load_questions", "gold_text", "Corpus", "Paper", "Facts", "Question", "Span",
+           "Contradiction", "CorpusError"]
 
 
 def __getattr__(name: str) -> Any:

@@ -10,7 +10,7 @@ import random
 from collections.abc import Awaitable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, SupportsIndex, TypeVar
 
 import httpx2
 from anthropic import Anthropic, AsyncAnthropic
@@ -86,13 +86,14 @@ class World:
     what went wrong as its cause. Simulated worlds only.
     """
 
-    def __init__(self, *, seed: int = 0, scenario: str = "calm", spend_cap_usd: float | None = None,
-                 live: bool | None = None, record_to: str | os.PathLike[str] | None = None,
+    def __init__(self, *, seed: SupportsIndex = 0, scenario: str | Scenario = "calm",
+                 spend_cap_usd: float | None = None, live: bool | None = None,
+                 record_to: str | os.PathLike[str] | None = None,
                  fixtures: str | os.PathLike[str] | list[str | os.PathLike[str]] | None = None,
                  responder: ResponderFunction | None = None) -> None:
         if isinstance(seed, bool) or not hasattr(type(seed), "__index__"):
             raise TypeError(f"seed must be an int, such as World(seed=7); got {type(seed).__name__} {seed!r}")
-        seed = operator.index(seed)  # numpy's integers too, as plain ints (seeds go into strings)
+        self.seed: int = operator.index(seed)  # numpy's integers too, as plain ints (seeds go into strings)
         if spend_cap_usd is not None and not (isinstance(spend_cap_usd, (int, float)) and spend_cap_usd >= 0):
             raise ValueError(f"spend_cap_usd must be a non-negative number of dollars or None, got {spend_cap_usd!r}")
         self.live = _live_from_environment() if live is None else bool(live)
@@ -104,20 +105,19 @@ class World:
         lead = ScriptedResponder(responder) if responder is not None else None
         if record_to is None and self.live:
             record_to = _recording_from_environment()
-        self.seed = seed
         self.spend_cap_usd = DEFAULT_LIVE_CAP_USD if self.live and spend_cap_usd is None else spend_cap_usd
         self.scenario: Scenario = scenario_named(scenario)
         clock: Clock = RealTimeClock() if self.live else Clock()
         self.catalog: Catalog = CATALOG
         self.requests: list[RequestRecord] = []
         self._spend = SpendLedger(lambda: self.spend_cap_usd, self.catalog, self.requests)
-        self._api = SimulatedAPI(seed=seed, scenario=self.scenario, catalog=self.catalog, log=self.requests,
+        self._api = SimulatedAPI(seed=self.seed, scenario=self.scenario, catalog=self.catalog, log=self.requests,
                                  responders=Responders(_fixtures_for(fixtures), lead), spend=self._spend)
         self._recorder = Recorder(Path(record_to)) if record_to is not None else None
         self._runner = LoopRunner(clock)
         # What the transports get: the world's traffic, not the world (see service/session.py).
         self._session = Session(clock, self._api, self._spend, self.requests, self.catalog, self._runner,
-                                sdk_jitter=random.Random(f"{seed}:sdk-jitter"))
+                                sdk_jitter=random.Random(f"{self.seed}:sdk-jitter"))
         sdk_sleep.install()
 
     def __repr__(self) -> str:

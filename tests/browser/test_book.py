@@ -143,7 +143,8 @@ _UNDER_COPY_BUTTON = """block => {
 
 @pytest.mark.parametrize("width", [PHONE, TABLET, DESKTOP])
 def test_a_solution_opens_to_its_code_without_markers_clear_of_the_copy_button(open_lesson, width):
-    """A solution dropdown shows its code: no BEGIN/END SOLUTION lines, wrapped to fit (but on a phone), no line under the copy button."""
+    """A solution dropdown shows its code: no BEGIN/END SOLUTION lines, wrapped to fit (but on a phone), no line under
+    the copy button."""
     from playwright.sync_api import expect
 
     page = open_lesson(width)

@@ -8,15 +8,21 @@ The request-parsing layer turns an OpenAI or Anthropic request into a `Prompt`; 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 
 @dataclass(frozen=True)
 class Document:
-    """A document passed alongside the user turn (an Anthropic document block)."""
+    """A document passed alongside the user turn: an Anthropic document block, or a tool's result.
+
+    `origin` says which, because an instruction planted in a tool's result is a different attack
+    from one planted in a document (see `obedience.py`).
+    """
 
     text: str
     title: str | None = None
     citations: bool = False
+    origin: Literal["document", "tool_result"] = "document"
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,9 @@ class Reply:
     skill: str
     ending: str | None = None  # a fixture's scripted ending (see _fixtures.ENDINGS); None: the engine's own
     stop_sequence: str | None = None
+    # A tool call an obeyed injection demands: the tool's name and an argument its call must carry (or None).
+    # The engine makes the call when the request offers that tool; otherwise the reply is its text.
+    demanded_call: tuple[str, str | None] | None = None
 
     @property
     def text(self) -> str:

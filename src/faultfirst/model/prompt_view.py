@@ -8,7 +8,10 @@ import functools
 import re
 from dataclasses import dataclass
 
+from .attacks import Attack
 from .injections import _GUARD_RE, _find_injections, _Injection
+from .known_attacks import family_of_case, find_case, without_case
+from .obedience import Defence, Placement, Temptation, datamark, family_of
 from .prompt import Prompt
 from .text_tools import _remove_spans, _sentence_spans
 
@@ -35,10 +38,19 @@ class _Source:
     title: str | None = None
     index: int | None = None  # position in Prompt.documents; None for text inside the user turn
     citations: bool = False
+    origin: Placement = "document"
+    delimited: bool = True  # set apart by the API (a block, a tool message) or by tags; not a bare "Document:"
+
+    @functools.cached_property
+    def mark(self) -> str | None:
+        """The datamarking character the text's words are joined with (spotlighting), if any."""
+        return datamark(self.text)
 
     @functools.cached_property
     def injections(self) -> tuple[_Injection, ...]:
-        return _find_injections(self.text)
+        # A datamarked text is read through its marks, as the model reads it: one character for one
+        # space, so the spans found are spans of the text as sent.
+        return _find_injections(self.text.replace(self.mark, " ") if self.mark else self.text)
 
     @functools.cached_property
     def spans(self) -> tuple[tuple[int, int], ...]:
@@ -80,7 +92,7 @@ def _embedded_documents(user: str) -> tuple[list[_Source], list[tuple[int, int]]
         following = _SECTION_RE.search(user, header.end())
         end = following.start() if following else len(user)
         end = _without_trailing_question(user, header.end(), end)
-        sources.append(_Source(user[header.end() : end].strip(), header.group(1)))
+        sources.append(_Source(user[header.end() : end].strip(), header.group(1), delimited=False))
         spans.append((header.start(), end))
     return sources, spans
 
@@ -153,13 +165,14 @@ class _View:
     prompt: Prompt
     documents: tuple[_Source, ...]  # document blocks first, then documents in the user text
     request: str  # user text outside the documents, injected instructions removed
-    injection: _Injection | None  # the first injected instruction, if any
-    guarded: bool  # the prompt says document content is data, not instructions
+    injection: _Injection | None  # the first injected instruction the pattern reader found, if any
+    case: Attack | None  # a packaged attack case found in the prompt (`known_attacks.py`); it goes first
+    temptation: Temptation | None  # where the case or instruction sits, its attack family and the defences around it
 
     @classmethod
     def of(cls, prompt: Prompt) -> _View:
         blocks = [
-            _Source(document.text, document.title, index, document.citations)
+            _Source(document.text, document.title, index, document.citations, origin=document.origin)
             for index, document in enumerate(prompt.documents)
         ]
         embedded, document_spans = _embedded_documents(prompt.user)
@@ -167,13 +180,26 @@ class _View:
         request = _remove_spans(
             prompt.user, [*document_spans, *((inj.start, inj.end) for inj in user_injections)]
         )
-        injections = [*(inj for block in blocks for inj in block.injections), *user_injections]
+        found = [*((inj, block) for block in blocks for inj in block.injections),
+                 *((inj, _enclosing(inj, embedded, document_spans)) for inj in user_injections)]
+        first = found[0] if found else None
+        sources = [*blocks, *embedded]
+        case = find_case([*(source.text for source in sources), prompt.user, prompt.system])
+        temptation: Temptation | None = None
+        if case is not None:
+            attack, place = case
+            source = sources[place] if place < len(sources) else None
+            placement: Placement = source.origin if source else ("request" if place == len(sources) else "system")
+            temptation = Temptation(placement, family_of_case(attack), _defences(prompt, request, source))
+        elif first is not None:
+            temptation = _temptation(prompt, request, *first)
         return cls(
             prompt=prompt,
             documents=(*blocks, *embedded),
             request=request,
-            injection=injections[0] if injections else None,
-            guarded=bool(_GUARD_RE.search(f"{prompt.system}\n{request}")),
+            injection=first[0] if first else None,
+            case=case[0] if case else None,
+            temptation=temptation,
         )
 
     @functools.cached_property
@@ -185,3 +211,56 @@ class _View:
     def material(self) -> tuple[_Source, ...]:
         """Texts the request is about: the documents and whatever follows the instruction."""
         return (*self.documents, _Source(self.body)) if self.body else self.documents
+
+
+def _enclosing(injection: _Injection, embedded: list[_Source], spans: list[tuple[int, int]]) -> _Source | None:
+    """The document written into the user turn that holds `injection`, or None: the user's own words."""
+    document_spans = spans[len(spans) - len(embedded):]  # the wrappers' spans come first
+    for source, (start, end) in zip(embedded, document_spans, strict=True):
+        if start <= injection.start < end:
+            return source
+    return None
+
+
+def _temptation(prompt: Prompt, request: str, injection: _Injection, source: _Source | None) -> Temptation:
+    """How the model meets `injection`: in the user's request or in a source, and what guards it."""
+    if source is None:
+        placement: Placement = "request"
+        before = prompt.user[: injection.start]
+    else:
+        placement = source.origin
+        before = source.text[: injection.start]
+    return Temptation(placement, family_of(injection.demand, before), _defences(prompt, request, source))
+
+
+def _defences(prompt: Prompt, request: str, source: _Source | None) -> frozenset[Defence]:
+    """The prompt-level defences around an attack found in `source` (None: in the user's or system's words)."""
+    defences: set[Defence] = set()
+    if source is not None and source.delimited:
+        defences.add("delimited")
+    if source is not None and source.mark:
+        defences.add("spotlit")
+    if _GUARD_RE.search(prompt.system):
+        defences.add("hierarchy")
+    if _GUARD_RE.search(request):
+        defences.add("reminder")
+    return frozenset(defences)
+
+
+def own_words(prompt: Prompt) -> str:
+    """What the user asked in their own words: the user turn without the documents written into it, the
+    instructions injected into it, or the lines of a packaged attack case. A model decides which tools
+    a request calls for from these, not from the data it was given to read."""
+    view = _View.of(prompt)
+    if view.case is not None:
+        view = _View.of(without_case(prompt, view.case))
+    return view.request
+
+
+def resisted_results(prompt: Prompt) -> tuple[str, ...]:
+    """The tool results as a model that follows no instruction in them relays them: those lines left out."""
+    view = _View.of(prompt)
+    if view.case is not None:
+        view = _View.of(without_case(prompt, view.case))
+    return tuple(_remove_spans(source.text, [(inj.start, inj.end) for inj in source.injections])
+                 for source in view.documents if source.origin == "tool_result")

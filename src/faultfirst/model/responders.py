@@ -8,11 +8,11 @@ is a :class:`Responder`: it replies, or returns None to let the next link answer
 0. ``responder`` - a learner's function, `World(responder=...)` (see `model/scripted.py`).
 1. ``fixture``  - a scripted reply from a :class:`~faultfirst.model.fixtures.FixtureSet`.
 2. the built-in skills, tried in order, the first that applies wins:
-   ``injected`` - a document or the user turn carries an injected instruction
-   ("Ignore previous instructions and ...").  Like a naive model, the engine
-   obeys it unless the prompt is *guarded* (it calls document content
-   untrusted data); a guarded prompt falls through and the injected sentence
-   is left out of everything below.
+   ``injected`` - a document, a tool result or the user turn carries an injected
+   instruction ("Ignore previous instructions and ...").  The model obeys it with a
+   chance that depends on the model, the attack's family and the defences around it
+   (`obedience.py`), drawn per attempt from the world's injection stream; when it
+   resists, the injected sentence is left out of everything below.
    ``json``     - the prompt carries a JSON Schema: emit JSON that fits it.
    ``answer``   - documents plus a question: quote the best-matching sentences,
    with Anthropic-style citations when the document enables them.
@@ -38,6 +38,8 @@ from typing import Any, Protocol
 
 from .fixtures import FixtureSet
 from .injections import _obey
+from .known_attacks import demanded_call, obeyed_text, without_case
+from .obedience import chance
 from .prompt import Block, Message, Prompt, Reply, _plain
 from .prompt_view import _View
 from .skills.answer import _answer
@@ -57,6 +59,9 @@ class Turn:
     prompt: Prompt
     messages: tuple[Message, ...] = ()
     max_tokens: int | None = None
+    # The world's draw, in [0, 1), deciding whether an injected instruction is obeyed on this attempt (from
+    # its own stream, so it shifts no other draw). None, outside a world: a draw fixed by the prompt.
+    injection_draw: float | None = None
 
 
 class Responder(Protocol):
@@ -97,14 +102,19 @@ class Responders:
         return Reply(tuple(Block(text) for text in texts), "fixture", entry.ending, entry.stop_sequence)
 
 
-def respond(prompt: Prompt, rng: random.Random, *, fixtures: FixtureSet | None = None) -> Reply:
-    """What the simulated model replies to `prompt` alone: the chain with no learner's responder."""
-    return Responders(fixtures or FixtureSet()).reply(Turn(prompt), rng)
+def respond(prompt: Prompt, rng: random.Random, *, fixtures: FixtureSet | None = None,
+            injection_draw: float | None = None) -> Reply:
+    """What the simulated model replies to `prompt` alone: the chain with no learner's responder.
+
+    `injection_draw` decides an injected instruction as the world's draw would (0.0 always obeys it,
+    1.0 never does); None: a draw fixed by the prompt.
+    """
+    return Responders(fixtures or FixtureSet()).reply(Turn(prompt, injection_draw=injection_draw), rng)
 
 
 def skill_reply(turn: Turn, rng: random.Random) -> Reply | None:
     """The first built-in skill that applies (injected, json, answer, summary, classify), else None."""
-    decision = _decide(turn.prompt)
+    decision = _resolve(_decide(turn.prompt), turn)
     if isinstance(decision, _Sampled):
         # Only prompts above temperature 0 leave a sampled part; it draws from `rng`.
         schema = turn.prompt.schema
@@ -114,9 +124,14 @@ def skill_reply(turn: Turn, rng: random.Random) -> Reply | None:
     return None if decision.skill == "default" else decision
 
 
+def tempted(prompt: Prompt) -> bool:
+    """Whether `prompt` carries an injected instruction the model may obey (decided per attempt)."""
+    return isinstance(_decide(prompt), _Tempted)
+
+
 def default_reply(turn: Turn, rng: random.Random) -> Reply:
     """The default reply: decided with the skills when the prompt was read (cached), sampled above temperature 0."""
-    decision = _decide(turn.prompt)
+    decision = _resolve(_decide(turn.prompt), turn)
     if isinstance(decision, Reply):
         return decision
     return _plain(_default_text(decision.topic, rng), "default")
@@ -130,15 +145,35 @@ class _Sampled:
     topic: str = ""
 
 
+@dataclass(frozen=True)
+class _Tempted:
+    """A prompt that carries an injected instruction: what obeying it says, what the model says if it resists,
+    and the chance it obeys (`obedience.chance`)."""
+
+    obeyed: Reply
+    resisted: Reply | _Sampled
+    chance: float
+
+
+def _resolve(decision: Reply | _Sampled | _Tempted, turn: Turn) -> Reply | _Sampled:
+    """The decision for this attempt: a tempted prompt obeys when the attempt's draw falls under its chance."""
+    if not isinstance(decision, _Tempted):
+        return decision
+    draw = turn.injection_draw
+    if draw is None:
+        draw = random.Random(f"injection:{_stable_seed(turn.prompt)}").random()
+    return decision.obeyed if draw < decision.chance else decision.resisted
+
+
 # Lessons and benchmarks repeat prompts heavily, and reading a prompt (splitting
 # sentences, finding injections, ranking) costs more than sampling a reply from
 # it, so the prompt-only part of `respond` is cached. Bounded: cleared when full. The bound holds the
 # parallelism lesson's thousand documents through every pass and seed its cells make over them.
-_DECISIONS: dict[tuple[Any, ...], Reply | _Sampled] = {}
+_DECISIONS: dict[tuple[Any, ...], Reply | _Sampled | _Tempted] = {}
 _DECISIONS_MAX = 16384
 
 
-def _decide(prompt: Prompt) -> Reply | _Sampled:
+def _decide(prompt: Prompt) -> Reply | _Sampled | _Tempted:
     """Everything about the reply that depends on the prompt alone (cached)."""
     schema = json.dumps(prompt.schema, sort_keys=True) if prompt.schema is not None else None
     key = (prompt.system, prompt.user, prompt.documents, schema, prompt.temperature > 0, prompt.provider, prompt.model)
@@ -150,10 +185,21 @@ def _decide(prompt: Prompt) -> Reply | _Sampled:
     return decision
 
 
-def _decide_uncached(prompt: Prompt) -> Reply | _Sampled:
+def _decide_uncached(prompt: Prompt) -> Reply | _Sampled | _Tempted:
     view = _View.of(prompt)
-    if view.injection is not None and not view.guarded:
-        return _plain(_obey(view.injection, prompt), "injected")
+    if view.case is not None and view.temptation is not None:
+        cleaned = without_case(prompt, view.case)
+        obeyed = Reply((Block(obeyed_text(view.case)),), "injected", demanded_call=demanded_call(view.case))
+        return _Tempted(obeyed, _decide_resisting(cleaned, _View.of(cleaned)), chance(prompt.model, view.temptation))
+    resisted = _decide_resisting(prompt, view)
+    if view.injection is None or view.temptation is None:
+        return resisted
+    return _Tempted(_plain(_obey(view.injection, prompt), "injected"), resisted,
+                    chance(prompt.model, view.temptation))
+
+
+def _decide_resisting(prompt: Prompt, view: _View) -> Reply | _Sampled:
+    """The reply of a model that follows no injected instruction (the view has already left them out)."""
     if prompt.schema is not None:
         facts = _Facts.of(view)
         if prompt.temperature > 0:

@@ -26,10 +26,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-
 # Words of a tool's name that say nothing about what it is for.
-_GENERIC = frozenset("get set fetch find make create update delete run call do use tool function the and for "
-                     "with from into to of by api".split())
+_GENERIC = frozenset(["get", "set", "fetch", "find", "make", "create", "update", "delete", "run", "call", "do", "use",
+                      "tool", "function", "the", "and", "for", "with", "from", "into", "to", "of", "by", "api"])
 _NAME_WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 _USER_WORD = re.compile(r"\w+")
 
@@ -50,7 +49,7 @@ class ToolSpec:
     schema: dict[str, Any]
 
 
-def _function_tools(tools: Any, *, flat: bool) -> list[ToolSpec]:
+def function_tools(tools: Any, *, flat: bool) -> list[ToolSpec]:
     """The request's function tools (others, such as web search, are not simulated and never called)."""
     if tools is None:
         return []
@@ -62,7 +61,7 @@ def _function_tools(tools: Any, *, flat: bool) -> list[ToolSpec]:
             continue
         definition = tool if flat else tool.get("function")
         name = definition.get("name") if isinstance(definition, dict) else None
-        if not isinstance(name, str) or not name:
+        if not isinstance(definition, dict) or not isinstance(name, str) or not name:
             where = "tools[].name" if flat else "tools[].function.name"
             raise ToolRequestError(f"{where}: every function tool needs a name", "tools")
         specs.append(ToolSpec(name, definition.get("parameters") or {"type": "object", "properties": {}}))
@@ -93,10 +92,11 @@ def plan_calls(body: dict[str, Any], user: str, *, answered: bool, flat: bool) -
     `answered`: the conversation ends in tool results (a follow-up turn). `flat`: the Responses API's
     tool shapes rather than Chat Completions'.
     """
-    tools = _function_tools(body.get("tools"), flat=flat)
+    tools = function_tools(body.get("tools"), flat=flat)
     choice = body.get("tool_choice") or "auto"
     if isinstance(choice, dict) and choice.get("type") == "allowed_tools":
-        allowed = {name for spec in (choice.get("tools") if flat else (choice.get("allowed_tools") or {}).get("tools")) or []
+        listed = choice.get("tools") if flat else (choice.get("allowed_tools") or {}).get("tools")
+        allowed = {name for spec in listed or []
                    if isinstance(spec, dict) and (name := _named(spec, flat=flat))}
         tools = [tool for tool in tools if tool.name in allowed]
         choice = choice.get("mode") if flat else (choice.get("allowed_tools") or {}).get("mode")
@@ -105,8 +105,8 @@ def plan_calls(body: dict[str, Any], user: str, *, answered: bool, flat: bool) -
     if isinstance(choice, dict):
         name = _named(choice, flat=flat)
         if name is None:
-            raise ToolRequestError(f"tool_choice: the simulated world calls function tools only, not {choice.get('type')!r}",
-                                 "tool_choice")
+            raise ToolRequestError("tool_choice: the simulated world calls function tools only, "
+                                   f"not {choice.get('type')!r}", "tool_choice")
         forced = next((tool for tool in tools if tool.name == name), None)
         if forced is None:
             raise ToolRequestError(f"tool_choice: function {name!r} is not in tools", "tool_choice")

@@ -19,7 +19,10 @@ from .tool_calls import ToolSpec
 def call_tools(turn: Turn, calls: tuple[ToolSpec, ...], rng: random.Random, *,
                responders: Responders, corrupt: bool) -> Reply:
     """A reply whose blocks are the calls' arguments (JSON text); `corrupt` (flaky-output) breaks the first's."""
-    texts = [responders.reply(dataclasses.replace(turn, prompt=dataclasses.replace(
+    # The attempt decided whether an injected instruction wins before it chose these calls: their
+    # arguments are what a model that resists writes.
+    resisting = dataclasses.replace(turn, injection_draw=1.0)
+    texts = [responders.reply(dataclasses.replace(resisting, prompt=dataclasses.replace(
         turn.prompt, schema=tool.schema, schema_name=tool.name)), rng).text for tool in calls]
     if corrupt:
         texts[0] = corrupt_json(texts[0], rng, schema=calls[0].schema)

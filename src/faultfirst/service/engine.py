@@ -28,8 +28,10 @@ from ..clock.limits import Limits
 from ..faults import labels as label
 from ..model.catalog import RETIRED, Catalog, ModelSpec
 from ..model.corrupt_json import corrupt_json
+from ..model.known_attacks import demanded_arguments
 from ..model.prompt import Block, Reply
-from ..model.responders import Responders, Turn
+from ..model.prompt_view import resisted_results
+from ..model.responders import Responders, Turn, tempted
 from ..model.tokens import count_tokens, truncate_to_tokens
 from ..model.tool_replies import call_tools, relay_results
 from ..wire.dialects import DIALECTS, GENERATING_ROUTES, Dialect, Generation, parse_request
@@ -67,6 +69,7 @@ class _Dice:
     broken_stream: float
     malformed: float
     stream_cut: float  # where in the stream an injected error lands, as a share of its events
+    injection: float  # whether an injected instruction is obeyed: under the prompt's chance (model/obedience.py)
 
 
 class SimulatedAPI:
@@ -81,6 +84,7 @@ class SimulatedAPI:
         self._log = log
         self.responders = responders  # what decides each reply's text (World.script_reply extends it)
         self._faults = random.Random(f"{seed}:faults")
+        self._injections = random.Random(f"{seed}:fault:injection")  # its own stream: it shifts no other draw
         self._sampling = random.Random(f"{seed}:sampling")
         self._seed = seed
         self._choice_rng: random.Random | None = None  # drawn from only by requests for n > 1 choices
@@ -149,7 +153,8 @@ class SimulatedAPI:
         if fault is not None:
             return fault
         assert admission is not None
-        answer = self._answer(spec, parsed, corrupt=dice.malformed < scenario.malformed_output_rate)
+        answer = self._answer(spec, parsed, corrupt=dice.malformed < scenario.malformed_output_rate,
+                              injection_draw=dice.injection)
         more = self._more_choices(spec, parsed)
         record.bill(spec, parsed.input_tokens, answer.output_tokens + sum(a.output_tokens for a in more))
         record.stop_reason = dialect.stop_reason(answer)
@@ -204,7 +209,7 @@ class SimulatedAPI:
         dialect = DIALECTS[provider]
         model = body.get("model")
         spec = self.catalog.get(model) if isinstance(model, str) else None
-        overload, malformed = self._faults.random(), self._faults.random()
+        overload, malformed, injection = self._faults.random(), self._faults.random(), self._injections.random()
         if spec is None or spec.provider != provider:
             return self._item_error(provider, record, self._unknown_model(provider, record, rid, model), end - start)
         try:
@@ -218,9 +223,10 @@ class SimulatedAPI:
         if overload < self.scenario.overload_rate:
             record.faults = label.with_label(record.faults, label.OVERLOAD)
             timing = self.latency.sample(spec, start)
-            return self._item_error(provider, record, self._server_error(provider, record, rid, timing, overloaded=False),
-                                    end - start)
-        answer = self._answer(spec, parsed, corrupt=malformed < self.scenario.malformed_output_rate)
+            outage = self._server_error(provider, record, rid, timing, overloaded=False)
+            return self._item_error(provider, record, outage, end - start)
+        answer = self._answer(spec, parsed, corrupt=malformed < self.scenario.malformed_output_rate,
+                              injection_draw=injection)
         more = self._more_choices(spec, parsed)
         output_tokens = answer.output_tokens + sum(a.output_tokens for a in more)
         record.status = 200
@@ -276,10 +282,11 @@ class SimulatedAPI:
         """Draw every fault die on every attempt, so one fault's presence never shifts another's sequence."""
         faults = self._faults
         reset, overload, broken_stream, malformed = (faults.random() for _ in range(4))
-        return _Dice(reset, overload, broken_stream, malformed, faults.uniform(0.25, 0.75))
+        return _Dice(reset, overload, broken_stream, malformed, faults.uniform(0.25, 0.75), self._injections.random())
 
     def _fault_before_generation(self, provider: str, spec: ModelSpec, parsed: ParsedRequest, record: RequestRecord,
-                                 rid: str, now: float, dice: _Dice, timing: Timing) -> tuple[Outcome | None, Admission | None]:
+                                 rid: str, now: float, dice: _Dice,
+                                 timing: Timing) -> tuple[Outcome | None, Admission | None]:
         """Outage, reset, rate limit, overload, in the order a real API meets them; or the admission that let it by."""
         scenario = self.scenario
         outage = scenario.outage
@@ -299,23 +306,34 @@ class SimulatedAPI:
             return self._server_error(provider, record, rid, timing, overloaded=True), None
         return None, admission
 
-    def _answer(self, spec: ModelSpec, parsed: ParsedRequest, *, corrupt: bool,
+    def _answer(self, spec: ModelSpec, parsed: ParsedRequest, *, corrupt: bool, injection_draw: float | None = None,
                 sampling: random.Random | None = None, faults: random.Random | None = None) -> Answer:
         """One choice of the reply: the responder's text, maybe corrupted, ended at a stop sequence, cut at max_tokens.
 
         `sampling` and `faults` default to the world's own streams; the extra choices of an n > 1 request pass
-        their own, so that asking for more choices shifts no draw of the world's.
+        their own, so that asking for more choices shifts no draw of the world's. `injection_draw` decides an
+        injected instruction (None, for the extra choices: the draw the prompt fixes).
         """
         prompt = parsed.prompt
-        turn = Turn(prompt, parsed.messages, parsed.max_tokens)
-        reply: Reply
-        if parsed.calls:
+        turn = Turn(prompt, parsed.messages, parsed.max_tokens, injection_draw=injection_draw)
+        reply: Reply | None = None
+        is_tempted = tempted(prompt)
+        # an obeyed injection takes over before the planned calls are made
+        if is_tempted and parsed.calls and (
+                first := self.responders.reply(turn, sampling or self._sampling)).skill == "injected":
+            reply = first
+        if reply is None and parsed.calls:
             reply = call_tools(turn, parsed.calls, self._tool_rng(), responders=self.responders, corrupt=corrupt)
-        else:
+        elif reply is None:
             reply = self.responders.reply(turn, sampling or self._sampling)
             if parsed.results:
-                reply = relay_results(reply, parsed.results)
-        blocks = reply.blocks
+                reply = relay_results(reply, resisted_results(prompt) if is_tempted else parsed.results)
+        # The planned calls, unless an obeyed injection took the reply over (then only a call it demands).
+        calls = _names(parsed) if reply.skill == "tool_calls" else ()
+        blocks, tool = reply.blocks, parsed.forced_tool
+        demanded = _demanded_call(reply, parsed)
+        if demanded is not None:  # an obeyed injection calls the tool it named, when the request offers it
+            blocks, tool, calls = (Block(demanded[1]),), demanded[0], (demanded[0],)
         labels: tuple[str, ...] = (label.INJECTION_OBEYED,) if reply.skill == "injected" else ()
         if corrupt and parsed.calls:
             labels += (label.MALFORMED_JSON,)  # call_tools broke the first call's arguments
@@ -334,12 +352,12 @@ class SimulatedAPI:
             n = count_tokens(block.text, spec.encoding)
             if used + n > limit:
                 kept.append(Block(truncate_to_tokens(block.text, limit - used, spec.encoding)))
-                return Answer(tuple(kept), limit, truncated=True, tool=parsed.forced_tool, ending=ending,
-                              stop_sequence=stop_sequence, calls=_names(parsed), faults=(*labels, label.TRUNCATED))
+                return Answer(tuple(kept), limit, truncated=True, tool=tool, ending=ending,
+                              stop_sequence=stop_sequence, calls=calls, faults=(*labels, label.TRUNCATED))
             kept.append(block)
             used += n
-        return Answer(tuple(kept), used, truncated=False, tool=parsed.forced_tool,
-                      ending=ending, stop_sequence=stop_sequence, calls=_names(parsed), faults=labels)
+        return Answer(tuple(kept), used, truncated=False, tool=tool,
+                      ending=ending, stop_sequence=stop_sequence, calls=calls, faults=labels)
 
     def _tool_rng(self) -> random.Random:
         """The stream tool calls' arguments (and their flaky-output corruption) draw from, `{seed}:tools`.
@@ -469,4 +487,16 @@ def _cut_at_stop(blocks: tuple[Block, ...], stops: tuple[str, ...]) -> tuple[tup
 
 def _names(parsed: ParsedRequest) -> tuple[str, ...]:
     return tuple(tool.name for tool in parsed.calls)
+
+
+def _demanded_call(reply: Reply, parsed: ParsedRequest) -> tuple[str, str] | None:
+    """The tool call an obeyed injection demands (its name and arguments), if the request offers that tool.
+
+    Both renderers read it: OpenAI's as a function call (`calls`), Anthropic's as a tool_use block (`tool`).
+    """
+    if reply.demanded_call is None:
+        return None
+    name, carrying = reply.demanded_call
+    tool = next((t for t in parsed.offered if t.name == name), None)
+    return None if tool is None else (name, demanded_arguments(tool.schema, carrying))
 

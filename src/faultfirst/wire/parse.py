@@ -17,8 +17,9 @@ from typing import Any
 from ..model.catalog import ModelSpec
 from ..model.prompt import Document, Message, Prompt
 from ..model.prompt_schema import schema_in
+from ..model.prompt_view import own_words
 from ..model.tokens import count_tokens
-from ..model.tool_calls import ToolRequestError, ToolSpec, plan_calls
+from ..model.tool_calls import ToolRequestError, ToolSpec, function_tools, plan_calls
 
 _PER_MESSAGE = 3  # role and separators around each message
 _PER_REPLY = 3  # the assistant's turn header the model is primed with
@@ -47,6 +48,7 @@ class ParsedRequest:
     stop: tuple[str, ...] = ()  # OpenAI `stop` / Anthropic `stop_sequences`: the reply ends before the first one
     n: int = 1  # OpenAI Chat Completions `n`: how many choices to generate
     calls: tuple[ToolSpec, ...] = ()  # OpenAI function tools the reply calls (empty: it replies in text)
+    offered: tuple[ToolSpec, ...] = ()  # every function tool the request offers (an obeyed injection may call one)
     results: tuple[str, ...] = ()  # the tool results an OpenAI conversation ends with (also the prompt's documents)
     messages: tuple[Message, ...] = ()  # the conversation as sent, for a responder that reads it (World(responder=))
 
@@ -178,6 +180,17 @@ def _tool_calls(body: dict[str, Any], user: str, results: tuple[str, ...], *, fl
         raise InvalidRequest(str(err), err.param) from None
 
 
+def _offered(body: dict[str, Any], *, flat: bool) -> tuple[ToolSpec, ...]:
+    """The request's function tools (already validated by `_tool_calls`)."""
+    return tuple(function_tools(body.get("tools"), flat=flat))
+
+
+def _anthropic_tools(tools: list[Any]) -> tuple[ToolSpec, ...]:
+    """An Anthropic request's client tools: name and input schema."""
+    return tuple(ToolSpec(t["name"], t.get("input_schema") or {"type": "object"})
+                 for t in tools if isinstance(t, dict) and isinstance(t.get("name"), str))
+
+
 def _tools_tokens(body: dict[str, Any], encoding: str) -> int:
     """What tool definitions add to the prompt (none without tools, so other requests count as before)."""
     tools = body.get("tools")
@@ -213,7 +226,7 @@ def parse_openai_chat(body: dict[str, Any], spec: ModelSpec) -> ParsedRequest:
                         lambda m: _text_of(m.get("content") or "", text_types=("text",)))
     stream = bool(body.get("stream"))
     prompt = Prompt(
-        system="\n".join(system), user=user, documents=tuple(Document(text) for text in results),
+        system="\n".join(system), user=user, documents=tuple(Document(text, origin="tool_result") for text in results),
         schema=_json_mode_schema(schema, system, user), schema_name=name,
         temperature=_temperature(body), provider="openai", model=spec.name,
     )
@@ -221,7 +234,8 @@ def parse_openai_chat(body: dict[str, Any], spec: ModelSpec) -> ParsedRequest:
         prompt, tokens, _max_tokens(body, "max_completion_tokens", "max_tokens"), stream,
         include_usage=stream and bool((body.get("stream_options") or {}).get("include_usage")),
         stop=_stop_sequences(body, "stop", allow_string=True, most=_MAX_OPENAI_STOPS), n=_choices(body),
-        calls=_tool_calls(body, user, results, flat=False), results=results, messages=read,
+        calls=_tool_calls(body, own_words(prompt), results, flat=False), results=results, messages=read,
+        offered=_offered(body, flat=False),
     )
 
 
@@ -248,13 +262,13 @@ def parse_openai_responses(body: dict[str, Any], spec: ModelSpec) -> ParsedReque
     results = _trailing(items, lambda i: i.get("type") == "function_call_output", _function_item_text)
     system = [s for s in (instructions, *system) if s]
     prompt = Prompt(
-        system="\n".join(system), user=user, documents=tuple(Document(text) for text in results),
+        system="\n".join(system), user=user, documents=tuple(Document(text, origin="tool_result") for text in results),
         schema=_json_mode_schema(schema, system, user), schema_name=name,
         temperature=_temperature(body), provider="openai", model=spec.name,
     )
     return ParsedRequest(prompt, tokens, _max_tokens(body, "max_output_tokens"), bool(body.get("stream")), False,
-                         calls=_tool_calls(body, user, results, flat=True), results=results,
-                         messages=read)
+                         calls=_tool_calls(body, own_words(prompt), results, flat=True), results=results,
+                         messages=read, offered=_offered(body, flat=True))
 
 
 # Responses input items that are a function call the model made and the result sent back for it.
@@ -317,7 +331,8 @@ def parse_anthropic_messages(body: dict[str, Any], spec: ModelSpec, *, counting:
         temperature=1.0, provider="anthropic", model=spec.name,
     )
     return ParsedRequest(prompt, tokens, max_tokens, bool(body.get("stream")), False, forced_tool,
-                         stop=_stop_sequences(body, "stop_sequences", allow_string=False), messages=tuple(read))
+                         stop=_stop_sequences(body, "stop_sequences", allow_string=False), messages=tuple(read),
+                         offered=_anthropic_tools(tools))
 
 
 # Retries, loops and lessons send the same bytes again and again; reading them once is enough.
