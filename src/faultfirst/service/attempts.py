@@ -149,7 +149,7 @@ class AttemptHooks:
 def _call(hook: Hook, attempt: Attempt) -> None:
     try:
         hook(attempt)
-    except Exception as err:
+    except Exception as err:  # re-raised as what it is: the hook's bug, not the API's fault
         name = getattr(hook, "__qualname__", repr(hook))
         raise HookFailed(f"the attempt hook {name} raised {type(err).__name__}: {err}") from err
 
