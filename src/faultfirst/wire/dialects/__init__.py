@@ -17,11 +17,9 @@ from functools import lru_cache
 
 from ...model.catalog import ModelSpec
 from ..parse import ParsedRequest, decode_body
-from .base import Admission, Bucket, Dialect, Generation
+from .base import Dialect, Generation
 
-__all__ = ["DIALECTS", "GENERATING_ROUTES", "Admission", "Bucket", "Dialect", "Generation", "dialect_for",
-           "parse_request"]
-
+__all__ = ["DIALECTS", "GENERATING_ROUTES", "Dialect", "Generation", "dialect_for", "parse_request"]
 
 
 def _dialects() -> dict[str, Dialect]:
