@@ -119,6 +119,9 @@ else:
 first = world.requests[0]
 assert (first.provider, first.model, first.status, first.cost_usd > 0) == ("acme", "acme-fast", 200, True)
 assert world.clock.now() > 0  # the reply took simulated time
+from faultfirst.wire.dialects import DIALECTS, dialect_for
+assert list(DIALECTS) == ["openai", "anthropic", "acme"]  # the catalogue's order: who answers a shared path
+assert dialect_for("/v1/chat/completions", {}).provider == "openai"  # serve gives OpenAI's paths to OpenAI
 print("acme ok")
 '''
 

@@ -72,8 +72,8 @@ class Dialect(ABC):
     """One provider's API on the wire. Subclasses set the class attributes and answer the methods.
 
     `generating` maps each POST path that generates (and bills) a reply to its endpoint name, `counting`
-    each POST path that only counts a prompt's tokens; endpoint names are unique across providers (they
-    name the record's `endpoint` and pick the parser). `batch_api` names the batch API the provider speaks
+    each POST path that only counts a prompt's tokens. An endpoint's name (the record's `endpoint`) means
+    one wire: a provider that speaks another's reuses its names and reads them alike. `batch_api` names the batch API the provider speaks
     (`service/batches.py` serves each), or None for a provider without one; `batch_routes` matches its
     paths, with the groups that API's service reads. `api_key_env` is the variable live mode reads its key
     from, `request_id_header` the header that carries a request's id, `sdk_header` a header the provider's
