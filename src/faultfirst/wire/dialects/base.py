@@ -73,12 +73,12 @@ class Dialect(ABC):
 
     `generating` maps each POST path that generates (and bills) a reply to its endpoint name, `counting`
     each POST path that only counts a prompt's tokens. An endpoint's name (the record's `endpoint`) means
-    one wire: a provider that speaks another's reuses its names and reads them alike. `batch_api` names the batch API the provider speaks
-    (`service/batches.py` serves each), or None for a provider without one; `batch_routes` matches its
-    paths, with the groups that API's service reads. `api_key_env` is the variable live mode reads its key
-    from, `request_id_header` the header that carries a request's id, `sdk_header` a header the provider's
-    SDK always sends and no other does (None if there is none), which tells `faultfirst serve` whose a
-    request to a shared path (GET /v1/models) is.
+    one wire: a provider that speaks another's reuses its names and reads them alike. `batch_api` names
+    the batch API the provider speaks (`service/batches.py` serves each), or None for a provider without
+    one; `batch_routes` matches its paths, with the groups that API's service reads. `api_key_env` is the
+    variable live mode reads its key from, `request_id_header` the header that carries a request's id,
+    `sdk_header` a header the provider's SDK always sends and no other does (None if there is none),
+    which tells `faultfirst serve` whose a request to a shared path (GET /v1/models) is.
     """
 
     provider: str
