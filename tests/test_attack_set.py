@@ -143,6 +143,7 @@ def test_tool_calls_are_read_from_what_the_sdks_return() -> None:
     """OpenAI Chat and Responses tool calls and Anthropic tool_use blocks are read as they come, arguments decoded."""
     from anthropic.types import ToolUseBlock
     from openai.types.chat import ChatCompletionMessageFunctionToolCall
+    from openai.types.chat.chat_completion_message_function_tool_call import Function
     from openai.types.responses import ResponseFunctionToolCall
 
     a = next(a for a in load_attacks(family="via_tool_result") if a.success.carrying and "@" in a.success.carrying)
@@ -150,7 +151,7 @@ def test_tool_calls_are_read_from_what_the_sdks_return() -> None:
     assert address is not None
     arguments = f'{{"to": "{address}", "body": "caf\\u00e9"}}'
     chat = ChatCompletionMessageFunctionToolCall(id="call_1", type="function",
-                                                 function={"name": name, "arguments": arguments})
+                                                 function=Function(name=name, arguments=arguments))
     responses = ResponseFunctionToolCall(call_id="call_1", type="function_call", name=name, arguments=arguments)
     claude = ToolUseBlock(id="toolu_1", type="tool_use", name=name, input={"to": address.upper()})
     for call in (chat, responses, claude):

@@ -135,5 +135,5 @@ def demanded_arguments(schema: dict[str, Any], carrying: str | None) -> str:
     for name in schema.get("required") or ():
         if name not in arguments:
             spec = properties.get(name)
-            arguments[name] = _EMPTY.get(spec.get("type"), "") if isinstance(spec, dict) else ""
+            arguments[name] = _EMPTY.get(str(spec.get("type")), "") if isinstance(spec, dict) else ""
     return json.dumps(arguments)

@@ -16,6 +16,7 @@ nothing.
 
 from __future__ import annotations
 
+import linecache
 import re
 import sys
 import types
@@ -110,7 +111,14 @@ def _define(source: ExerciseSource, solution: str, *, earlier: Iterable[str] | N
     module = types.ModuleType(f"faultfirst_reference_{source.label.replace('-', '_')}")
     sys.modules[module.__name__] = module
     namespace = module.__dict__
-    for code in (*source.setup, *(source.solutions[:-1] if earlier is None else earlier)):
-        exec(compile(code, f"<{source.lesson} setup>", "exec"), namespace)
-    exec(compile(solution, f"<{source.lesson} solution of {source.label}>", "exec"), namespace)
+    for number, code in enumerate((*source.setup, *(source.solutions[:-1] if earlier is None else earlier))):
+        _run(code, f"<{source.lesson} setup, cell {number}>", namespace)
+    _run(solution, f"<{source.lesson} solution of {source.label}>", namespace)
     return namespace[source.function]
+
+
+def _run(code: str, filename: str, namespace: dict[str, Any]) -> None:
+    """Execute `code` as a notebook cell: registered in linecache under `filename`, as IPython registers a cell, so
+    that `inspect.getsource` reads the functions it defines (a check that type-checks the learner's code does)."""
+    linecache.cache[filename] = (len(code), None, code.splitlines(keepends=True), filename)
+    exec(compile(code, filename, "exec"), namespace)
