@@ -19,7 +19,7 @@ from ..model.prompt import Document, Message, Prompt
 from ..model.prompt_schema import schema_in
 from ..model.prompt_view import own_words
 from ..model.tokens import count_tokens
-from ..model.tool_calls import ToolRequestError, ToolSpec, function_tools, plan_calls
+from ..model.tool_calls import ToolRequestError, ToolSpec, function_tools, plan_anthropic_calls, plan_calls
 
 _PER_MESSAGE = 3  # role and separators around each message
 _PER_REPLY = 3  # the assistant's turn header the model is primed with
@@ -47,9 +47,9 @@ class ParsedRequest:
     forced_tool: str | None = None  # Anthropic tool_choice that names a tool: answer with its input
     stop: tuple[str, ...] = ()  # OpenAI `stop` / Anthropic `stop_sequences`: the reply ends before the first one
     n: int = 1  # OpenAI Chat Completions `n`: how many choices to generate
-    calls: tuple[ToolSpec, ...] = ()  # OpenAI function tools the reply calls (empty: it replies in text)
+    calls: tuple[ToolSpec, ...] = ()  # the function tools the reply calls (empty: it replies in text)
     offered: tuple[ToolSpec, ...] = ()  # every function tool the request offers (an obeyed injection may call one)
-    results: tuple[str, ...] = ()  # the tool results an OpenAI conversation ends with (also the prompt's documents)
+    results: tuple[str, ...] = ()  # the tool results a conversation ends with (also the prompt's documents)
     messages: tuple[Message, ...] = ()  # the conversation as sent, for a responder that reads it (World(responder=))
 
     @property
@@ -79,7 +79,24 @@ def _text_of(content: Any, *, text_types: tuple[str, ...], documents: list[Docum
             parts.append(str(block.get("text", "")))
         elif kind == "document" and documents is not None:
             documents.append(_document(block))
+        elif kind == "tool_result" and documents is not None:  # Anthropic: what a tool returned, sent back
+            result = block.get("content", "")
+            documents.append(Document(result if isinstance(result, str) else _text_of(result, text_types=("text",)),
+                                      origin="tool_result"))
     return "\n".join(parts)
+
+
+def _blocks(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """A message's content blocks (none when its content is a plain string)."""
+    content = message.get("content")
+    return [b for b in content if isinstance(b, dict)] if isinstance(content, list) else []
+
+
+def _ends_in_tool_results(messages: list[Any]) -> bool:
+    """Whether an Anthropic conversation's last turn sends tool results back (a follow-up turn)."""
+    last = messages[-1]
+    return isinstance(last, dict) and last.get("role") == "user" and any(
+        b.get("type") == "tool_result" for b in _blocks(last))
 
 
 def _document(block: dict[str, Any]) -> Document:
@@ -307,14 +324,17 @@ def parse_anthropic_messages(body: dict[str, Any], spec: ModelSpec, *, counting:
         for doc in documents[before:]:
             title_tokens = count_tokens(doc.title or "", spec.encoding)
             tokens += _PER_MESSAGE + count_tokens(doc.text, spec.encoding) + title_tokens
-        if role == "user":
+        if role == "user" and (text or not user):  # a turn of tool results alone keeps the question asked
             user = text
+        tokens += sum(count_tokens(json.dumps(b.get("input", {}), sort_keys=True), spec.encoding)
+                      for b in _blocks(message) if b.get("type") == "tool_use")
     schema, forced_tool = None, None
     fmt = (body.get("output_config") or {}).get("format") or {}
     if fmt.get("type") == "json_schema":
         schema = fmt.get("schema") or {"type": "object"}
     tools = body.get("tools") or []
     choice = body.get("tool_choice") or {}
+    results = tuple(d.text for d in documents if d.origin == "tool_result") if _ends_in_tool_results(messages) else ()
     if tools and choice.get("type") in ("tool", "any"):
         wanted = choice.get("name") if choice.get("type") == "tool" else tools[0].get("name")
         tool = next((t for t in tools if t.get("name") == wanted), None)
@@ -330,9 +350,15 @@ def parse_anthropic_messages(body: dict[str, Any], spec: ModelSpec, *, counting:
         # is ignored, so simulated Claude always samples, as the SDK's surface says it does.
         temperature=1.0, provider="anthropic", model=spec.name,
     )
+    offered = _anthropic_tools(tools)
+    try:
+        calls = () if forced_tool or schema else plan_anthropic_calls(offered, choice, own_words(prompt),
+                                                                      answered=bool(results))
+    except ToolRequestError as err:
+        raise InvalidRequest(str(err), err.param) from None
     return ParsedRequest(prompt, tokens, max_tokens, bool(body.get("stream")), False, forced_tool,
                          stop=_stop_sequences(body, "stop_sequences", allow_string=False), messages=tuple(read),
-                         offered=_anthropic_tools(tools))
+                         calls=calls, results=results, offered=offered)
 
 
 # Retries, loops and lessons send the same bytes again and again; reading them once is enough.
