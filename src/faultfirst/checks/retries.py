@@ -4,7 +4,7 @@ Both checks run the learner's code in fresh seeded worlds, under the faults the
 lesson taught: bursts of 429s with `retry-after`, a model whose every slot is
 taken, overload, reset connections, an outage, requests that can never succeed
 and a spent daily quota. They read what happened from the world's request log,
-and record for each attempt (by wrapping the world's API) the `retry-after` it
+and record for each attempt (through the world's attempt hooks) the `retry-after` it
 was answered with, the SDK's own retry count and which prompt it carried, so a
 check can compare every wait with the advice before it and replay a retry budget
 call by call. Each expectation that diagnoses one mistake carries that mistake's
@@ -25,7 +25,9 @@ import httpx2
 import openai
 import tenacity
 
+from ..service.attempts import Attempt
 from ..service.records import RequestRecord
+from ..wire import openai_render
 from ..wire.retryable import retryable_status
 from ..service.scenarios import SCENARIOS, Outage, RateLimits, Scenario
 from ..world import World
@@ -114,39 +116,57 @@ def _direct(world: World, model: str, prompt: str, *, max_tokens: int = 20) -> N
 _MARK = re.compile(rb"#(\d+):")
 
 
+# The world itself refuses every request (each is larger than this allowance of one token a minute), at the
+# moment a refusal takes; `_crowded` restates each refusal as a full request bucket's, with its retry-after.
+_ALL_TAKEN = _scenario("two-requests-a-minute-all-taken", rate_limits=RateLimits(2, 1))
+_TAKEN_RETRY_AFTER_S = 30  # the wait for one request of an allowance of two a minute, when both are taken
+
+
+def _crowded(seed: int) -> World:
+    """A bounded world in which other clients take every request slot the moment it frees: each attempt is refused
+    with a 429 and `retry-after: 30`, as a two-a-minute allowance that is always used up answers."""
+    world = checked_world(seed=seed, scenario=_ALL_TAKEN, max_attempts=40, max_seconds=900)
+
+    def taken(attempt: Attempt) -> None:
+        if attempt.status != 429:
+            return
+        model = attempt.record.model if attempt.record is not None else attempt.model
+        wait = openai_render.duration(_TAKEN_RETRY_AFTER_S)
+        if attempt.provider == "openai":
+            message = (f"Rate limit reached for {model} on requests per min (RPM): Limit 2, Used 2, Requested 1. "
+                       f"Please try again in {wait}.")
+            kind = "rate_limit_exceeded"
+        else:
+            message = (f"This request would exceed your organization's rate limit of 2 requests per minute for "
+                       f"{model}. Please reduce the prompt length or the maximum tokens requested, or try again later.")
+            kind = "rate_limit_error"
+        attempt.answer(429, message, error_type=kind, headers={"retry-after": str(_TAKEN_RETRY_AFTER_S)})
+
+    world.on_attempt(after=taken)
+    return world
+
+
 class _Observer:
-    """What each attempt in a world carried and was answered with, read at the world's API.
+    """What each attempt in a world carried and was answered with, read at the world's API (`world.on_attempt`).
 
     For each record: the `retry-after` it was answered with (None if none), the SDK's own retry count
-    (`x-stainless-retry-count`) and the number of the prompt it carried (prompts marked `#<n>:`). With
-    `crowd=<model>`, other clients take that model's every request slot the moment it frees, so each
-    attempt is refused with the same `retry-after` (a bucket of two requests a minute: 30 s).
+    (`x-stainless-retry-count`) and the number of the prompt it carried (prompts marked `#<n>:`).
     """
 
-    def __init__(self, world: World, *, crowd: str | None = None) -> None:
+    def __init__(self, world: World) -> None:
         self._seen: dict[int, tuple[float | None, int, int | None]] = {}
-        engine = world._api
-        plan = engine.plan
-        crowded = None
-        if crowd is not None:
-            spec = engine.catalog.resolve(crowd)
-            crowded = engine._limiter(spec, world.clock.now()).requests
 
-        def observing(provider: str, request: Any, now: float) -> Any:
-            if crowded is not None:
-                crowded.level, crowded.updated = 0.0, now
-            outcome = plan(provider, request, now)
-            value = outcome.headers.get("retry-after")
+        def observe(attempt: Attempt) -> None:
+            value = attempt.headers.get("retry-after")
             try:
-                sdk_retry = int(request.headers.get("x-stainless-retry-count", "0"))
+                sdk_retry = int(attempt.request.headers.get("x-stainless-retry-count", "0"))
             except ValueError:
                 sdk_retry = 0
-            mark = _MARK.search(request.content or b"")
-            self._seen[id(outcome.record)] = (float(value) if value is not None else None, sdk_retry,
+            mark = _MARK.search(attempt.request.content or b"")
+            self._seen[id(attempt.record)] = (float(value) if value is not None else None, sdk_retry,
                                               int(mark[1]) if mark else None)
-            return outcome
 
-        engine.plan = observing  # type: ignore[method-assign]
+        world.on_attempt(after=observe)
 
     def advice(self, record: RequestRecord) -> float | None:
         return self._seen.get(id(record), (None, 0, None))[0]
@@ -328,8 +348,8 @@ def check_policy(fn: Callable[..., Any], report: Report) -> None:
 
     with report.case("a model whose every slot other clients take (retry-after: 30 each time): never sleeps past "
                      f"the {DEADLINE_S:g} s deadline") as notes:
-        world = checked_world(seed=45, scenario=_BURST, max_attempts=40, max_seconds=900)
-        observer = _Observer(world, crowd="gpt-fast")
+        world = _crowded(seed=45)
+        observer = _Observer(world)
         run = _run(report, fn, world, "gpt-fast", seed=45)
         notes.detail = run.detail()
         _expect_attempted(report, run)
@@ -673,8 +693,8 @@ def check_budget(fn: Callable[..., Any], report: Report) -> None:
 
     with report.case(f"every attempt a 429 with retry-after: 30, tokens to spare: no attempt begins more than "
                      f"{DEADLINE_S:g} s after the call's first") as notes:
-        world = checked_world(seed=66, scenario=_BURST, max_attempts=40, max_seconds=900)
-        observer = _Observer(world, crowd="gpt-fast")
+        world = _crowded(seed=66)
+        observer = _Observer(world)
         batch = _ask_all(report, fn, world, "gpt-fast", _prompts(1), seed=66, observer=observer)
         notes.detail = _detail(world, batch)
         attempts = batch.calls[0]

@@ -30,8 +30,8 @@ import openai
 import tenacity
 
 from ..clock.limits import Runaway
-from ..wire import anthropic_render
-from ..wire import openai_render
+from ..service.attempts import Attempt
+from ..service.latency import LatencyModel
 from ..service.records import RequestRecord
 from ..wire.retryable import retryable_status
 from ..model.tokens import count_tokens
@@ -129,7 +129,8 @@ def _world(seed: int, scenario: str, *, at_peak: bool = False, deadline_s: float
 
 @lru_cache(maxsize=None)
 def _rise_seconds(seed: int) -> float:
-    return World(seed=seed, scenario="latency-drift")._api.latency.rise_seconds
+    """When the drift of a world with this seed peaks: its latency model draws the drift's shape from the seed alone."""
+    return LatencyModel(seed, drift=True).rise_seconds
 
 
 def _detail(world: World, elapsed: float, *, peak: bool = False) -> str:
@@ -220,24 +221,17 @@ def _cut_early(world: World, elapsed: float, deadline_s: float,
 
 def _scripted(world: World, statuses: tuple[tuple[int, int | None], ...]) -> World:
     """The world's first attempts answered with these (status, retry-after) instead, in order; then as usual."""
-    engine = world._api
-    plan = engine.plan
     left = list(statuses)
 
-    def scripted(provider: str, request: Any, now: float) -> Any:
-        outcome = plan(provider, request, now)
+    def scripted(attempt: Attempt) -> None:
         if not left:
-            return outcome
+            return
         status, advice = left.pop(0)
-        record = RequestRecord(provider, outcome.record.model, outcome.record.endpoint, now)
-        engine._log[-1] = record
         kind = {408: "timeout", 409: "conflict", 429: "rate_limit_error"}.get(status, "api_error")
-        data = (openai_render.error(f"Scripted {status}.", kind) if provider == "openai"
-                else anthropic_render.error(kind, f"Scripted {status}.", "scripted"))
         headers = {"retry-after": str(advice)} if advice is not None else None
-        return engine.answer_json(record, data, "scripted", 0.05, status=status, headers=headers)
+        attempt.answer(status, f"Scripted {status}.", error_type=kind, headers=headers, delay=0.05)
 
-    engine.plan = scripted  # type: ignore[method-assign]
+    world.on_attempt(after=scripted)
     return world
 
 
