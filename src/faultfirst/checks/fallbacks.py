@@ -47,6 +47,7 @@ from ..service.records import RequestRecord
 from ..service.scenarios import SCENARIOS, Outage, RateLimits
 from ..world import World
 from ..text import plural
+from ._helpers import reply_text
 from ._framework import (Mistake, Report, _CaseFailed, checked_world, mistakes,
                          register, usage)
 
@@ -235,7 +236,7 @@ def _recording(world: World) -> list[_Wire]:
 
     def answered(attempt: Attempt) -> None:
         wire = waiting.pop(id(attempt))
-        wire.reply = _reply_text(attempt.provider, attempt.body) if attempt.status == 200 and attempt.body else None
+        wire.reply = reply_text(attempt.body) if attempt.status == 200 and attempt.body else None
 
     world.on_attempt(before=arrived, after=answered)
     return seen
@@ -260,18 +261,6 @@ def _request_model(request: Any) -> str:
         return str(json.loads(request.content or b"{}").get("model", "?"))
     except (ValueError, AttributeError):
         return "?"
-
-
-def _reply_text(provider: str, raw: bytes) -> str | None:
-    """All the text of a reply as the API sent it: the message content, or every text block joined."""
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        return None
-    if provider == "openai":
-        choices = data.get("choices") or [{}]
-        return (choices[0].get("message") or {}).get("content")
-    return "".join(b.get("text", "") for b in data.get("content") or [] if b.get("type") == "text")
 
 
 def _text(content: Any) -> str | None:

@@ -24,12 +24,11 @@ each exercise is tested against are listed beside its check.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from numbers import Real
+from functools import partial
 from typing import Any
 
 import httpx2
@@ -40,7 +39,9 @@ from ..clock.limits import Runaway
 from ..service.latency import LatencyModel
 from ..world import World
 from ..text import plural
-from ._framework import Mistake, Report, checked_world, mistakes, register, usage
+from ._helpers import as_number, nearest_rank, spread
+from ._async import NotAsync, cancel_and_wait, quiet_world, require_awaitable, run_in_world
+from ._framework import Mistake, Report, mistakes, register, usage
 
 MODEL = "gpt-fast"
 PROMPT = "Summarise in a few sentences why a search page should not wait for a slow model call."
@@ -48,12 +49,6 @@ _MAX_TOKENS = 300
 _REPLY_TOKENS = 80  # how long a modelled reply is, for attempts timed by the latency model
 _EPS = 1e-6
 _WATCHDOG = 600.0  # virtual seconds one call may take before it is stopped (none needs more than a minute)
-
-
-def nearest_rank(values: list[float], p: float) -> float:
-    """The smallest value with at least p% of `values` at or below it (values non-empty)."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(p * len(ordered) / 100) - 1)]
 
 
 # -- hints: each one the fix for one mistake ------------------------------------------------------------------------
@@ -258,15 +253,15 @@ async def _call(fn: Callable[..., Any], attempt: Callable[[], Any], delay: float
         async with asyncio.timeout(_WATCHDOG) as watchdog:
             try:
                 if deadline is None:
-                    run.value = await _awaitable(fn(attempt, delay=delay))
+                    run.value = await _learner_coroutine(fn(attempt, delay=delay))
                 else:
                     async with asyncio.timeout(deadline):
-                        run.value = await _awaitable(fn(attempt, delay=delay))
+                        run.value = await _learner_coroutine(fn(attempt, delay=delay))
             except TimeoutError:
                 if deadline is None or watchdog.expired():
                     raise
                 run.timed_out = True
-    except (NotImplementedError, _NotAsync):
+    except (NotImplementedError, NotAsync):
         raise
     except TimeoutError as err:
         run.hung = watchdog.expired()
@@ -283,53 +278,13 @@ async def _call(fn: Callable[..., Any], attempt: Callable[[], Any], delay: float
     run.left_uncancelled = len(leftover) - run.left_cancelling
     if on_return is not None:
         on_return()
-    await _cancel(leftover)
+    await cancel_and_wait(leftover)
     return run
 
 
-class _NotAsync(TypeError):
-    """The learner's function returned no coroutine; reported as the TypeError it is."""
-
-
-_NotAsync.__name__ = "TypeError"
-
-
-async def _awaitable(value: Any) -> Any:
-    if not inspect.isawaitable(value):
-        raise _NotAsync(f"calling it returned {type(value).__name__}, not a coroutine: write it as `async def`")
-    return await value
-
-
-async def _cancel(tasks: list[asyncio.Task[Any]]) -> None:
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-
-
-def _world(**options: Any) -> World:
-    """A bounded world whose loop does not log what learner mistakes leave behind (the cases report it)."""
-    world = checked_world(**options)
-    world.loop.set_exception_handler(lambda loop, context: None)
-    return world
-
-
-def _finish(report: Report, world: World, main: Callable[[], Any]) -> Any:
-    """Run `main()` in `world`; whatever happens, cancel what the learner's code left behind in it.
-
-    After a runaway, `report.call` runs nothing more, and the watchdog has interrupted the loop's thread;
-    a loop still running then is learner code that swallowed even that, so its world is left alone.
-    """
-    try:
-        return report.call(lambda: world.run(main()))
-    finally:
-        if not world.loop.is_running():
-            async def cleanup() -> None:
-                await _cancel([t for t in asyncio.all_tasks() if t is not asyncio.current_task()])
-            world.limits()  # cleaning up must not count as running away
-            try:
-                world.run(cleanup())
-            except BaseException:  # noqa: BLE001 - best effort: the world is thrown away next
-                pass
+def _learner_coroutine(value: Any) -> Any:
+    return require_awaitable(value, f"calling it returned {type(value).__name__}, not a coroutine: write it as "
+                                    "`async def`")
 
 
 def _describe(script: _Script, began: float = 0.0) -> str:
@@ -345,10 +300,6 @@ def _describe(script: _Script, began: float = 0.0) -> str:
     return "; ".join(parts) if parts else "no attempt was started"
 
 
-def _n(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
-
-
 # -- judging one call against the rules -------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -362,10 +313,10 @@ def _judge(script: _Script, run: _Run, delay: float, *, deadline: bool = False) 
     began, now, at = run.began, run.finished_at, run.began + delay
     said = _describe(script, began)
     if run.left_cancelling:
-        return _Problem(f"when it returned, {_n(run.left_cancelling, 'attempt')} had been cancelled but had not "
+        return _Problem(f"when it returned, {plural(run.left_cancelling, 'attempt')} had been cancelled but had not "
                         f"finished ({said})", AWAIT_CANCELLED)
     if run.left_uncancelled:
-        return _Problem(f"when it {'was cancelled' if deadline else 'returned'}, {_n(run.left_uncancelled, 'attempt')} "
+        return _Problem(f"when it {'was cancelled' if deadline else 'returned'}, {plural(run.left_uncancelled, 'attempt')} "
                         f"was still running, never cancelled ({said})",
                         CLEANUP_IN_FINALLY if deadline else CANCEL_LOSER)
     attempts = script.attempts
@@ -466,7 +417,7 @@ def _expect_call(report: Report, script: _Script, run: _Run, delay: float, *, st
 
 def _run_script(report: Report, fn: Callable[..., Any], plan: list[Plan], *, delay: float,
                 deadline: float | None = None) -> tuple[_Run, _Script]:
-    world = _world(seed=0, max_attempts=50, max_seconds=_WATCHDOG * 2)
+    world = quiet_world(seed=0, max_attempts=50, max_seconds=_WATCHDOG * 2)
     guard = _Guard(20)
     script = _Script(plan, guard=guard)
 
@@ -481,7 +432,7 @@ def _run_script(report: Report, fn: Callable[..., Any], plan: list[Plan], *, del
                             finished_at=asyncio.get_running_loop().time())
             raise
 
-    return _finish(report, world, main), script
+    return run_in_world(report, world, main), script
 
 
 # -- many calls: attempts timed by the latency model, or real SDK calls ------------------------------------------------
@@ -520,7 +471,7 @@ def _modelled(seed: int, *, drift: bool = False, failure_rate: float = 0.0) -> C
 def _run_modelled(report: Report, fn: Callable[..., Any], *, seed: int, calls: int, delay: float,
                   failure_rate: float = 0.0) -> _Calls:
     """`calls` calls one after another, each of a fresh script drawing from the latency model; each one judged."""
-    world = _world(seed=0, max_attempts=10, max_seconds=calls * 300.0 + 2 * _WATCHDOG)
+    world = quiet_world(seed=0, max_attempts=10, max_seconds=calls * 300.0 + 2 * _WATCHDOG)
     draw = _modelled(seed, failure_rate=failure_rate)
     result = _Calls()
     guard = _Guard(10)
@@ -544,14 +495,14 @@ def _run_modelled(report: Report, fn: Callable[..., Any], *, seed: int, calls: i
                 return
             raise
 
-    _finish(report, world, main)
+    run_in_world(report, world, main)
     return result
 
 
 def _run_world(report: Report, fn: Callable[..., Any], *, seed: int, scenario: str, calls: int,
                delay: float) -> _Calls:
     """`calls` calls one after another, each attempt a real SDK call in a seeded world; each one judged."""
-    world = _world(seed=seed, scenario=scenario, max_attempts=2 * calls + 20,
+    world = quiet_world(seed=seed, scenario=scenario, max_attempts=2 * calls + 20,
                    max_seconds=calls * 120.0 + 2 * _WATCHDOG)
     client = world.async_openai()
     guard = _Guard(2 * calls + 10)
@@ -605,7 +556,7 @@ def _run_world(report: Report, fn: Callable[..., Any], *, seed: int, scenario: s
                 return
             raise
 
-    _finish(report, world, main)
+    run_in_world(report, world, main)
     return result
 
 
@@ -771,10 +722,8 @@ mistakes(
 # -- hedging-budget --------------------------------------------------------------------------------------------------
 
 def _delay_value(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, Real):
-        return None
-    number = float(value)
-    return None if math.isnan(number) or number < 0 else number
+    number = as_number(value)
+    return None if number is None or math.isnan(number) or number < 0 else number
 
 
 def _new_policy(report: Report, cls: Callable[..., Any], **options: Any) -> Any:
@@ -800,9 +749,7 @@ def _feed(report: Report, policy: Any, latencies: list[float], hedged: bool | li
         report.call(record, latency, hedged=flag)
 
 
-def _spread(n: int, low: float = 1.0, step: float = 0.01) -> list[float]:
-    """n distinct latencies from `low` up, in a fixed shuffled order."""
-    return [low + step * ((i * 37) % n) for i in range(n)]
+_spread = partial(spread, low=1.0, step=0.01)  # n distinct latencies from 1 s up, 10 ms apart, in a fixed shuffled order
 
 
 class _BadDelay(TypeError):
@@ -825,7 +772,7 @@ def _traffic(report: Report, cls: Callable[..., Any], *, seed: int, drift: bool,
     each call's unhedged latency is its first attempt's.
     """
     policy = _new_policy(report, cls)
-    world = _world(seed=seed, max_attempts=10, max_seconds=every * calls + 3600)
+    world = quiet_world(seed=seed, max_attempts=10, max_seconds=every * calls + 3600)
     draw = _modelled(seed, drift=drift)
     latencies, unhedged, hedged = [0.0] * calls, [0.0] * calls, [False] * calls
     bad: list[Any] = []
@@ -850,9 +797,9 @@ def _traffic(report: Report, cls: Callable[..., Any], *, seed: int, drift: bool,
         try:
             await asyncio.gather(*(one(i) for i in range(calls)))
         except _BadDelay:
-            pass  # reported below; _finish cancels the calls still running
+            pass  # reported below; run_in_world cancels the calls still running
 
-    _finish(report, world, main)
+    run_in_world(report, world, main)
     report.expect(not bad, f"delay() returned {bad[0]!r}; return a number of seconds >= 0, or math.inf" if bad else "")
     return _Traffic(latencies, unhedged, hedged, bad)
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from functools import lru_cache
-from numbers import Real
 from typing import Any
 
 import httpx2
@@ -21,6 +20,7 @@ import httpx2
 from ..service.latency import LatencyModel
 from ..service.records import RequestRecord
 from ..world import World
+from ._helpers import as_number, copies, nearest_rank
 from ._framework import Mistake, Report, mistakes, register
 
 PERCENTILES = (50, 90, 99)
@@ -28,11 +28,6 @@ _QUESTION = "How should I paginate through 10,000 invoices?"
 
 
 # -- reference implementations -------------------------------------------------------------------------------
-
-def nearest_rank(values: list[float], p: float) -> float:
-    """The smallest value such that at least p% of `values` are <= it (values sorted, non-empty)."""
-    return values[math.ceil(p * len(values) / 100) - 1]
-
 
 def reference_percentiles(records: list[RequestRecord]) -> dict[int, float]:
     """What a correct `percentile_report` returns."""
@@ -95,16 +90,6 @@ def probe_log(seed: int, scenario: str, model: str, *, minutes: float = 40.0, ev
     return tuple(world.requests)
 
 
-def _copies(log: tuple[RequestRecord, ...] | list[RequestRecord]) -> list[RequestRecord]:
-    """Fresh records with the same fields (what dataclasses.replace makes, ten times faster)."""
-    copies = []
-    for record in log:
-        copy = object.__new__(RequestRecord)
-        copy.__dict__.update(record.__dict__)
-        copies.append(copy)
-    return copies
-
-
 def _ok(start: float, latency: float, model: str = "gpt-fast") -> RequestRecord:
     return RequestRecord("openai", model, "chat.completions", start, status=200, latency=latency,
                          input_tokens=14, output_tokens=97, stop_reason="stop")
@@ -127,17 +112,8 @@ def _wobble(i: int) -> float:
 
 # -- running learner code -------------------------------------------------------------------------------------
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, Real):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError, OverflowError):
-        return None
-
-
 def _close(value: Any, expected: float) -> bool:
-    number = _number(value)
+    number = as_number(value)
     return number is not None and math.isclose(number, expected, rel_tol=1e-9, abs_tol=1e-12)
 
 
@@ -186,9 +162,9 @@ def _explain(records: list[RequestRecord], p: int, got: float) -> tuple[str, str
 
 def _compare_report(report: Report, fn: Callable[..., Any], log: list[RequestRecord] | tuple[RequestRecord, ...],
                     what: str) -> None:
-    records = _copies(log)
+    records = copies(log)
     want = reference_percentiles(records)
-    given = _copies(log)
+    given = copies(log)
     got = report.call(fn, given)
     report.expect(given == records, f"{what}: the log was changed (sorted or filtered in place); "
                                     "a report must leave the log it reads as it was", hint=LEFT_AS_IT_WAS)
@@ -200,7 +176,7 @@ def _compare_report(report: Report, fn: Callable[..., Any], log: list[RequestRec
     n = sum(r.ok for r in records)
     for p in PERCENTILES:
         value = got[p]
-        if _number(value) is None:
+        if as_number(value) is None:
             report.expect(False, f"{what}: p{p} should be a number of seconds, got {type(value).__name__} {value!r}")
         if not _close(value, want[p]):
             meaning, hint = _explain(records, p, float(value))
@@ -323,12 +299,12 @@ NOTHING = "With no successful attempts there is no baseline: return an empty lis
 def _compare_drift(report: Report, fn: Callable[..., Any], log: list[RequestRecord] | tuple[RequestRecord, ...],
                    what: str, *, hint: str, **options: Any) -> list[float]:
     """`hint` is the mistake a wrong answer most likely comes from in this case."""
-    records = _copies(log)
+    records = copies(log)
     want = reference_drift(records, **options)
 
     def attempt() -> tuple[bool, Any]:
         try:
-            return True, fn(_copies(log), **options)
+            return True, fn(copies(log), **options)
         except (ValueError, IndexError, KeyError, ZeroDivisionError) as err:
             return False, err
 
@@ -336,7 +312,7 @@ def _compare_drift(report: Report, fn: Callable[..., Any], log: list[RequestReco
     report.expect(returned, f"{what}: raised {type(got).__name__}: {got}", hint=hint)
     report.expect(isinstance(got, (list, tuple)), f"{what}: should return a list of window start times, "
                                                   f"got {type(got).__name__} {got!r:.80}")
-    numbers = [_number(t) for t in got]
+    numbers = [as_number(t) for t in got]
     report.expect(None not in numbers,
                   f"{what}: every item should be a window's start time in seconds, got {got!r:.120}")
     window = options.get("window", 300.0)
@@ -372,11 +348,11 @@ def check_drift(fn: Callable[..., Any], report: Report) -> None:
             what = f"latency-drift, seed {seed}, {model}"
             log = probe_log(seed, "latency-drift", model, max_tokens=max_tokens)
             rise = LatencyModel(seed, drift=True).rise_seconds
-            got = report.call(fn, _copies(log))
+            got = report.call(fn, copies(log))
             report.expect(isinstance(got, (list, tuple)) and len(got) > 0,
                           f"{what}: latency rose {LatencyModel(seed, drift=True).peak:.1f}x over "
                           f"{rise / 60:.0f} minutes and the detector reported {got!r:.60}", hint=RELATIVE)
-            first = _number(got[0])
+            first = as_number(got[0])
             report.expect(first is not None and first < rise,
                           f"{what}: the first window reported, {got[0]!r}, is not within the rise "
                           f"(the first {rise:.0f} s)", hint=RELATIVE)

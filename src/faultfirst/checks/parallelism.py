@@ -23,14 +23,10 @@ are cancelled with one more `world.run` while the world is alive.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
-import json
 import random
 import re
-import threading
-import time
-from collections.abc import Callable, Coroutine, Iterator, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -38,131 +34,38 @@ from typing import Any
 import openai
 
 from ..service.attempts import Attempt
-from ..clock.limits import Runaway
 from ..service.records import RequestRecord
 from ..service.scenarios import RateLimits, Scenario
 from ..world import World
 from ..text import plural
+from ._helpers import reply_text
+from ._async import run_learner
 from ._framework import Mistake, Report, checked_world, mistakes, register, usage
 
 MAX_ATTEMPTS = 4  # the lesson's retry bound per document (its setup cell defines the same name)
 MAX_IN_FLIGHT = 16  # the lesson's concurrency bound
-_STILL_SECONDS = 5.0  # real seconds a learner's coroutine may run while the virtual clock stands still
 
 BLOCKING_SLEEP = ("Wait with `await asyncio.sleep(seconds)`, never `time.sleep(seconds)`: time.sleep blocks the "
                   "event loop, so no other coroutine runs and the loop's (virtual) clock stands still.")
 
 
-# -- running learner coroutines ------------------------------------------------------------------------------
-
-class _BlockingSleep(Exception):
-    """Learner code called time.sleep on the world's event loop."""
-
-
-_real_sleep = time.sleep
-
-
-@contextlib.contextmanager
-def _no_sleep_on(state: dict[str, Any]) -> Iterator[None]:
-    """While learner code runs, `time.sleep` on the world's loop raises (and is noted); elsewhere it sleeps.
-
-    A blocking sleep there would wait in real time with the virtual clock stopped: seconds per call.
-    """
-    def sleep(seconds: float) -> None:
-        if asyncio._get_running_loop() is state.get("loop") is not None:
-            state["blocked"] = True
-            raise _BlockingSleep("time.sleep() on the event loop blocks it; use await asyncio.sleep()")
-        _real_sleep(seconds)
-
-    time.sleep = sleep  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        time.sleep = _real_sleep  # type: ignore[assignment]
-
-
-def _run(world: World, make: Callable[[], Any], *, what: str, state: dict[str, Any] | None = None) -> Any:
-    """Run the coroutine `make()` returns on the world's loop; stop it if it spins without time moving.
-
-    `state` (if given) receives what the run saw: "blocked" if learner code called time.sleep on the
-    loop, "raised" with the exception the learner's coroutine raised. Afterwards, whatever the learner
-    left running is cancelled, so that no task is left pending (asyncio would print "Task was destroyed
-    but it is pending!" into a later cell).
-    """
-    state = {} if state is None else state
-    finished = threading.Event()
-
-    async def guarded() -> Any:
-        state["loop"], state["task"] = asyncio.get_running_loop(), asyncio.current_task()
-        coro = make()
-        if not inspect.isawaitable(coro):
-            raise TypeError(f"{what} returned {type(coro).__name__}, not a coroutine: define it with `async def`")
-        try:
-            return await coro
-        except NotImplementedError as err:
-            if what == "summarise_all" and "parallelism-bucket" in str(err):
-                raise RuntimeError("it uses TokenBucket, which is still the stub of the previous exercise; "
-                                   "complete that one first") from None
-            raise
-        except asyncio.CancelledError:
-            if state.get("spinning"):
-                raise Runaway(f"kept running for {_STILL_SECONDS:g} s of real time while the virtual clock stood "
-                              "still, as a loop around asyncio.sleep(0) does") from None
-            raise
-        except Exception as err:
-            state["raised"] = err
-            raise
-
-    def watch() -> None:  # a daemon thread: it ends on `finished` or after one cancel; nobody joins it
-        last, still = world.clock.now(), 0.0
-        while not finished.wait(1.0):
-            now = world.clock.now()
-            last, still = now, (still + 1.0 if now == last else 0.0)
-            if still >= _STILL_SECONDS and "task" in state:
-                state["spinning"] = True
-                state["loop"].call_soon_threadsafe(state["task"].cancel)
-                return
-
-    watchdog = threading.Thread(target=watch, daemon=True)
-    watchdog.start()
-    try:
-        with _no_sleep_on(state):
-            return world.run(guarded())
-    finally:
-        finished.set()
-        _cancel_leftovers(world)
-
-
-def _cancel_leftovers(world: World) -> None:
-    """Cancel the learner's tasks that are still pending, on the world's loop, while the world is alive.
-
-    Called explicitly at the end of every run, never from a finalizer: `world.run` starts work on the
-    world's thread and waits for it, which code the GC runs must never do.
-    """
-    world.limits()  # the case is over; cleaning up must not count as running away
-
-    async def cancel() -> None:
-        rest = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
-        for task in rest:
-            task.cancel()
-        if rest:
-            await asyncio.wait(rest, timeout=1.0)
-        for task in rest:
-            if not task.done():
-                task._log_destroy_pending = False  # type: ignore[attr-defined]  # it ignored cancellation
-
-    with contextlib.suppress(Exception):  # a learner task that fails while being cancelled changes nothing here
-        world.run(cancel())
+def _bucket_stub(err: NotImplementedError) -> Exception | None:
+    """summarise_all builds on TokenBucket: its stub is the previous exercise's, not this one's."""
+    if "parallelism-bucket" in str(err):
+        return RuntimeError("it uses TokenBucket, which is still the stub of the previous exercise; "
+                            "complete that one first")
+    return None
 
 
 def _call(report: Report, world: World, make: Callable[[], Any], *, what: str,
           state: dict[str, Any] | None = None) -> Any:
-    """`report.call(_run, ...)`, with a blocking `time.sleep` diagnosed (with its hint) before anything else."""
+    """`report.call(run_learner, ...)`, with a blocking `time.sleep` diagnosed (with its hint) before anything else."""
     state = {} if state is None else state
     blocked = ("it called time.sleep() on the event loop, which blocks every other coroutine (and here would "
                "wait in real time)")
     try:
-        result = report.call(_run, world, make, what=what, state=state)
+        result = report.call(run_learner, world, make, what=what, state=state, 
+                             explain_stub=_bucket_stub if what == "summarise_all" else None)
     except Exception:
         report.expect(not state.get("blocked"), blocked, hint=BLOCKING_SLEEP)
         raise
@@ -532,22 +435,9 @@ class _Watch:
             retried = request.headers.get("x-stainless-retry-count", "0") not in ("", "0")
             self.attempts.append(_Attempt(record, doc, float(after) if after else None, retried))
             if doc is not None and attempt.status == 200 and attempt.body and attempt.failure is None:
-                self.texts[id(record)] = _reply_text(attempt.body)
+                self.texts[id(record)] = reply_text(attempt.body)
 
         world.on_attempt(after=watched)  # this world only; it is thrown away after the case
-
-
-def _reply_text(body: bytes) -> str | None:
-    """The text of a Chat Completions or Messages reply body (None for any other shape)."""
-    try:
-        data = json.loads(body)
-        if "choices" in data:
-            return data["choices"][0]["message"]["content"] or ""
-        if data.get("type") == "message":
-            return "".join(block.get("text", "") for block in data["content"] if block.get("type") == "text")
-    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
-        pass
-    return None
 
 
 def max_in_flight(records: list[RequestRecord]) -> int:

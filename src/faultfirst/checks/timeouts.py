@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import replace
 from functools import lru_cache
-from numbers import Real
 from typing import Any
 
 import anthropic
@@ -37,6 +35,7 @@ from ..wire.retryable import retryable_status
 from ..model.tokens import count_tokens
 from ..world import World
 from ..text import plural
+from ._helpers import as_number, copies, spread
 from ._framework import Mistake, Report, checked_world, mistakes, register
 
 _PROMPT = "What does the research say about sleep deprivation and working memory?"
@@ -468,8 +467,7 @@ def _failed(latency: float, status: int | None, error: str) -> RequestRecord:
 
 def _spread(n: int, low: float = 0.8, high: float = 3.0) -> list[float]:
     """n distinct latencies between low and high, in a fixed shuffled order."""
-    step = (high - low) / max(1, n - 1)
-    return [low + step * ((i * 37) % n) for i in range(n)]
+    return spread(n, low=low, step=(high - low) / max(1, n - 1))
 
 
 def _deadline_log() -> list[RequestRecord]:
@@ -484,16 +482,6 @@ def _cancelled_log() -> list[RequestRecord]:
     log = [_ok(x) for x in _spread(198)]
     log[50:50] = [_cut(2.0, "cancelled"), _cut(2.5, "cancelled")]
     return log
-
-
-def _copies(log: tuple[RequestRecord, ...] | list[RequestRecord]) -> list[RequestRecord]:
-    return [replace(record) for record in log]
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, Real):
-        return None
-    return float(value)
 
 
 def _nearest(values: list[float], p: float, *, off_by_one: bool = False) -> float | None:
@@ -548,10 +536,10 @@ def reference_or_none(records: list[RequestRecord], p: float, margin: float) -> 
 
 def _compare(report: Report, fn: Callable[..., Any], log: tuple[RequestRecord, ...] | list[RequestRecord], what: str,
              **options: float) -> None:
-    records = _copies(log)
+    records = copies(log)
     want = reference_timeout(records, **options)
-    got = report.call(fn, _copies(log), **options)
-    number = _number(got)
+    got = report.call(fn, copies(log), **options)
+    number = as_number(got)
     report.expect(number is not None, f"{what}: should return a number of seconds, got {type(got).__name__} {got!r:.60}")
     assert number is not None
     p, margin = options.get("percentile", 99), options.get("margin", 1.5)
@@ -569,7 +557,7 @@ def _refuses(report: Report, fn: Callable[..., Any], log: tuple[RequestRecord, .
              what: str, why: str, hint: str, **options: float) -> None:
     def attempt() -> tuple[str, Any]:
         try:
-            return "returned", fn(_copies(log), **options)
+            return "returned", fn(copies(log), **options)
         except ValueError as err:
             return "raised", err
         except Exception as err:  # noqa: BLE001 - an IndexError here is the mistake this case names
