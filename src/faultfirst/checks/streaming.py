@@ -17,8 +17,8 @@ import anthropic
 import httpx2
 import openai
 
-from ..world import World
 from ..text import plural
+from ..world import World
 from ._framework import Mistake, Report, checked_world, mistakes, register
 
 _PROMPT = "Explain in a few sentences why a streamed reply can stop in the middle."

@@ -15,10 +15,10 @@ from typing import Any
 import anthropic
 import openai
 
-from ..wire.parse import _PER_MESSAGE, _PER_REPLY
 from ..model.tokens import count_tokens, encoding
-from ..world import World
 from ..text import plural
+from ..wire.parse import _PER_MESSAGE, _PER_REPLY
+from ..world import World
 from ._framework import Mistake, Report, checked_world, mistakes, register
 
 _REPLACEMENT = "\ufffd"
