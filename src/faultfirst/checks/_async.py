@@ -64,7 +64,7 @@ def _no_sleep_on(state: dict[str, Any]) -> Iterator[None]:
             raise BlockingSleep("time.sleep() on the event loop blocks it; use await asyncio.sleep()")
         _real_sleep(seconds)
 
-    time.sleep = sleep
+    time.sleep = sleep  # type: ignore[assignment]
     try:
         yield
     finally:

@@ -24,8 +24,8 @@ _FIELDS = ("text", "stop", "input_tokens", "output_tokens", "cost_usd")
 
 # Each finish reason the SDKs' types list that means "finished" or "cut off at the limit"; any other is the
 # provider's own word, passed on, and is not a complete reply.
-_OPENAI_STOP = {"stop": "end", "length": "max_tokens"}
-_ANTHROPIC_STOP = {"end_turn": "end", "stop_sequence": "end", "max_tokens": "max_tokens"}
+_OPENAI_STOP: dict[str | None, str | None] = {"stop": "end", "length": "max_tokens"}
+_ANTHROPIC_STOP: dict[str | None, str | None] = {"end_turn": "end", "stop_sequence": "end", "max_tokens": "max_tokens"}
 
 ANTHROPIC_BLOCKS = ("Anthropic's reply is a list of content blocks, and one reply can have several text blocks: "
                     "join the text of every block whose type is 'text', not only content[0].")
@@ -51,14 +51,16 @@ ONE_REQUEST = "One call of reply makes one request: create one client call, no r
 def reference_reply(world: World, model: str, prompt: str, max_tokens: int) -> dict[str, Any]:
     """What a correct `reply` returns, as a dict of the normalised fields (and the raw reason as `raw`)."""
     spec = world.catalog[model]
-    messages = [{"role": "user", "content": prompt}]
+    messages: list[Any] = [{"role": "user", "content": prompt}]
     if spec.provider == "openai":
         completion = world.openai().chat.completions.create(model=model, messages=messages,
                                                             max_completion_tokens=max_tokens)
         text = completion.choices[0].message.content or ""
-        raw = completion.choices[0].finish_reason
+        raw: str | None = completion.choices[0].finish_reason
         stop = _OPENAI_STOP.get(raw, raw)
-        used_in, used_out = completion.usage.prompt_tokens, completion.usage.completion_tokens
+        usage = completion.usage
+        assert usage is not None  # the world reports usage on every non-streaming reply
+        used_in, used_out = usage.prompt_tokens, usage.completion_tokens
     else:
         message = world.anthropic().messages.create(model=model, max_tokens=max_tokens, messages=messages)
         text = "".join(block.text for block in message.content if block.type == "text")
@@ -221,7 +223,7 @@ def _complete_case(report: Report, fn: Callable[..., Any], *, seed: int, model: 
     spec = world.catalog[model]
     report.expect(count_tokens(text, spec.encoding) == last.output_tokens,
                   "the text returned is not the last, complete reply")
-    slow = [(a, b) for a, b in zip(rooms, rooms[1:]) if b < 2 * a]
+    slow = [(a, b) for a, b in zip(rooms, rooms[1:], strict=False) if b < 2 * a]
     report.expect(not slow, f"max_tokens went from {slow[0][0]} to {slow[0][1]} (requests made: {len(attempts)})"
                   if slow else "", hint=GROW)
 
@@ -234,7 +236,7 @@ def _refused_case(report: Report, fn: Callable[..., Any], *, seed: int, model: s
             return "returned", fn(world, model, _REFUSED_PROMPT, max_tokens=64)
         except NotImplementedError:
             raise
-        except Exception as err:  # noqa: BLE001 - what the learner raised is the observation
+        except Exception as err:
             return "raised", err
 
     how, what = report.call(attempt)

@@ -75,7 +75,7 @@ class _Result:
 def reference_stream_reply(world: World, model: str, prompt: str, *, max_tokens: int = 300,
                            timeout: float = 60.0) -> _Result:
     """What a correct `stream_reply` returns: every text delta received, how it ended, the exception as raised."""
-    messages = [{"role": "user", "content": prompt}]
+    messages: list[Any] = [{"role": "user", "content": prompt}]
     pieces: list[str] = []
     ending: str | None = None
     try:
@@ -89,10 +89,10 @@ def reference_stream_reply(world: World, model: str, prompt: str, *, max_tokens:
                             pieces.append(choice.delta.content)
                         ending = choice.finish_reason or ending
         else:
-            stream = world.anthropic(timeout=timeout).messages.create(
+            events = world.anthropic(timeout=timeout).messages.create(
                 model=model, max_tokens=max_tokens, messages=messages, stream=True)
-            with stream:
-                for event in stream:
+            with events:
+                for event in events:
                     if event.type == "content_block_delta" and event.delta.type == "text_delta":
                         pieces.append(event.delta.text)
                     elif event.type == "message_delta":

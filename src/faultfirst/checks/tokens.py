@@ -9,7 +9,7 @@ the API's own limits rather than from this file's arithmetic.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import anthropic
@@ -28,7 +28,7 @@ _GENERATION = ("chat.completions", "responses", "messages")
 # -- texts the checks use (built once per process; the long ones are a few hundred kilobytes) ----------------
 
 
-@lru_cache(maxsize=None)
+@cache
 def _english(sentences: int) -> str:
     # Fifty distinct sentences, repeated: the world counts a prompt sentence by sentence from a cache, so a
     # 200,000-token prompt costs the check a few milliseconds after its first fifty sentences. The reply to these
@@ -42,7 +42,7 @@ _JAPANESE = ("昨夜もエクスポート処理が失敗し、経理チームは
              "至急、原因と再発防止策をご連絡ください。")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _japanese(sentences: int) -> str:
     return "".join(f"チケット{1000 + i % 50}番：" + _JAPANESE[i % 3] for i in range(sentences))
 
@@ -53,7 +53,7 @@ def _japanese(sentences: int) -> str:
 def reference_safe_max_tokens(world: World, model: str, prompt: str) -> int:
     """The largest max_tokens a one-message request with `prompt` can ask of `model` (0 if none)."""
     spec = world.catalog[model]
-    messages = [{"role": "user", "content": prompt}]
+    messages: list[Any] = [{"role": "user", "content": prompt}]
     if spec.provider == "openai":
         # count_tokens counts as encode_ordinary does (tests/test_tokens.py), sentence by sentence from the cache the
         # world's own counting shares, so the long prompts are not encoded again here.
@@ -65,7 +65,7 @@ def reference_safe_max_tokens(world: World, model: str, prompt: str) -> int:
 
 def _send(world: World, model: str, prompt: str, max_tokens: int) -> str | None:
     """None if the API accepts a request asking for `max_tokens`, else the API's message."""
-    messages = [{"role": "user", "content": prompt}]
+    messages: list[Any] = [{"role": "user", "content": prompt}]
     try:
         if world.catalog[model].provider == "openai":
             world.openai().chat.completions.create(model=model, messages=messages, max_completion_tokens=max_tokens)
@@ -223,7 +223,7 @@ _SPECIAL = ["A user pasted this into the ticket: <|endoftext|> and then kept typ
             "Second document, after the strange one."]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _splitting_budget(document: str, encoding_name: str) -> int:
     """The smallest budget at which a naive cut of `document` (decode(ids[:budget])) breaks a character."""
     enc = encoding(encoding_name)
@@ -267,7 +267,7 @@ def _fit_case(report: Report, fn: Callable[..., Any], documents: list[str], budg
                   hint=STOP_AFTER_CUT)
     total = sum(_count(d, encoding_name) for d in got)
     report.expect(total <= budget, f"kept {total} tokens ({encoding_name}), over the budget of {budget}", hint=hint)
-    for i, (mine, theirs) in enumerate(zip(got, want)):
+    for i, (mine, theirs) in enumerate(zip(got, want, strict=False)):
         report.expect(mine == theirs, f"text {i} should be {_show(theirs)}, got {_show(mine)}", hint=hint)
     report.expect(len(got) == len(want), f"should keep {plural(len(want), 'text')}, kept {len(got)}: expected {_show_all(want)}",
                   hint=CUT_NOT_SKIP if len(got) < len(want) else STOP_AFTER_CUT)

@@ -35,4 +35,5 @@ its own with the same fields and recognises the exceptions by class name.
 """
 
 # Importing the modules registers the checks and their mistakes.
-from . import adapter, chain  # noqa: F401
+from . import adapter as adapter
+from . import chain as chain

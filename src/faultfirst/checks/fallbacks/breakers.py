@@ -41,7 +41,7 @@ def half_open_case(report: Report, fn: Callable[..., Any]) -> None:
     """OpenAI down: open its breaker (failures=2), wait the cool-down, then let requests arrive during the probe."""
     failures, cooldown = 1, 60.0
     world = checked_world(seed=59, scenario=OUTAGE, max_attempts=40, max_seconds=4000.0)
-    chain, breakers = ["gpt-fast", "claude-fast"], {}
+    chain, breakers = ["gpt-fast", "claude-fast"], dict[str, Any]()
     ask = {"chain": chain, "breakers": breakers, "failures": failures, "cooldown": cooldown}
 
     def one(at: float) -> ChainCall:
@@ -96,7 +96,7 @@ def shared_breaker_case(report: Report, fn: Callable[..., Any]) -> str:
     both. Then the breaker itself, on the world's clock: re-opened by a failed probe at t=100, it half-opens at
     exactly t=130 (cooldown=30), not before, not later."""
     world = checked_world(seed=60, scenario=OUTAGE, **SMALL)
-    chain, breakers = ["gpt-fast", "gpt-strong", "claude-fast"], {}
+    chain, breakers = ["gpt-fast", "gpt-strong", "claude-fast"], dict[str, Any]()
     ask = {"chain": chain, "breakers": breakers, "failures": 2, "cooldown": 30.0}
     calls = [_ask_at(report, fn, world, at, NeutralRequest(QUESTION, SYSTEM, max_tokens=200), **ask) for at in (0.0, 5.0)]
     for call in calls:
@@ -110,7 +110,7 @@ def shared_breaker_case(report: Report, fn: Callable[..., Any]) -> str:
                              + (f" (breakers holds {len(breakers)} breakers for 2 providers)" if len(breakers) > 2
                                 else ""),
                   hint=HINT_PER_PROVIDER if len(breakers) > 2 else None)
-    breaker = breakers.get("openai")
+    breaker: Any = breakers.get("openai")  # the learner's CircuitBreaker, or whatever it stored
     report.expect(all(callable(getattr(breaker, name, None)) for name in ("allow", "success", "failure")),
                   f"breakers['openai'] should be OpenAI's CircuitBreaker; it is {breaker!r}", hint=HINT_PER_PROVIDER)
     report.expect(_breaker_says(report, breaker, world, 100.0), "at t=100, 100 s after OpenAI's breaker opened "

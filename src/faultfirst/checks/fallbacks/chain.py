@@ -76,7 +76,7 @@ def check_chain(fn: Callable[..., Any], report: Report) -> None:
         notes.detail = overloaded_case(report, fn)
     with report.case("a prompt too long for gpt-fast goes to claude-fast, and does not open OpenAI's breaker") as notes:
         world = scripted(checked_world(seed=55, **SMALL), ("Every code repeats.",), system_contains=LONG_ASKED)
-        chain, breakers = ["gpt-fast", "claude-fast"], {}
+        chain, breakers = ["gpt-fast", "claude-fast"], dict[str, Any]()
         long = NeutralRequest(long_prompt(130_000), LONG_ASKED, max_tokens=400)
         value, err = report.outcome(fn, world, long, chain=chain, breakers=breakers, failures=1, cooldown=60.0)
         report.expect(err is None, f"a 130,000-token prompt raised {short_error(err)}; claude-fast (200,000 tokens) "

@@ -92,7 +92,7 @@ def long_prompt(tokens: int) -> str:
     return (_CODE_LINE * math.ceil(tokens / 81)).strip()
 
 
-SMALL = {"max_attempts": 20, "max_seconds": 4000.0}  # a few requests: a runaway stops at once
+SMALL: dict[str, Any] = {"max_attempts": 20, "max_seconds": 4000.0}  # a few requests: a runaway stops at once
 ALWAYS_OVERLOADED = replace(SCENARIOS["overloaded"], name="always-overloaded", overload_rate=1.0,
                              reset_rate=0.0, stream_error_rate=0.0)
 ALWAYS_RESET = replace(SCENARIOS["calm"], name="always-reset", reset_rate=1.0)

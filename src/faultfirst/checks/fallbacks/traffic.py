@@ -22,7 +22,7 @@ from .hints import HINT_ALL_FAILED, HINT_CLOSES, HINT_DEGRADED, HINT_NEXT_MODEL,
 class ChainCall:
     start: float
     value: Any
-    error: Exception | None
+    error: BaseException | None
     attempts: list[RequestRecord] = field(default_factory=list)
 
     @property
@@ -177,7 +177,7 @@ def interleaved(fn: Callable[..., Any], world: World, *, provider: str, arrivals
                 try:
                     value, err = fn(world, NeutralRequest(_QUESTIONS[i % len(_QUESTIONS)], SYSTEM, max_tokens=200),
                                     **ask), None
-                except Exception as caught:  # noqa: BLE001 - learner exceptions are data here (Runaway included)
+                except Exception as caught:
                     value, err = None, caught
                 during.append(ChainCall(attempt.at, value, err, world.requests[before:]))
 

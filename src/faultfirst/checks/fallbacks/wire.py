@@ -202,6 +202,7 @@ def expect_raises(report: Report, fn: Callable[..., Any], world: World, model: s
         report.expect(False, f"{short_error(err)} escaped for {what}; raise {expected}", hint=HINT_BOTH_SDKS)
     report.expect(is_lesson_error(err, expected), f"raised {short_error(err)} for {what}; raise {expected}", hint=hint)
     _expect_one_attempt(report, world, before)
+    assert err is not None  # expect() ended the case otherwise
     report.expect(from_sdk(err.__cause__), f"{expected} for {what} does not carry the SDK's exception as its "
                                             f"__cause__ (it is {type(err.__cause__).__name__})", hint=HINT_CHAINED)
 

@@ -7,6 +7,7 @@ attempt times come from the latency model, calm and drifting, through a referenc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -57,7 +58,7 @@ def _ask(report: Report, policy: Any, *, hint: str | None = None) -> float:
 def _feed(report: Report, policy: Any, latencies: list[float], hedged: bool | list[bool] = False) -> None:
     flags = hedged if isinstance(hedged, list) else [hedged] * len(latencies)
     record = policy.record
-    for latency, flag in zip(latencies, flags):
+    for latency, flag in zip(latencies, flags, strict=False):
         report.call(record, latency, hedged=flag)
 
 
@@ -106,10 +107,8 @@ def _traffic(report: Report, cls: Callable[..., Any], *, seed: int, drift: bool,
         record(latencies[i], hedged=hedged[i])
 
     async def main() -> None:
-        try:
+        with contextlib.suppress(_BadDelay):  # reported below; run_in_world cancels the calls still running
             await asyncio.gather(*(one(i) for i in range(calls)))
-        except _BadDelay:
-            pass  # reported below; run_in_world cancels the calls still running
 
     run_in_world(report, world, main)
     report.expect(not bad, f"delay() returned {bad[0]!r}; return a number of seconds >= 0, or math.inf" if bad else "")

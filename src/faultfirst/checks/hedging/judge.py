@@ -133,7 +133,7 @@ def expect_call(report: Report, script: Script, run: Run, delay: float, *, start
     report.expect(problem is None, problem.reason if problem else "", hint=problem.hint if problem else None)
     said = describe(script)
     got = [a.start for a in script.attempts]
-    report.expect(len(got) == len(starts) and all(abs((g or 0) - w) < EPS for g, w in zip(got, starts)),
+    report.expect(len(got) == len(starts) and all(abs((g or 0) - w) < EPS for g, w in zip(got, starts, strict=False)),
                   f"attempts should start at t={', '.join(f'{w:g}' for w in starts)} ({said})")
     if returns is not None:
         report.expect(run.value is script.answers[returns - 1] and abs(run.finished_at - (at or 0)) < EPS,

@@ -112,7 +112,7 @@ class Script:
     draw: Callable[[float, int], Plan] | None = None
     guard: Guard | None = None
     attempts: list[ScriptedAttempt] = field(default_factory=list)
-    answers: list[Answer] = field(default_factory=list)
+    answers: list[Any] = field(default_factory=list)  # an Answer each; a real call's completion in real worlds
     errors: list[BaseException] = field(default_factory=list)
     at_return: list[str] = field(default_factory=list)  # each attempt's outcome when the function returned
 
@@ -193,7 +193,7 @@ async def call_once(fn: Callable[..., Any], attempt: Callable[[], Any], delay: f
         if me is not None and me.cancelling():
             raise  # this task was cancelled (a guard stopping a runaway): not the learner's
         run.error = err  # the learner's own: a task it cancelled, re-raised by an await or a gather
-    except Exception as err:  # noqa: BLE001 - the learner's exceptions are what the cases look at
+    except Exception as err:
         run.error = err
     run.finished_at = loop.time()
     leftover = [t for t in asyncio.all_tasks() if t is not me and t not in before and not t.done()]

@@ -4,9 +4,10 @@ world or made to order.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import httpx2
@@ -50,7 +51,7 @@ def reference_drift(records: list[RequestRecord], *, window: float = 300.0, fact
 
 # -- logs ---------------------------------------------------------------------------------------------------------
 
-@lru_cache(maxsize=None)
+@cache
 def probe_log(seed: int, scenario: str, model: str, *, minutes: float = 40.0, every: float = 20.0,
               max_tokens: int = 300, timeout: float | None = None,
               idle: tuple[tuple[float, float], ...] = ()) -> tuple[RequestRecord, ...]:
@@ -74,10 +75,8 @@ def probe_log(seed: int, scenario: str, model: str, *, minutes: float = 40.0, ev
             world.clock.sleep(quiet[0] * 60 - world.clock.now())
             continue
         start = world.clock.now()
-        try:
+        with contextlib.suppress(httpx2.HTTPError):  # a reset or a timeout: the world logged it, as a canary's does
             sdk._client.post(url, json=body, headers=headers, timeout=limit)
-        except httpx2.HTTPError:
-            pass  # a reset or a timeout: the world logged it, as a canary's log does
         world.clock.sleep(max(0.0, start + every - world.clock.now()))
     return tuple(world.requests)
 

@@ -131,6 +131,7 @@ def check_bucket(cls: Callable[..., Any], report: Report) -> None:
         report.expect(eleventh is not None, "after the first 10 units, the 11th was not granted within 10 simulated "
                                             "minutes: the bucket does not refill as the loop's clock moves",
                       hint=LOOP_CLOCK)
+        assert eleventh is not None  # expect() ended the case otherwise
         report.expect(eleventh >= 6.0 - 1e-6, f"the 11th unit came at t={eleventh:.2f} s; a bucket of 10 per minute "
                                               "refills one unit in 6 s", hint=RATE)
         report.expect(eleventh <= 6.0 + 0.01, f"the 11th unit came at t={eleventh:.2f} s; one unit has dripped in "

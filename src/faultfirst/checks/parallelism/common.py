@@ -33,7 +33,7 @@ def call_learner(report: Report, world: World, make: Callable[[], Any], *, what:
     blocked = ("it called time.sleep() on the event loop, which blocks every other coroutine (and here would "
                "wait in real time)")
     try:
-        result = report.call(run_learner, world, make, what=what, state=state, 
+        result = report.call(run_learner, world, make, what=what, state=state,
                              explain_stub=_bucket_stub if what == "summarise_all" else None)
     except Exception:
         report.expect(not state.get("blocked"), blocked, hint=BLOCKING_SLEEP)

@@ -68,7 +68,7 @@ def _documents_case(report: Report, fn: Callable[..., Any], notes: Any, *, seed:
         spend_tokens(world, spent)
     watch = Watch(world)
     limits = world.scenario.rate_limits
-    start, state = world.clock.now(), {}
+    start, state = world.clock.now(), dict[str, Any]()
     try:
         result = call_learner(report, world, lambda: fn(world, dict(docs), requests_per_minute=limits.requests_per_minute,
                                                  tokens_per_minute=limits.tokens_per_minute),
@@ -123,7 +123,7 @@ def _documents_case(report: Report, fn: Callable[..., Any], notes: Any, *, seed:
                           "the wrong documents?)", hint=MATCHED)
     early = []
     for doc, its in tried.items():
-        for one, following in zip(its, its[1:]):
+        for one, following in zip(its, its[1:], strict=False):
             if one.retry_after is not None and following.record.start < one.record.end + one.retry_after - 1e-6:
                 early.append((doc, following.record.start - one.record.end, one.retry_after))
     if early:
@@ -137,7 +137,7 @@ def _documents_case(report: Report, fn: Callable[..., Any], notes: Any, *, seed:
                       hint=TOO_LARGE)
     if giant:
         sent = len(tried.get(GIANT, []))
-        statuses = sorted({a.record.status for a in tried.get(GIANT, [])})
+        statuses = sorted({a.record.status for a in tried.get(GIANT, [])}, key=lambda status: status or 0)
         report.expect(sent == 1, f"{GIANT} was sent {plural(sent, 'time')} (answered {statuses}); a 400 fails "
                                  "the same way every time: send it once", hint=NO_RETRY)
         report.expect(is_failure(got[GIANT]), f"{GIANT} is longer than the model's context window, so it can "
@@ -157,7 +157,7 @@ def _documents_case(report: Report, fn: Callable[..., Any], notes: Any, *, seed:
         report.expect(False, f"{plural(len(miscounted), 'Failed result')} report a number of attempts that were not sent: "
                              f"{d} says attempts={got[d].attempts}, and {plural(len(tried.get(d, [])), 'attempt')} "
                              "for it reached the API", hint=ATTEMPTS_SENT)
-    hasty = [(doc, one, following) for doc, its in tried.items() for one, following in zip(its, its[1:])
+    hasty = [(doc, one, following) for doc, its in tried.items() for one, following in zip(its, its[1:], strict=False)
              if one.record.status is None and following.record.start <= one.record.end + 1e-9]
     if hasty:
         doc, one, _ = hasty[0]

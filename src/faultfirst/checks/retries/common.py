@@ -50,7 +50,7 @@ SDK_ERRORS = (openai.APIError, anthropic.APIError)
 
 def direct(world: World, model: str, prompt: str, *, max_tokens: int = 20) -> None:
     """One request made by the check itself (to spend a quota), with no retries."""
-    messages = [{"role": "user", "content": prompt}]
+    messages: list[Any] = [{"role": "user", "content": prompt}]
     if model.startswith("claude"):
         world.anthropic().messages.create(model=model, max_tokens=max_tokens, messages=messages)
     else:

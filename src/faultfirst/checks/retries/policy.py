@@ -92,6 +92,7 @@ def check_policy(fn: Callable[..., Any], report: Report) -> None:
             first_advice = observer.advice(run.attempts[0])
             report.expect(first_advice is not None, "the check expected the first attempt to be refused with a 429 "
                                                     "and a retry-after; please report this as a bug")
+            assert first_advice is not None  # expect() ended the case otherwise
             report.expect(len(run.attempts) >= 2, f"gave up after the first 429; its retry-after was "
                                                   f"{first_advice:.0f} s, short enough to wait for", hint=HINT_SHORT_ADVICE)
             expect_backoff_waits(report, run, observer)
@@ -161,6 +162,7 @@ def check_policy(fn: Callable[..., Any], report: Report) -> None:
     with report.case("retryable() on single errors: 408 and 409 yes, a ValueError no, a 429 with retry-after: 60 yes"):
         retryable = learner_retryable(fn)
         report.expect(retryable is not None, "no function retryable() beside resilient_call")
+        assert retryable is not None  # expect() ended the case otherwise
         for err, want, hint in single_errors():
             verdict = report.call(retryable, err)
             report.expect(verdict is want or (isinstance(verdict, int) and verdict == want),

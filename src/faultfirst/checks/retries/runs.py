@@ -57,7 +57,7 @@ def run_policy(report: Report, fn: Callable[..., Any], world: World, model: str,
             return fn(world, model, prompt, rng=random.Random(seed), max_tokens=max_tokens), None
         except NotImplementedError:
             raise
-        except Exception as err:  # noqa: BLE001 - the exception is what the case inspects
+        except Exception as err:
             return None, err
 
     reply, error = report.call(call)
@@ -98,12 +98,12 @@ def expect_one_attempt(report: Report, run: PolicyRun, what: str, *, hint: str) 
 
 
 def waits_of(run: PolicyRun) -> list[float]:
-    return [b.start - a.end for a, b in zip(run.attempts, run.attempts[1:])]
+    return [b.start - a.end for a, b in zip(run.attempts, run.attempts[1:], strict=False)]
 
 
 def expect_backoff_waits(report: Report, run: PolicyRun, observer: Observer) -> None:
     """Each wait: at least the advice (if any), and at most advice + the attempt's full-jitter window."""
-    for attempt, (record, wait) in enumerate(zip(run.attempts, waits_of(run)), start=1):
+    for attempt, (record, wait) in enumerate(zip(run.attempts, waits_of(run), strict=False), start=1):
         advised = observer.advice(record) or 0.0
         report.expect(wait >= advised - EPS,
                       f"waited {wait:.3f} s after a 429 that said retry-after: {advised:.0f}", hint=HINT_HONOUR_ADVICE)
@@ -114,7 +114,7 @@ def expect_backoff_waits(report: Report, run: PolicyRun, observer: Observer) -> 
                       hint=HINT_WINDOW)
     # The waits are determined by the seed: replay the caller's rng, one uniform draw per wait.
     twin = random.Random(run.seed)
-    for attempt, (record, wait) in enumerate(zip(run.attempts, waits_of(run)), start=1):
+    for attempt, (record, wait) in enumerate(zip(run.attempts, waits_of(run), strict=False), start=1):
         advised = observer.advice(record) or 0.0
         unit = twin.random()
         want = advised + jitter_window(attempt) * unit

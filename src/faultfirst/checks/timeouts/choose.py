@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import httpx2
@@ -53,7 +54,7 @@ def reference_timeout(records: list[RequestRecord], *, percentile: float = 99, m
     return answered[rank - 1] * margin
 
 
-@lru_cache(maxsize=None)
+@cache
 def _canary(seed: int, scenario: str, model: str, *, calls: int, timeout: float | None = None,
             start: float = 0.0) -> tuple[RequestRecord, ...]:
     """A canary's log: `calls` requests to `model`, one every 10 s from `start`, failures caught.
@@ -72,10 +73,8 @@ def _canary(seed: int, scenario: str, model: str, *, calls: int, timeout: float 
     extensions = {"timeout": {"connect": 5.0, "read": limit, "write": limit, "pool": limit}}
     for _ in range(calls):
         began = world.clock.now()
-        try:
+        with contextlib.suppress(httpx2.TransportError):
             client._client.post(url, json=body, extensions=extensions)
-        except httpx2.TransportError:
-            pass
         world.clock.sleep(max(0.0, began + 10 - world.clock.now()))
     return tuple(world.requests)
 
@@ -189,7 +188,7 @@ def _refuses(report: Report, fn: Callable[..., Any], log: tuple[RequestRecord, .
             return "returned", fn(copies(log), **options)
         except ValueError as err:
             return "raised", err
-        except Exception as err:  # noqa: BLE001 - an IndexError here is the mistake this case names
+        except Exception as err:
             return "failed", err
 
     outcome, value = report.call(attempt)
@@ -217,7 +216,7 @@ def check_choose(fn: Callable[..., Any], report: Report) -> None:
         _compare(report, fn, calm, "p50 x 3", percentile=50, margin=3.0)
 
     with report.case("p99.9 of 1,000 answers is the 999th: the rank computed exactly"):
-        log = [_ok(x) for x in _spread(1000)]
+        log: list[RequestRecord] | tuple[RequestRecord, ...] = [_ok(x) for x in _spread(1000)]
         _compare(report, fn, log, "1,000 answers, p99.9", percentile=99.9)
 
     with report.case("failed attempts (529s, a connection reset) are not latency samples") as notes:

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import anthropic
@@ -66,7 +66,7 @@ def run_deadline(report: Report, fn: Callable[..., Any], world: World, model: st
             if not _past_bounds(world):
                 raise
             return None, err
-        except Exception as err:  # noqa: BLE001 - what the learner raised is what the case judges
+        except Exception as err:
             return None, err
 
     value, err = report.call(attempt)
@@ -88,7 +88,7 @@ def deadline_world(seed: int, scenario: str, *, at_peak: bool = False, deadline_
     return world
 
 
-@lru_cache(maxsize=None)
+@cache
 def rise_seconds(seed: int) -> float:
     """When the drift of a world with this seed peaks: its latency model draws the drift's shape from the seed alone."""
     return LatencyModel(seed, drift=True).rise_seconds
