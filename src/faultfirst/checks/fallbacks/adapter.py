@@ -51,13 +51,14 @@ def check_adapter(fn: Callable[..., Any], report: Report) -> None:
             as notes:
         request = NeutralRequest(QUESTION, SYSTEM)
         notes.detail = system_detail(*on_the_wire(report, fn, seed=32, model="claude-strong", request=request),
-                                      request)
+                                     request)
     with report.case("no system prompt (both providers): none is sent, not even a template's frame"):
         on_the_wire(report, fn, seed=33, model="claude-fast", request=NeutralRequest(QUESTION))
         on_the_wire(report, fn, seed=33, model="gpt-strong", request=NeutralRequest(QUESTION))
     with report.case("a reply cut at max_tokens=12 (both providers): the limit reaches the API"):
         for model in ("gpt-fast", "claude-fast"):
-            world, _ = on_the_wire(report, fn, seed=34, model=model, request=NeutralRequest(QUESTION, SYSTEM, max_tokens=12))
+            world, _ = on_the_wire(report, fn, seed=34, model=model,
+                                   request=NeutralRequest(QUESTION, SYSTEM, max_tokens=12))
             report.expect(world.requests[0].stop_reason in ("length", "max_tokens"),
                           f"{model}: the reply was not cut at max_tokens=12 (stop reason "
                           f"{world.requests[0].stop_reason!r})", hint=HINT_LIMIT)
@@ -73,7 +74,7 @@ def check_adapter(fn: Callable[..., Any], report: Report) -> None:
         for seed, model in ((36, "gpt-fast"), (37, "claude-fast")):
             world = checked_world(seed=seed, max_attempts=10)
             got = report.call(fn, world, model, NeutralRequest("Extract the title and year: 'Retry storms' (2021).",
-                                                         max_tokens=200, schema=SCHEMA))
+                                                               max_tokens=200, schema=SCHEMA))
             problem = answer_problem(got)
             report.expect(problem is None, problem or "", hint=HINT_ANSWER)
             try:
@@ -83,56 +84,64 @@ def check_adapter(fn: Callable[..., Any], report: Report) -> None:
             report.expect(isinstance(data, dict), f"{model}: the text is not a JSON object: {got.text[:80]!r}",
                           hint=HINT_SCHEMA)
             report.expect(isinstance(data.get("title"), str) and isinstance(data.get("year"), int),
-                          f"{model}: the JSON does not fit the schema (title: string, year: integer): {got.text[:80]!r}",
+                          f"{model}: the JSON does not fit the schema (title: string, year: integer): "
+                          f"{got.text[:80]!r}",
                           hint=HINT_SCHEMA)
     with report.case("an outage, an overload and a reset are Unavailable") as notes:
         world = checked_world(seed=41, scenario="outage", max_attempts=10)
-        expect_raises(report, fn, world, "gpt-fast", NeutralRequest(QUESTION), "Unavailable", what="OpenAI's 503 in `outage`",
-                hint=HINT_RETRYABLE)
+        expect_raises(report, fn, world, "gpt-fast", NeutralRequest(QUESTION), "Unavailable",
+                      what="OpenAI's 503 in `outage`",
+                      hint=HINT_RETRYABLE)
         world = checked_world(seed=42, scenario="bad-day", max_attempts=10)
         world.clock.sleep(11 * 60)
         expect_raises(report, fn, world, "claude-fast", NeutralRequest(QUESTION), "Unavailable",
-                what="Anthropic's 500 at minute 11 of `bad-day`", hint=HINT_RETRYABLE)
+                      what="Anthropic's 500 at minute 11 of `bad-day`", hint=HINT_RETRYABLE)
         world = checked_world(seed=43, scenario=ALWAYS_OVERLOADED, max_attempts=10)
-        expect_raises(report, fn, world, "claude-strong", NeutralRequest(QUESTION), "Unavailable", what="Anthropic's 529",
-                hint=HINT_RETRYABLE)
+        expect_raises(report, fn, world, "claude-strong", NeutralRequest(QUESTION), "Unavailable",
+                      what="Anthropic's 529",
+                      hint=HINT_RETRYABLE)
         world = checked_world(seed=44, scenario=ALWAYS_RESET, max_attempts=10)
-        expect_raises(report, fn, world, "gpt-strong", NeutralRequest(QUESTION), "Unavailable", what="a connection reset",
-                hint=HINT_CONNECTION)
+        expect_raises(report, fn, world, "gpt-strong", NeutralRequest(QUESTION), "Unavailable",
+                      what="a connection reset",
+                      hint=HINT_CONNECTION)
         notes.detail = "503, 500, 529, connection reset"
     with report.case("a 429, a 408 and a 409 are Unavailable: the statuses worth another attempt") as notes:
         world = checked_world(seed=45, scenario=ONE_PER_MINUTE, max_attempts=10)
         _, err = report.outcome(fn, world, "gpt-fast", NeutralRequest(QUESTION))
         report.expect(err is None, f"the first request under a limit of one per minute failed: {short_error(err)}")
-        expect_raises(report, fn, world, "gpt-fast", NeutralRequest(QUESTION), "Unavailable", what="a 429 (rate limited)",
-                hint=HINT_RETRYABLE)
+        expect_raises(report, fn, world, "gpt-fast", NeutralRequest(QUESTION), "Unavailable",
+                      what="a 429 (rate limited)",
+                      hint=HINT_RETRYABLE)
         for seed, status, model in ((39, 408, "claude-fast"), (40, 409, "gpt-fast")):
             world = checked_world(seed=seed, max_attempts=10)
             refuse_every_attempt(world, status)
-            expect_raises(report, fn, world, model, NeutralRequest(QUESTION), "Unavailable", what=f"a {status} from {model}",
-                    hint=HINT_RETRYABLE)
+            expect_raises(report, fn, world, model, NeutralRequest(QUESTION), "Unavailable",
+                          what=f"a {status} from {model}",
+                          hint=HINT_RETRYABLE)
         notes.detail = "429, 408, 409"
     with report.case("a prompt over the context window is TooLong (both providers)"):
         world = checked_world(seed=46, max_attempts=10)
         expect_raises(report, fn, world, "gpt-fast", NeutralRequest(long_prompt(130_000)), "TooLong",
-                what="a 130,000-token prompt to gpt-fast (128,000 window)", hint=HINT_TOO_LONG_OPENAI)
+                      what="a 130,000-token prompt to gpt-fast (128,000 window)", hint=HINT_TOO_LONG_OPENAI)
         world = checked_world(seed=47, max_attempts=10)
         expect_raises(report, fn, world, "claude-fast", NeutralRequest(long_prompt(210_000)), "TooLong",
-                what="a 210,000-token prompt to claude-fast (200,000 window)", hint=HINT_TOO_LONG_ANTHROPIC)
+                      what="a 210,000-token prompt to claude-fast (200,000 window)", hint=HINT_TOO_LONG_ANTHROPIC)
     with report.case("a prompt that fits, with max_tokens that does not fit beside it, is TooLong (Anthropic)"):
         world = checked_world(seed=50, max_attempts=10)
-        expect_raises(report, fn, world, "claude-fast", NeutralRequest(long_prompt(190_000), max_tokens=20_000), "TooLong",
-                what="a 190,000-token prompt with max_tokens=20,000 to claude-fast (200,000 window)", hint=HINT_EXCEED)
+        expect_raises(report, fn, world, "claude-fast", NeutralRequest(long_prompt(190_000), max_tokens=20_000),
+                      "TooLong", what="a 190,000-token prompt with max_tokens=20,000 to claude-fast (200,000 window)",
+                      hint=HINT_EXCEED)
     with report.case("a malformed request (max_tokens=-200) is Rejected (both providers)"):
         for seed, model in ((48, "gpt-fast"), (49, "claude-fast")):
             world = checked_world(seed=seed, max_attempts=10)
             expect_raises(report, fn, world, model, NeutralRequest(QUESTION, max_tokens=-200), "Rejected",
-                    what=f"max_tokens=-200 to {model} (a 400)", hint=HINT_REJECTED)
+                          what=f"max_tokens=-200 to {model} (a 400)", hint=HINT_REJECTED)
     with report.case("a 404 (the model retired) is Rejected: a wrong configuration, not an outage"):
         world = checked_world(seed=51, max_attempts=10)
         refuse_every_attempt(world, 404)
-        expect_raises(report, fn, world, "claude-fast", NeutralRequest(QUESTION), "Rejected", what="a 404 from claude-fast",
-                hint=HINT_NOT_FOUND)
+        expect_raises(report, fn, world, "claude-fast", NeutralRequest(QUESTION), "Rejected",
+                      what="a 404 from claude-fast",
+                      hint=HINT_NOT_FOUND)
 
 
 

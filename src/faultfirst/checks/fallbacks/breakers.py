@@ -58,7 +58,8 @@ def half_open_case(report: Report, fn: Callable[..., Any]) -> None:
         if not any(r.provider == "openai" for r in call.attempts):
             break
         failed += 1
-    report.expect(failed < tries, f"OpenAI failed {plural(failed, 'time')} in a row and its breaker (failures={failures}) "
+    report.expect(failed < tries,
+                  f"OpenAI failed {plural(failed, 'time')} in a row and its breaker (failures={failures}) "
                                   "never opened", hint=HINT_OPENS)
     report.expect(failed == failures, f"the breaker opened after {failed} consecutive failures, with "
                                       f"failures={failures}",
@@ -98,7 +99,8 @@ def shared_breaker_case(report: Report, fn: Callable[..., Any]) -> str:
     world = checked_world(seed=60, scenario=OUTAGE, **SMALL)
     chain, breakers = ["gpt-fast", "gpt-strong", "claude-fast"], dict[str, Any]()
     ask = {"chain": chain, "breakers": breakers, "failures": 2, "cooldown": 30.0}
-    calls = [_ask_at(report, fn, world, at, NeutralRequest(QUESTION, SYSTEM, max_tokens=200), **ask) for at in (0.0, 5.0)]
+    calls = [_ask_at(report, fn, world, at, NeutralRequest(QUESTION, SYSTEM, max_tokens=200), **ask) for at in (0.0,
+                                                                                                                5.0)]
     for call in calls:
         report.expect(call.error is None, f"at t={call.start:.0f} s, with OpenAI down and claude-fast up, ask raised "
                                           f"{short_error(call.error)}", hint=HINT_NEXT_MODEL)

@@ -62,7 +62,7 @@ def check_chain(fn: Callable[..., Any], report: Report) -> None:
         expect_degraded_flags(report, calls, "claude-strong")
     outage_cases(report, fn, seed=52, scenario=OUTAGE, chain=["gpt-fast", "claude-fast"], minutes=(0, 8), strict=True)
     outage_cases(report, fn, seed=55, scenario=BAD_DAY, chain=["claude-fast", "gpt-fast"], minutes=(1, 11),
-                  strict=False)
+                 strict=False)
     with report.case("OpenAI down, chain gpt-fast, gpt-strong, claude-fast (failures=2, cooldown=30): one breaker for "
                      "both OpenAI models, half-open exactly 30 s after it opened") as notes:
         notes.detail = shared_breaker_case(report, fn)
@@ -91,7 +91,7 @@ def check_chain(fn: Callable[..., Any], report: Report) -> None:
                       "sent the long prompt to gpt-fast more than once", hint=HINT_TOO_LONG_MOVES_ON)
         world.clock.sleep(5)
         value, err = report.outcome(fn, world, NeutralRequest(QUESTION, SYSTEM), chain=chain, breakers=breakers,
-                              failures=1, cooldown=60.0)
+                                    failures=1, cooldown=60.0)
         notes.detail = per_provider(world)
         report.expect(err is None, f"a short request after the long one raised {short_error(err)}")
         problem = answer_problem(value)
@@ -106,21 +106,23 @@ def check_chain(fn: Callable[..., Any], report: Report) -> None:
         chain, breakers = ["gpt-fast", "gpt-strong", "claude-fast"], {}
         for _ in range(2):
             before = len(world.requests)
-            value, err = report.outcome(fn, world, NeutralRequest(QUESTION, max_tokens=-200), chain=chain, breakers=breakers,
-                                  failures=2, cooldown=60.0)
+            value, err = report.outcome(fn, world, NeutralRequest(QUESTION, max_tokens=-200), chain=chain,
+                                        breakers=breakers,
+                                        failures=2, cooldown=60.0)
             made = len(world.requests) - before
             report.expect(made == 1, f"the malformed request was sent {made} times, down the chain; a 400 for a "
                                      "malformed request is the same on every model", hint=HINT_REJECTED_AT_ONCE)
-            report.expect(is_lesson_error(err, "Rejected"), f"a malformed request should raise Rejected; got {short_error(err)}"
+            report.expect(is_lesson_error(err, "Rejected"),
+                          f"a malformed request should raise Rejected; got {short_error(err)}"
                           if err is not None else f"a malformed request returned {str(value)[:60]!r}; raise Rejected",
                           hint=HINT_REJECTED_AT_ONCE)
         value, err = report.outcome(fn, world, NeutralRequest(QUESTION, SYSTEM), chain=chain, breakers=breakers,
-                              failures=2, cooldown=60.0)
+                                    failures=2, cooldown=60.0)
         notes.detail = per_provider(world)
         report.expect(err is None and getattr(value, "model", None) == "gpt-fast",
                       f"a good request after two malformed ones should be answered by gpt-fast; got "
-                      f"{short_error(err) if err else getattr(value, 'model', value)}: the 400s opened OpenAI's breaker",
-                      hint=HINT_REJECTED_NOT_COUNTED)
+                      f"{short_error(err) if err else getattr(value, 'model', value)}: the 400s opened "
+                      "OpenAI's breaker", hint=HINT_REJECTED_NOT_COUNTED)
     with report.case("every model refusing: one attempt each, then a clear AllFailed") as notes:
         world = checked_world(seed=57, scenario=ALWAYS_OVERLOADED, **SMALL)
         chain = ["gpt-fast", "claude-fast", "claude-strong"]
@@ -128,7 +130,8 @@ def check_chain(fn: Callable[..., Any], report: Report) -> None:
         notes.detail = f"{per_provider(world)}; raised {short_error(err)}"
         report.expect(err is not None, f"returned {str(value)[:60]!r} although every model refused",
                       hint=HINT_ALL_FAILED)
-        report.expect(is_lesson_error(err, "AllFailed"), f"raised {short_error(err)}; raise AllFailed when no model answers",
+        report.expect(is_lesson_error(err, "AllFailed"),
+                      f"raised {short_error(err)}; raise AllFailed when no model answers",
                       hint=HINT_NEXT_MODEL if is_lesson_error(err, "Unavailable") else HINT_ALL_FAILED)
         tried = [r.model for r in world.requests]
         report.expect(tried == chain, f"tried {tried}; expected each model of the chain once, in order: {chain}")
@@ -156,7 +159,8 @@ mistakes(
             changes=(('self.state, self.consecutive = "closed", 0', 'self.state = "closed"'),),
             hint=HINT_CONSECUTIVE),
     Mistake("breakers made with the default settings, not ask's failures and cooldown",
-            changes=(("CircuitBreaker(world.clock, failures=failures, cooldown=cooldown)", "CircuitBreaker(world.clock)"),),
+            changes=(("CircuitBreaker(world.clock, failures=failures, cooldown=cooldown)",
+                      "CircuitBreaker(world.clock)"),),
             hint=HINT_USE_PARAMS),
     Mistake("no count first, and TooLong counted as a breaker failure",
             changes=(("if not fits(model):", "if False:"),
@@ -169,7 +173,8 @@ mistakes(
                       "            continue"),),
             hint=HINT_REJECTED_AT_ONCE),
     Mistake("Rejected raised at once but counted as a breaker failure",
-            changes=(("except Rejected:\n            breaker.success()", "except Rejected:\n            breaker.failure()"),),
+            changes=(("except Rejected:\n            breaker.success()",
+                      "except Rejected:\n            breaker.failure()"),),
             hint=HINT_REJECTED_NOT_COUNTED),
     Mistake("breakers keyed by model, not by provider",
             changes=(("breaker = breakers.setdefault(provider,", "breaker = breakers.setdefault(model,"),),
@@ -182,10 +187,12 @@ mistakes(
             changes=(("failures=failures, cooldown=cooldown)", "failures=failures, cooldown=60.0)"),),
             hint=HINT_USE_PARAMS),
     Mistake("AllFailed that does not say what happened to each model",
-            changes=(('raise AllFailed("no model answered: " + "; ".join(what))', 'raise AllFailed("no model answered")'),),
+            changes=(('raise AllFailed("no model answered: " + "; ".join(what))',
+                      'raise AllFailed("no model answered")'),),
             hint=HINT_ALL_FAILED_SAYS),
     Mistake("half-opens only after more than `cooldown` seconds",
-            changes=(("self.clock.now() - self.opened_at >= self.cooldown", "self.clock.now() - self.opened_at > self.cooldown"),),
+            changes=(("self.clock.now() - self.opened_at >= self.cooldown",
+                      "self.clock.now() - self.opened_at > self.cooldown"),),
             hint=HINT_COOLDOWN_EDGE),
     Mistake("opens one failure late (consecutive > failures)",
             changes=(("self.consecutive >= self.failures", "self.consecutive > self.failures"),),

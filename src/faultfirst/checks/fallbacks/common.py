@@ -75,7 +75,8 @@ def per_provider(world: World) -> str:
 def answered_detail(world: World, calls: list[Any]) -> str:
     """What a run of traffic came to: requests answered and lost, then attempts, virtual time and cost."""
     answered = sum(c.error is None for c in calls)
-    return f"{answered} of {len(calls)} requests answered, {len(calls) - answered} lost (no answer); {per_provider(world)}"
+    return (f"{answered} of {len(calls)} requests answered, {len(calls) - answered} lost (no answer); "
+            f"{per_provider(world)}")
 
 
 _CODES = "".join(f"{letter}{i % 10}" for i, letter in enumerate("abcdefghijklmnopqrstuvwxyz" * 2))[:78]
@@ -94,7 +95,7 @@ def long_prompt(tokens: int) -> str:
 
 SMALL: dict[str, Any] = {"max_attempts": 20, "max_seconds": 4000.0}  # a few requests: a runaway stops at once
 ALWAYS_OVERLOADED = replace(SCENARIOS["overloaded"], name="always-overloaded", overload_rate=1.0,
-                             reset_rate=0.0, stream_error_rate=0.0)
+                            reset_rate=0.0, stream_error_rate=0.0)
 ALWAYS_RESET = replace(SCENARIOS["calm"], name="always-reset", reset_rate=1.0)
 ONE_PER_MINUTE = replace(SCENARIOS["calm"], name="one-per-minute", rate_limits=RateLimits(1, 10_000_000))
 # The lesson's outages, shortened: a few minutes down show a breaker opening, probing and closing as well as twenty

@@ -40,14 +40,14 @@ _QUESTIONS = (
 
 
 def traffic_world(*, seed: int, scenario: Any, chain: list[str], minutes: tuple[float, float],
-             every: float = 15.0) -> World:
+                  every: float = 15.0) -> World:
     """A world bounded just above what the traffic can need: every model of the chain once per request."""
     calls = int((minutes[1] - minutes[0]) * 60 // every)
     return checked_world(seed=seed, scenario=scenario, max_attempts=len(chain) * calls + 10, max_seconds=4000.0)
 
 
 def drive(report: Report, fn: Callable[..., Any], world: World, *, chain: list[str], minutes: tuple[float, float],
-           every: float = 15.0, failures: int = 3, cooldown: float = 60.0) -> list[ChainCall]:
+          every: float = 15.0, failures: int = 3, cooldown: float = 60.0) -> list[ChainCall]:
     """Ask through the learner's chain every `every` simulated seconds from minute a to b, with one breakers dict."""
     breakers: dict[Any, Any] = {}
     calls: list[ChainCall] = []
@@ -57,7 +57,7 @@ def drive(report: Report, fn: Callable[..., Any], world: World, *, chain: list[s
         before, start = len(world.requests), world.clock.now()
         asked = NeutralRequest(_QUESTIONS[i % len(_QUESTIONS)], SYSTEM, max_tokens=200)
         value, err = report.outcome(fn, world, asked, chain=list(chain), breakers=breakers,
-                              failures=failures, cooldown=cooldown)
+                                    failures=failures, cooldown=cooldown)
         calls.append(ChainCall(start, value, err, world.requests[before:]))
     for call in calls:
         problem = answer_problem(call.value) if call.error is None else None
@@ -101,7 +101,7 @@ def _dead_attempts(calls: list[ChainCall], provider: str, start: float, end: flo
 
 
 def outage_cases(report: Report, fn: Callable[..., Any], *, seed: int, scenario: Any, chain: list[str],
-                  minutes: tuple[float, float], strict: bool) -> None:
+                 minutes: tuple[float, float], strict: bool) -> None:
     """Three cases over one run: answered throughout, the dead provider left alone, the primary back after."""
     failures, cooldown, every = 3, 60.0, 20.0
     world = traffic_world(seed=seed, scenario=scenario, chain=chain, minutes=minutes, every=every)
@@ -112,7 +112,8 @@ def outage_cases(report: Report, fn: Callable[..., Any], *, seed: int, scenario:
     scenario = world.scenario.name
     calls: list[ChainCall] | None = None
     with report.case(f"{scenario} (seed {seed}, {dead} down {window}), chain {chain}: requests are answered") as notes:
-        calls = drive(report, fn, world, chain=chain, minutes=minutes, every=every, failures=failures, cooldown=cooldown)
+        calls = drive(report, fn, world, chain=chain, minutes=minutes, every=every, failures=failures,
+                      cooldown=cooldown)
         notes.detail = answered_detail(world, calls)
         during = [c for c in calls if outage.start <= c.start < outage.end]
         if strict:
@@ -137,7 +138,8 @@ def outage_cases(report: Report, fn: Callable[..., Any], *, seed: int, scenario:
         during = [c for c in calls if outage.start <= c.start < outage.end]
         made = _dead_attempts(calls, dead, outage.start, outage.end)
         expected = failures + math.ceil((outage.end - outage.start) / cooldown)
-        notes.detail = f"{plural(made, 'attempt')} to {dead} while it was down; {plural(len(during), 'request')} arrived in that time"
+        notes.detail = (f"{plural(made, 'attempt')} to {dead} while it was down; {plural(len(during), 'request')} "
+                        "arrived in that time")
         report.expect(made <= expected + 2,
                       f"a breaker with failures={failures} and cooldown={cooldown:g} s lets about {expected} through "
                       f"({failures} failures, then one probe per cool-down); {made} got through", hint=HINT_OPENS)
@@ -160,7 +162,7 @@ def outage_cases(report: Report, fn: Callable[..., Any], *, seed: int, scenario:
 
 
 def interleaved(fn: Callable[..., Any], world: World, *, provider: str, arrivals: int,
-                 **ask: Any) -> list[ChainCall]:
+                **ask: Any) -> list[ChainCall]:
     """Send `arrivals` requests through `fn` while the next attempt at `provider` is in flight.
 
     The check's other traffic is sequential: each call finishes before the next starts, so a half-open breaker

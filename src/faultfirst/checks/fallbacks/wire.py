@@ -154,7 +154,7 @@ def _expect_one_attempt(report: Report, world: World, before: int = 0) -> None:
 
 
 def on_the_wire(report: Report, fn: Callable[..., Any], *, seed: int, model: str, request: NeutralRequest,
-                 world: World | None = None) -> tuple[World, list[_Wire]]:
+                world: World | None = None) -> tuple[World, list[_Wire]]:
     """One call of the learner's adapter: one request, in the provider's shape, answered, its text returned whole."""
     world = world or checked_world(seed=seed, max_attempts=10)
     wire = _recording(world)
@@ -187,8 +187,9 @@ def system_detail(world: World, wire: list[_Wire], request: NeutralRequest) -> s
             f"{len(sent)} characters around the request's {len(request.system)}")
 
 
-def expect_raises(report: Report, fn: Callable[..., Any], world: World, model: str, request: NeutralRequest, expected: str,
-            *, what: str, hint: str) -> None:
+def expect_raises(report: Report, fn: Callable[..., Any], world: World, model: str, request: NeutralRequest,
+                  expected: str,
+                  *, what: str, hint: str) -> None:
     """One call that fails at the API: exactly one request, and the lesson's `expected` exception, chained from the
     SDK's. `hint` names the mistake of raising the wrong one of the lesson's exceptions here."""
     before = len(world.requests)

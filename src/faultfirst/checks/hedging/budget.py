@@ -62,7 +62,8 @@ def _feed(report: Report, policy: Any, latencies: list[float], hedged: bool | li
         report.call(record, latency, hedged=flag)
 
 
-_spread = partial(spread, low=1.0, step=0.01)  # n distinct latencies from 1 s up, 10 ms apart, in a fixed shuffled order
+_spread = partial(spread, low=1.0,
+                  step=0.01)  # n distinct latencies from 1 s up, 10 ms apart, in a fixed shuffled order
 
 
 class _BadDelay(TypeError):
@@ -164,7 +165,7 @@ def check_budget(cls: Callable[..., Any], report: Report) -> None:
                       f"over latencies 1.00 .. 2.99 s, p95 (nearest rank) is {want:g}; delay() gave {first:g}",
                       hint=_percentile_hint(_spread(200), 95, first))
         report.expect(abs(second - want_second) <= 1e-9 or (second >= 5 and _near_rank(_spread(200, low=5.0), 95,
-                                                                                          second)),
+                                                                                       second)),
                       f"after 200 calls of 5.00 .. 6.99 s the window holds only those, so p95 is {want_second:g}; "
                       f"delay() gave {second:g}" + (" (older latencies are still counted)" if second < 5 else ""),
                       hint=WINDOW_LATENCIES)
@@ -300,7 +301,8 @@ mistakes(
     Mistake("a fixed 20 samples, whatever `min_samples` says",
             (("if len(self.latencies) < self.min_samples:", "if len(self.latencies) < 20:"),), OWN_MIN_SAMPLES),
     Mistake("deques of a fixed 200, whatever `window` says",
-            (("self.latencies: deque[float] = deque(maxlen=window)", "self.latencies: deque[float] = deque(maxlen=200)"),
+            (("self.latencies: deque[float] = deque(maxlen=window)",
+              "self.latencies: deque[float] = deque(maxlen=200)"),
              ("self.hedged: deque[bool] = deque(maxlen=window)", "self.hedged: deque[bool] = deque(maxlen=200)")),
             OWN_WINDOW),
     Mistake("a fixed 10% budget, whatever `budget` says",

@@ -83,7 +83,8 @@ def check_hedged(fn: Callable[..., Any], report: Report) -> None:
         calls = run_world(report, fn, seed=3, scenario="outage", calls=1, delay=2.0)
         notes.detail = usage(calls.world, lost=calls.failures) if calls.world else ""
         expect_no_problem(report, calls)
-        report.expect(calls.attempts == [2], f"made {plural(calls.attempts[0] if calls.attempts else 0, 'attempt')}; a failed "
+        report.expect(calls.attempts == [2],
+                      f"made {plural(calls.attempts[0] if calls.attempts else 0, 'attempt')}; a failed "
                                              "first attempt gets one hedge, and a failed hedge ends the call",
                       hint=TWO_ATTEMPTS if calls.attempts and calls.attempts[0] > 2 else HEDGE_ON_FAILURE)
 
@@ -113,8 +114,8 @@ def check_hedged(fn: Callable[..., Any], report: Report) -> None:
         extra = attempts / n - 1
         p99, p999 = nearest_rank(hedged, 99), nearest_rank(hedged, 99.9)
         u99, u999 = nearest_rank(unhedged, 99), nearest_rank(unhedged, 99.9)
-        notes.detail = (f"delay {delay:.2f} s; {attempts:,} attempts for {n} calls ({extra:.1%} extra); p99 {p99:.2f} s "
-                        f"(unhedged {u99:.2f} s), p99.9 {p999:.2f} s (unhedged {u999:.2f} s)")
+        notes.detail = (f"delay {delay:.2f} s; {attempts:,} attempts for {n} calls ({extra:.1%} extra); p99 {p99:.2f} "
+                        f"s (unhedged {u99:.2f} s), p99.9 {p999:.2f} s (unhedged {u999:.2f} s)")
         report.expect(extra < 0.10, f"{extra:.1%} extra attempts; a hedge at the p95 delay should add about 5%",
                       hint=HEDGE_AT_DELAY)
         report.expect(p99 <= u99 / 2 and p999 < u999,

@@ -46,13 +46,14 @@ def judge(script: Script, run: Run, delay: float, *, deadline: bool = False) -> 
         return Problem(f"when it returned, {plural(run.left_cancelling, 'attempt')} had been cancelled but had not "
                         f"finished ({said})", AWAIT_CANCELLED)
     if run.left_uncancelled:
-        return Problem(f"when it {'was cancelled' if deadline else 'returned'}, {plural(run.left_uncancelled, 'attempt')} "
+        return Problem(f"when it {'was cancelled' if deadline else 'returned'}, "
+                       f"{plural(run.left_uncancelled, 'attempt')} "
                         f"was still running, never cancelled ({said})",
-                        CLEANUP_IN_FINALLY if deadline else CANCEL_LOSER)
+                       CLEANUP_IN_FINALLY if deadline else CANCEL_LOSER)
     attempts = script.attempts
     if run.hung:
         return Problem(f"it had not returned after {WATCHDOG:g} s ({said})",
-                        TWO_ATTEMPTS if len(attempts) > 2 else None)
+                       TWO_ATTEMPTS if len(attempts) > 2 else None)
     if not attempts:
         return Problem("it started no attempt: call `attempt()` and await what it returns")
     if len(attempts) > 2:
@@ -78,7 +79,7 @@ def judge(script: Script, run: Run, delay: float, *, deadline: bool = False) -> 
         if abs(second_start - first_end) > EPS:
             return Problem(f"the first attempt failed at t={first_end - began:g} and the second started at "
                             f"t={second_start - began:g}; it should start at once, at the failure ({said})",
-                            HEDGE_AT_DELAY if second_start < first_end else HEDGE_ON_FAILURE)
+                           HEDGE_AT_DELAY if second_start < first_end else HEDGE_ON_FAILURE)
     else:
         if second is None and first_end > at + EPS and now > at + EPS:
             return Problem(f"the first attempt was still running at the delay ({delay:g} s) and no second attempt "
@@ -92,16 +93,16 @@ def judge(script: Script, run: Run, delay: float, *, deadline: bool = False) -> 
     if isinstance(run.error, asyncio.CancelledError):
         return Problem(f"it raised CancelledError{' although an attempt answered' if answered else ''}: the "
                         f"cancellation of an attempt it cancelled came out of the call ({said})",
-                        GATHER_RETURN_EXCEPTIONS)
+                       GATHER_RETURN_EXCEPTIONS)
     first_answer = min((a.end or math.inf for a in answered), default=math.inf)
     if run.error is not None and run.finished_at >= first_answer - EPS:
         return Problem(f"it raised {type(run.error).__name__} ({run.error}) after an attempt had answered at "
                         f"t={first_answer - began:g}: its cleanup re-raised an attempt's exception ({said})",
-                        GATHER_RETURN_EXCEPTIONS)
+                       GATHER_RETURN_EXCEPTIONS)
     if run.error is not None and (answered or any(a.outcome == "cancelled" for a in attempts)):
         return Problem(f"it raised {type(run.error).__name__} ({run.error}) although "
                         f"{'an attempt answered' if answered else 'the other attempt was still running'} ({said})",
-                        KEEP_WAITING)
+                       KEEP_WAITING)
     if answered:
         winner = min(answered, key=lambda a: a.end or math.inf)
         number = attempts.index(winner) + 1
@@ -111,14 +112,14 @@ def judge(script: Script, run: Run, delay: float, *, deadline: bool = False) -> 
         loser_answered = len(answered) == 2
         if run.value is not script.answers[number - 1]:
             return Problem(f"it returned {run.value!r}; the first success was attempt {number}'s ({said})",
-                            CANCEL_LOSER if loser_answered else None)
+                           CANCEL_LOSER if loser_answered else None)
         if late > EPS:
             return Problem(f"it returned {late:g} s after attempt {number} answered ({said})",
-                            CANCEL_LOSER if loser_answered else None)
+                           CANCEL_LOSER if loser_answered else None)
         return None
     if run.error is None:
         return Problem(f"every attempt failed, yet the call returned {run.value!r} instead of raising ({said})",
-                        RERAISE)
+                       RERAISE)
     if not any(run.error is e for e in script.errors):
         return Problem(f"every attempt failed and it raised {type(run.error).__name__}: {run.error}; not an "
                         f"attempt's own exception ({said})", RERAISE)
@@ -126,8 +127,8 @@ def judge(script: Script, run: Run, delay: float, *, deadline: bool = False) -> 
 
 
 def expect_call(report: Report, script: Script, run: Run, delay: float, *, starts: list[float],
-                 returns: int | None = None, at: float | None = None, cancelled: tuple[int, ...] = (),
-                 deadline: bool = False) -> None:
+                returns: int | None = None, at: float | None = None, cancelled: tuple[int, ...] = (),
+                deadline: bool = False) -> None:
     """One scripted call: the rules (with their hints), then exactly the expected timeline."""
     problem = judge(script, run, delay, deadline=deadline)
     report.expect(problem is None, problem.reason if problem else "", hint=problem.hint if problem else None)
@@ -146,7 +147,7 @@ def expect_call(report: Report, script: Script, run: Run, delay: float, *, start
 
 
 def run_script(report: Report, fn: Callable[..., Any], plan: list[Plan], *, delay: float,
-                deadline: float | None = None) -> tuple[Run, Script]:
+               deadline: float | None = None) -> tuple[Run, Script]:
     world = quiet_world(seed=0, max_attempts=50, max_seconds=WATCHDOG * 2)
     guard = Guard(20)
     script = Script(plan, guard=guard)
@@ -159,7 +160,7 @@ def run_script(report: Report, fn: Callable[..., Any], plan: list[Plan], *, dela
             if guard.tripped:
                 script.snapshot()
                 return Run(error=Runaway(f"started more than {guard.limit} attempts"),
-                            finished_at=asyncio.get_running_loop().time())
+                           finished_at=asyncio.get_running_loop().time())
             raise
 
     return run_in_world(report, world, main), script

@@ -166,7 +166,7 @@ class Run:
 
 
 async def call_once(fn: Callable[..., Any], attempt: Callable[[], Any], delay: float, *,
-                deadline: float | None = None, on_return: Callable[[], None] | None = None) -> Run:
+                    deadline: float | None = None, on_return: Callable[[], None] | None = None) -> Run:
     """Await the learner's function once; note what it left running; then cancel and await that, to clean up."""
     loop = asyncio.get_running_loop()
     me = asyncio.current_task()

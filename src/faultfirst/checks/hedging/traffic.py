@@ -68,7 +68,7 @@ def modelled_plans(seed: int, *, drift: bool = False, failure_rate: float = 0.0)
 
 
 def run_modelled(report: Report, fn: Callable[..., Any], *, seed: int, calls: int, delay: float,
-                  failure_rate: float = 0.0) -> Calls:
+                 failure_rate: float = 0.0) -> Calls:
     """`calls` calls one after another, each of a fresh script drawing from the latency model; each one judged."""
     world = quiet_world(seed=0, max_attempts=10, max_seconds=calls * 300.0 + 2 * WATCHDOG)
     draw = modelled_plans(seed, failure_rate=failure_rate)
@@ -99,10 +99,10 @@ def run_modelled(report: Report, fn: Callable[..., Any], *, seed: int, calls: in
 
 
 def run_world(report: Report, fn: Callable[..., Any], *, seed: int, scenario: str, calls: int,
-               delay: float) -> Calls:
+              delay: float) -> Calls:
     """`calls` calls one after another, each attempt a real SDK call in a seeded world; each one judged."""
     world = quiet_world(seed=seed, scenario=scenario, max_attempts=2 * calls + 20,
-                   max_seconds=calls * 120.0 + 2 * WATCHDOG)
+                        max_seconds=calls * 120.0 + 2 * WATCHDOG)
     client = world.async_openai()
     guard = Guard(2 * calls + 10)
     result = Calls(world=world)
@@ -161,7 +161,8 @@ def run_world(report: Report, fn: Callable[..., Any], *, seed: int, scenario: st
 
 def expect_no_problem(report: Report, calls: Calls, prefix: str = "") -> None:
     problem = calls.problem
-    report.expect(problem is None, f"{prefix}{problem.reason}" if problem else "", hint=problem.hint if problem else None)
+    report.expect(problem is None, f"{prefix}{problem.reason}" if problem else "",
+                  hint=problem.hint if problem else None)
 
 
 def sequential(seed: int, calls: int) -> list[float]:

@@ -137,7 +137,8 @@ def check_drift(fn: Callable[..., Any], report: Report) -> None:
         _compare_drift(report, fn, log, "10 fast calls then 10 slow ones (min_samples 10)", hint=AT_LEAST)
     with report.case("a record counts in the window it started in; windows in time order; 'more than' is strict"):
         log = [ok_record(20.0 * i, 0.5) for i in range(10)] + [ok_record(300.0 + 20.0 * i, 0.5) for i in range(10)]
-        log += [ok_record(590.0 + 0.5 * i, 20.0) for i in range(11)] + [ok_record(600.0 + 20.0 * i, 0.5) for i in range(10)]
+        log += [ok_record(590.0 + 0.5 * i, 20.0) for i in range(11)] + [ok_record(600.0 + 20.0 * i,
+                                                                                  0.5) for i in range(10)]
         _compare_drift(report, fn, log, "11 slow calls starting in the last 10 s before 600 s", hint=BY_START)
         log = [ok_record(20.0 * i, 0.5) for i in range(10)] + [ok_record(300.0 + 20.0 * i, 2.0) for i in range(10)]
         _compare_drift(report, fn, log[::-1], "a log in reverse start order", hint=IN_ORDER)
@@ -153,7 +154,8 @@ def check_drift(fn: Callable[..., Any], report: Report) -> None:
         log = steady_records(0, 1800, 15, wobble)
         log += [failed_record(2.0 + 10 * i, 0.02, status=429, error="rate_limit_exceeded") for i in range(25)]
         log += [failed_record(902.0 + 10 * i, 30.0, status=None, error="timeout") for i in range(25)]
-        log += [failed_record(1202.0 + 10 * i, 30.0, status=200, error="timeout") for i in range(25)]  # streams that stalled
+        log += [failed_record(1202.0 + 10 * i, 30.0, status=200,
+                              error="timeout") for i in range(25)]  # streams that stalled
         log.sort(key=lambda r: r.start)
         _compare_drift(report, fn, log, "steady successes, 25 quick 429s, 25 timeouts, 25 stalled streams (status 200)",
                        hint=ONLY_OK)
@@ -178,13 +180,16 @@ mistakes(
                                        "if sum(r.latency for r in windows[k]) / len(windows[k]) > factor")),
             MEDIAN_NOT_MEAN),
     Mistake("takes the first window as the baseline, however few its samples",
-            (("baseline = percentile_report(windows[full[0]])[50]", "baseline = percentile_report(windows[min(windows)])[50]"),),
+            (("baseline = percentile_report(windows[full[0]])[50]",
+              "baseline = percentile_report(windows[min(windows)])[50]"),),
             MIN_SAMPLES),
     Mistake("counts windows from the first record", (("int(record.start // window)",
                                                       "int((record.start - records[0].start) // window)"),), ALIGNED),
-    Mistake("groups failed attempts too", (("        if record.ok:\n            windows", "        if True:\n            windows"),),
+    Mistake("groups failed attempts too",
+            (("        if record.ok:\n            windows", "        if True:\n            windows"),),
             ONLY_OK),
-    Mistake("uses five-minute windows whatever window says", (("int(record.start // window)", "int(record.start // 300)"),),
+    Mistake("uses five-minute windows whatever window says",
+            (("int(record.start // window)", "int(record.start // 300)"),),
             OPTIONS),
     Mistake("ignores min_samples (always 10)", (("len(windows[k]) >= min_samples", "len(windows[k]) >= 10"),),
             OWN_MIN_SAMPLES),
@@ -196,7 +201,8 @@ mistakes(
             IN_ORDER),
     Mistake("alarms at exactly factor times the baseline", (("> factor * baseline", ">= factor * baseline"),),
             STRICTLY_MORE),
-    Mistake("returns window numbers, not start times", (("return [k * window for k in full", "return [float(k) for k in full"),),
+    Mistake("returns window numbers, not start times",
+            (("return [k * window for k in full", "return [float(k) for k in full"),),
             START_TIMES),
     Mistake("alarms at any window slower than the baseline", (("> factor * baseline", "> baseline"),), TAIL),
 )

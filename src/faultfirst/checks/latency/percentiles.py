@@ -44,7 +44,8 @@ def _explain(records: list[RequestRecord], p: int, got: float) -> tuple[str, str
          "the value with every status-200 attempt counted, including ones whose stream broke (error set)",
          BROKEN_STREAM),
         (nearest_rank(every, p) if every != ok else None, "the value with failed attempts counted", FAILED_COUNTED),
-        (ok[rank] if rank < len(ok) else None, f"the value one rank too high (rank {rank + 1} of {len(ok)})", OFF_BY_ONE),
+        (ok[rank] if rank < len(ok) else None, f"the value one rank too high (rank {rank + 1} of {len(ok)})",
+         OFF_BY_ONE),
         (ok[rank - 2] if rank >= 2 else None, f"the value one rank too low (rank {rank - 1} of {len(ok)})", OFF_BY_ONE),
         (sum(ok) / len(ok), "the mean", NOT_THE_MEAN),
         (_interpolated(ok, p), "an interpolated percentile (numpy's default)", NEAREST_RANK),
@@ -117,7 +118,8 @@ def check_percentiles(fn: Callable[..., Any], report: Report) -> None:
                         "calm, seed 58, idle from minute 10 to 55")
     with report.case("tiny logs: one record, and two (where p50 is the faster, with no interpolation)"):
         _compare_report(report, fn, [ok_record(0.0, 1.25)], "one record")
-        two = [ok_record(0.0, 2.0), ok_record(5.0, 0.5), failed_record(9.0, 0.01, status=429, error="rate_limit_exceeded")]
+        two = [ok_record(0.0, 2.0), ok_record(5.0, 0.5),
+               failed_record(9.0, 0.01, status=429, error="rate_limit_exceeded")]
         _compare_report(report, fn, two, "two successes and a 429")
     with report.case("an empty log, and a log of failures only, raise ValueError"):
         _raises_value_error(report, fn, [], "an empty log")
@@ -132,7 +134,8 @@ mistakes(
     Mistake("counts failed attempts too", (("for record in records if record.ok)", "for record in records)"),),
             FAILED_COUNTED),
     Mistake("takes status 200 for success", (("if record.ok)", "if record.status == 200)"),), BROKEN_STREAM),
-    Mistake("indexes the rank from 0", (("latencies[math.ceil(p * n / 100) - 1]", "latencies[math.ceil(p * n / 100)]"),),
+    Mistake("indexes the rank from 0",
+            (("latencies[math.ceil(p * n / 100) - 1]", "latencies[math.ceil(p * n / 100)]"),),
             OFF_BY_ONE),
     Mistake("rounds the rank down", (("latencies[math.ceil(p * n / 100) - 1]", "latencies[int(p * n / 100)]"),),
             OFF_BY_ONE),
@@ -145,7 +148,8 @@ mistakes(
                                         "    records.sort(key=lambda r: r.latency)\n"
                                         "    latencies = [record.latency for record in records if record.ok]"),),
             LEFT_AS_IT_WAS),
-    Mistake("does not check for an empty log", (("    if not latencies:\n        raise ValueError(", "    if False:\n        raise ValueError("),),
+    Mistake("does not check for an empty log",
+            (("    if not latencies:\n        raise ValueError(", "    if False:\n        raise ValueError("),),
             RAISE_WHEN_EMPTY),
 )
 

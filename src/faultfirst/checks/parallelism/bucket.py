@@ -49,7 +49,8 @@ class Grants:
 def _make_bucket(cls: Any, capacity: float, period: float) -> Any:
     bucket = cls(capacity, period)
     if not callable(getattr(bucket, "acquire", None)):
-        raise TypeError(f"TokenBucket({capacity:g}, {period:g}) gave a {type(bucket).__name__}, which has no acquire method")
+        raise TypeError(f"TokenBucket({capacity:g}, {period:g}) gave a {type(bucket).__name__}, which has no acquire "
+                        "method")
     return bucket
 
 
@@ -249,7 +250,8 @@ mistakes(
                                           ("now = loop.time()", "now = time.monotonic()")), LOOP_CLOCK),
     Mistake("refill rate per second, not per period", (("self.rate = capacity / period", "self.rate = capacity"),),
             RATE),
-    Mistake("the period ignored: always per minute", (("self.rate = capacity / period", "self.rate = capacity / 60.0"),),
+    Mistake("the period ignored: always per minute",
+            (("self.rate = capacity / period", "self.rate = capacity / 60.0"),),
             PERIOD),
     Mistake("sleeps for the whole amount, not the deficit",
             (("await asyncio.sleep(max((amount - self.level) / self.rate, 0.001))",

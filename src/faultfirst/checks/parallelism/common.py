@@ -27,7 +27,7 @@ def _bucket_stub(err: NotImplementedError) -> Exception | None:
 
 
 def call_learner(report: Report, world: World, make: Callable[[], Any], *, what: str,
-          state: dict[str, Any] | None = None) -> Any:
+                 state: dict[str, Any] | None = None) -> Any:
     """`report.call(run_learner, ...)`, with a blocking `time.sleep` diagnosed (with its hint) before anything else."""
     state = {} if state is None else state
     blocked = ("it called time.sleep() on the event loop, which blocks every other coroutine (and here would "

@@ -36,10 +36,10 @@ LARGE = "doc-8888"  # about 25,000 tokens: inside the context window, larger tha
 # `rate-limited` with a fifth of its tokens: a handful of long documents make the tokens limit bind, so the
 # check tokenizes (in pure Python, on first use) a few tens of thousands of tokens, not hundreds of thousands.
 TIGHT = Scenario("rate-limited, 20k TPM", "60 requests and 20,000 tokens per minute per model.",
-                  RateLimits(60, 20_000))
+                 RateLimits(60, 20_000))
 # Every attempt reset, under a requests limit that a job's retries exceed unless each one takes from the buckets.
 RESETS = Scenario("resets, 3 RPM", "3 requests per minute, and every connection reset.", RateLimits(3, 1_000_000),
-                   reset_rate=1.0)
+                  reset_rate=1.0)
 
 
 @lru_cache(maxsize=8)

@@ -70,9 +70,10 @@ def _documents_case(report: Report, fn: Callable[..., Any], notes: Any, *, seed:
     limits = world.scenario.rate_limits
     start, state = world.clock.now(), dict[str, Any]()
     try:
-        result = call_learner(report, world, lambda: fn(world, dict(docs), requests_per_minute=limits.requests_per_minute,
-                                                 tokens_per_minute=limits.tokens_per_minute),
-                       what="summarise_all", state=state)
+        result = call_learner(report, world,
+                              lambda: fn(world, dict(docs), requests_per_minute=limits.requests_per_minute,
+                                         tokens_per_minute=limits.tokens_per_minute),
+                              what="summarise_all", state=state)
     except Exception:
         _diagnose_escape(report, state.get("raised"))
         raise
@@ -102,7 +103,8 @@ def _documents_case(report: Report, fn: Callable[..., Any], notes: Any, *, seed:
     extra = [k for k in got if k not in docs]
     report.expect(not extra, f"the result has ids that are not documents: {sample([str(k) for k in extra])}")
     wrong_type = [d for d in docs if not isinstance(got[d], str) and not is_failure(got[d])]
-    report.expect(not wrong_type, f"{sample(wrong_type)} map to {type(got[wrong_type[0]]).__name__ if wrong_type else ''}"
+    report.expect(not wrong_type,
+                  f"{sample(wrong_type)} map to {type(got[wrong_type[0]]).__name__ if wrong_type else ''}"
                                   "; each value must be the summary (a str) or a Failed(attempts, error)")
     untagged = sum(a.doc is None for a in attempts if a.record.endpoint == "chat.completions")
     report.expect(not untagged, f"{plural(untagged, 'request')} carried no single document id in the prompt; put "
@@ -128,7 +130,8 @@ def _documents_case(report: Report, fn: Callable[..., Any], notes: Any, *, seed:
                 early.append((doc, following.record.start - one.record.end, one.retry_after))
     if early:
         doc, waited, after = early[0]
-        report.expect(False, f"{plural(len(early), 'retry', 'retries')} came sooner than the 429's retry-after said: {doc} "
+        report.expect(False,
+                      f"{plural(len(early), 'retry', 'retries')} came sooner than the 429's retry-after said: {doc} "
                              f"waited {waited:.1f} s where retry-after was {after:g} s", hint=RETRY_AFTER)
     if large:
         sent = len(tried.get(LARGE, []))
@@ -142,7 +145,8 @@ def _documents_case(report: Report, fn: Callable[..., Any], notes: Any, *, seed:
                                  "the same way every time: send it once", hint=NO_RETRY)
         report.expect(is_failure(got[GIANT]), f"{GIANT} is longer than the model's context window, so it can "
                                                 "never succeed; it should be a Failed", hint=NO_RETRY)
-    unjustified = [d for d in failed if d not in (GIANT, LARGE) and (len(tried.get(d, [])) < MAX_ATTEMPTS or d in ok_by_doc)]
+    unjustified = [d for d in failed if d not in (GIANT,
+                                                  LARGE) and (len(tried.get(d, [])) < MAX_ATTEMPTS or d in ok_by_doc)]
     if unjustified:
         d = unjustified[0]
         report.expect(False, f"{plural(len(unjustified), 'document')} given up on without cause "
@@ -154,14 +158,16 @@ def _documents_case(report: Report, fn: Callable[..., Any], notes: Any, *, seed:
                   and got[d].attempts != len(tried.get(d, []))]
     if miscounted:
         d = miscounted[0]
-        report.expect(False, f"{plural(len(miscounted), 'Failed result')} report a number of attempts that were not sent: "
+        report.expect(False,
+                      f"{plural(len(miscounted), 'Failed result')} report a number of attempts that were not sent: "
                              f"{d} says attempts={got[d].attempts}, and {plural(len(tried.get(d, [])), 'attempt')} "
                              "for it reached the API", hint=ATTEMPTS_SENT)
     hasty = [(doc, one, following) for doc, its in tried.items() for one, following in zip(its, its[1:], strict=False)
              if one.record.status is None and following.record.start <= one.record.end + 1e-9]
     if hasty:
         doc, one, _ = hasty[0]
-        report.expect(False, f"{plural(len(hasty), 'retry', 'retries')} after a connection error went at once, with no wait "
+        report.expect(False,
+                      f"{plural(len(hasty), 'retry', 'retries')} after a connection error went at once, with no wait "
                              f"(first {doc}, after its {one.record.error or 'connection error'})", hint=WAIT_RESET)
     if paced:
         excess, count, first, last = most_granted(
@@ -175,11 +181,12 @@ def _documents_case(report: Report, fn: Callable[..., Any], notes: Any, *, seed:
         report.expect(idle <= 0.5, f"the function returned {idle:.1f} s after the last attempt was answered "
                                    "(does it wait after the last attempt?)", hint=LAST_WAIT)
     report.expect(limited <= max_429, f"{plural(limited, 'attempt')} refused with 429; a client-side limiter that "
-                                      f"charges what the server charges keeps that near zero (at most {max_429} allowed)",
-                  hint=TOKENS)
+                                      f"charges what the server charges keeps that near zero (at most {max_429} "
+                                      "allowed)", hint=TOKENS)
     took = (world.clock.now() - start) / 60
     report.expect(took <= minutes, f"took {took:.1f} simulated minutes; under these limits it should take at most "
-                                   f"{minutes:g} (is the limiter slower than the limit, or are retries waiting too long?)")
+                                   f"{minutes:g} (is the limiter slower than the limit, or are retries waiting too "
+                                   "long?)")
 
 
 def _diagnose_escape(report: Report, raised: BaseException | None) -> None:
@@ -241,7 +248,8 @@ mistakes(
     Mistake("ignores retry-after: the same back-off for a 429 as for a 5xx",
             (('float(err.response.headers.get("retry-after", 0.5 * 2**attempt))', "0.5 * 2**attempt"),), RETRY_AFTER),
     Mistake("sends a request the tokens bucket can never admit (no ValueError handling)",
-            (("            try:\n                async with turn:", "            if True:\n                async with turn:"),
+            (("            try:\n                async with turn:",
+              "            if True:\n                async with turn:"),
              ("            except ValueError:  # larger than a whole minute's tokens: it can never be admitted\n"
               "                return Failed(attempt - 1, \"TooLarge\")\n", "")), TOO_LARGE),
     Mistake("connection errors not caught", (("            except openai.APIConnectionError as err:  # a reset or a "
@@ -249,15 +257,18 @@ mistakes(
                                               "                error, wait = type(err).__name__, 0.5 * 2**attempt\n",
                                               ""),), ESCAPED),
     Mistake("takes from the buckets only before the first attempt",
-            (("async with turn:\n                    await requests.acquire(1)\n                    await tokens.acquire(cost)",
-              "async with turn:\n                    if attempt == 1:\n                        await requests.acquire(1)\n"
+            (("async with turn:\n                    await requests.acquire(1)\n                    await "
+              "tokens.acquire(cost)",
+              "async with turn:\n                    if attempt == 1:\n                        await "
+              "requests.acquire(1)\n"
               "                        await tokens.acquire(cost)"),), EVERY_ATTEMPT),
     Mistake("no wait after a connection error", (("error, wait = type(err).__name__, 0.5 * 2**attempt",
                                                   "error, wait = type(err).__name__, 0"),), WAIT_RESET),
     Mistake("counts the attempt that was never sent", (('return Failed(attempt - 1, "TooLarge")',
-                                                         'return Failed(attempt, "TooLarge")'),), ATTEMPTS_SENT),
-    Mistake("waits after the last attempt too", (("            if attempt < MAX_ATTEMPTS:\n                await asyncio.sleep(wait)",
-                                                  "            await asyncio.sleep(wait)"),), LAST_WAIT),
+                                                        'return Failed(attempt, "TooLarge")'),), ATTEMPTS_SENT),
+    Mistake("waits after the last attempt too",
+            (("            if attempt < MAX_ATTEMPTS:\n                await asyncio.sleep(wait)",
+              "            await asyncio.sleep(wait)"),), LAST_WAIT),
     Mistake("keeps only the summaries: failed documents vanish",
             (("return {doc_id: results[doc_id] for doc_id in documents}",
               "return {doc_id: r for doc_id, r in results.items() if isinstance(r, str)}"),), LOST),

@@ -97,7 +97,8 @@ def _detail(world: World, batch: _Batch) -> str:
 
 
 def _worth_retrying(record: RequestRecord) -> bool:
-    return record.error in ("connection reset", "timeout") or (record.status is not None and retryable_status(record.status)
+    return record.error in ("connection reset",
+                            "timeout") or (record.status is not None and retryable_status(record.status)
                                                                 and record.status != 429)
 
 
@@ -153,7 +154,8 @@ def _replay(report: Report, batch: _Batch) -> None:
                 hint = B_SPEND_ORDER
             else:
                 hint = B_START_FULL
-            report.expect(False, f"call {i} gave up after {plural(len(attempts), 'attempt')} ({last.error or last.status}) "
+            report.expect(False,
+                          f"call {i} gave up after {plural(len(attempts), 'attempt')} ({last.error or last.status}) "
                                  f"while the budget still had {tokens:.1f} retries", hint=hint)
         retried_before = retried_before or len(attempts) > 1
         failed_before = failed_before or (not last.ok and last.status in (400, 404))
@@ -171,7 +173,8 @@ def check_budget(fn: Callable[..., Any], report: Report) -> None:
         observer = Observer(world)
         batch = _ask_all(report, fn, world, "gpt-fast", _prompts(16), seed=62, observer=observer)
         notes.detail = _detail(world, batch)
-        report.expect(all(r is None for r in batch.replies), "a call returned text during the outage; it should be None")
+        report.expect(all(r is None for r in batch.replies),
+                      "a call returned text during the outage; it should be None")
         _replay(report, batch)
 
     with report.case("a calm start (12 calls), 3 prompts over the context window (400), then the outage (10 calls)") \
@@ -204,7 +207,8 @@ def check_budget(fn: Callable[..., Any], report: Report) -> None:
         batch = _ask_all(report, fn, world, "gpt-fast", _prompts(1), seed=66, observer=observer)
         notes.detail = _detail(world, batch)
         attempts = batch.calls[0]
-        report.expect(len(attempts) >= 2, f"made {plural(len(attempts), 'attempt')} at a 429 whose retry-after was 30 s, with "
+        report.expect(len(attempts) >= 2,
+                      f"made {plural(len(attempts), 'attempt')} at a 429 whose retry-after was 30 s, with "
                                           "a full budget", hint=B_RETRYABLE)
         late = [r.start - attempts[0].start for r in attempts if r.start - attempts[0].start > DEADLINE_S + EPS]
         report.expect(not late, f"an attempt began {late[0] if late else 0:.1f} s after the call's first, past the "
@@ -215,7 +219,8 @@ def check_budget(fn: Callable[..., Any], report: Report) -> None:
         observer = Observer(world)
         batch = _ask_all(report, fn, world, "claude-legacy", _prompts(4), seed=65, observer=observer)
         notes.detail = _detail(world, batch)
-        report.expect(all(r is None for r in batch.replies), "a call to a retired model returned text; it should be None")
+        report.expect(all(r is None for r in batch.replies),
+                      "a call to a retired model returned text; it should be None")
         report.expect(len(batch.attempts) == 4, f"made {len(batch.attempts)} attempts for 4 calls that cannot succeed",
                       hint=B_NO_4XX)
 
@@ -264,7 +269,7 @@ mistakes(
               "retry=tenacity.retry_if_exception(lambda err: budget.spend() and retryable(err)),"),
              (_SPEND_STOP, "")), B_SPEND_ORDER),
     Mistake("a new budget for every call", ((_BUDGET, ""), ("        budget.earn()",
-                                                             "        budget = RetryBudget(ratio=0.1, cap=10)\n"
+                                                            "        budget = RetryBudget(ratio=0.1, cap=10)\n"
                                                              "        budget.earn()")), B_SHARED),
     Mistake("earned once per attempt", (("        budget.earn()\n", ""),
                                         ("policy(ask, world, model, prompt)",
@@ -287,6 +292,7 @@ mistakes(
                                              "tenacity.stop_before_delay(DEADLINE_S)" + _SPEND_STOP + ")",
                                              "stop=(lambda state: not budget.spend())"),), B_PER_CALL),
     Mistake("every API error retried", (("retry=tenacity.retry_if_exception(retryable),",
-                                         "retry=tenacity.retry_if_exception_type((openai.APIError, anthropic.APIError)),"),),
+                                         "retry=tenacity.retry_if_exception_type((openai.APIError, "
+                                         "anthropic.APIError)),"),),
             B_NO_4XX),
 )

@@ -26,8 +26,8 @@ HINT_SHORT_ADVICE = (f"retryable() must say True to a 429 whose retry-after is a
 HINT_5XX = "retryable() must say True to 408, 409 and every 5xx (Anthropic's 529 included): retryable_status(code)"
 HINT_HONOUR_ADVICE = ("pause() must wait at least retry_after(err) when the server gave it: a request sent sooner is "
                       "refused again")
-HINT_JITTER_ON_ADVICE = ("add full jitter on top of the advice: retry_after(err) + rng.uniform(0, window); every client "
-                         "told the same number otherwise comes back at the same moment")
+HINT_JITTER_ON_ADVICE = ("add full jitter on top of the advice: retry_after(err) + rng.uniform(0, window); every "
+                         "client told the same number otherwise comes back at the same moment")
 HINT_JITTER = "draw each wait from the rng you are given: rng.uniform(0, window), not the window itself"
 HINT_WINDOW = ("the jitter window after attempt n is min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (n - 1)): 1 s after the "
                "first attempt, then 2, 4, 8, ...")
@@ -56,13 +56,13 @@ B_FLOAT = ("adding 0.1 ten times gives 0.9999999999999999: compare with slack (t
 B_RETRYABLE = ("retry what the previous exercise's retryable() accepts (5xx, 529 and connection errors) while the "
                "budget allows: retry=tenacity.retry_if_exception(retryable)")
 B_NO_4XX = "retry only what retryable() says yes to: a 400 or a 404 fails the same way every time"
-B_NEVER_RAISES = ("catch both SDKs' errors around each call, (openai.APIError, anthropic.APIError), and put None in its "
-                  "place: ask_all never raises")
+B_NEVER_RAISES = ("catch both SDKs' errors around each call, (openai.APIError, anthropic.APIError), and put None in "
+                  "its place: ask_all never raises")
 B_DEADLINE = ("keep stop_before_delay(DEADLINE_S) in ask_all's stop: a call told retry-after: 30 each time still has "
               "tokens, and without the time bound it sleeps past the deadline: stop_after_attempt(MAX_ATTEMPTS) | "
               "stop_before_delay(DEADLINE_S) | (lambda state: not budget.spend())")
-B_ARGUMENTS = ("RetryBudget must use the ratio and cap it is given (self.ratio, self.cap = ratio, cap), not 0.1 and 10: "
-               "RetryBudget(ratio=0.5, cap=2) starts with 2 tokens and earns half a retry a call")
+B_ARGUMENTS = ("RetryBudget must use the ratio and cap it is given (self.ratio, self.cap = ratio, cap), not 0.1 and "
+               "10: RetryBudget(ratio=0.5, cap=2) starts with 2 tokens and earns half a retry a call")
 B_PER_CALL = ("keep the previous exercise's stops before the budget: stop_after_attempt(MAX_ATTEMPTS) | "
               "stop_before_delay(DEADLINE_S) | (lambda state: not budget.spend()); the budget bounds the client, "
               "not one call")

@@ -76,7 +76,8 @@ def check_policy(fn: Callable[..., Any], report: Report) -> None:
             runs.append(run := run_policy(report, fn, world, model, seed=seed))
             notes.detail = "; ".join(r.detail() for r in runs)
             expect_reply(report, run)
-            report.expect(len(run.attempts) == 1, f"made {len(run.attempts)} attempts for a call that succeeded first time")
+            report.expect(len(run.attempts) == 1,
+                          f"made {len(run.attempts)} attempts for a call that succeeded first time")
 
     with report.case("a burst of 429s (2 seeds): waits at least the retry-after, plus jitter, then succeeds") as notes:
         runs, extras = [], []
@@ -94,7 +95,8 @@ def check_policy(fn: Callable[..., Any], report: Report) -> None:
                                                     "and a retry-after; please report this as a bug")
             assert first_advice is not None  # expect() ended the case otherwise
             report.expect(len(run.attempts) >= 2, f"gave up after the first 429; its retry-after was "
-                                                  f"{first_advice:.0f} s, short enough to wait for", hint=HINT_SHORT_ADVICE)
+                                                  f"{first_advice:.0f} s, short enough to wait for",
+                          hint=HINT_SHORT_ADVICE)
             expect_backoff_waits(report, run, observer)
             expect_reply(report, run)
             extras.append(waits_of(run)[0] - first_advice)
@@ -121,7 +123,8 @@ def check_policy(fn: Callable[..., Any], report: Report) -> None:
         expect_backoff_waits(report, run, observer)
         expect_gave_up(report, run, (openai.RateLimitError,), "openai.RateLimitError")
 
-    with report.case("every attempt overloaded (529 and 503, 2 seeds): growing jittered waits, then it gives up") as notes:
+    with report.case("every attempt overloaded (529 and 503, 2 seeds): growing jittered waits, then it gives "
+                     "up") as notes:
         runs, schedules = [], []
         for seed, model in ((46, "claude-fast"), (47, "gpt-fast")):
             world = checked_world(seed=seed, scenario=SATURATED, max_attempts=40, max_seconds=900)
@@ -184,7 +187,8 @@ def check_policy(fn: Callable[..., Any], report: Report) -> None:
         expect_one_attempt(report, run, "a retired model", hint=HINT_4XX)
         expect_gave_up(report, run, (anthropic.NotFoundError,), "anthropic.NotFoundError")
 
-    with report.case("a request too large for the tokens-per-minute bucket (429, no retry-after): one attempt") as notes:
+    with report.case("a request too large for the tokens-per-minute bucket (429, no retry-after): one "
+                     "attempt") as notes:
         world = checked_world(seed=53, scenario="rate-limited", max_attempts=40, max_seconds=900)
         run = run_policy(report, fn, world, "gpt-strong", seed=53, max_tokens=120_000)
         notes.detail = run.detail()
@@ -231,7 +235,8 @@ mistakes(
     Mistake("the SDK's own retries left on", ((_POLICY_CALL, _POLICY_CALL[:-1] + ", max_retries=2)"),),
             HINT_SDK_RETRIES),
     Mistake("waits exactly the retry-after, no jitter on top",
-            (("return (retry_after(err) or 0.0) + jitter", "return retry_after(err) or jitter"),), HINT_JITTER_ON_ADVICE),
+            (("return (retry_after(err) or 0.0) + jitter", "return retry_after(err) or jitter"),),
+            HINT_JITTER_ON_ADVICE),
     Mistake("ignores retry-after: jitter only", (("return (retry_after(err) or 0.0) + jitter", "return jitter"),),
             HINT_HONOUR_ADVICE),
     Mistake("no reraise=True: the caller gets RetryError", (("        reraise=True,\n", ""),), HINT_RERAISE),
@@ -255,7 +260,7 @@ mistakes(
     Mistake("advice < LONGEST_RETRY_AFTER_S: a retry-after of exactly 60 s refused",
             (("advice <= LONGEST_RETRY_AFTER_S", "advice < LONGEST_RETRY_AFTER_S"),), HINT_AT_MOST),
     Mistake("connection errors not retried",
-            (("    if isinstance(err, (openai.APIConnectionError, anthropic.APIConnectionError)):\n        return True\n",
-              ""),), HINT_CONNECTION),
+            (("    if isinstance(err, (openai.APIConnectionError, anthropic.APIConnectionError)):\n"
+              "        return True\n", ""),), HINT_CONNECTION),
 )
 

@@ -48,7 +48,7 @@ class PolicyRun:
 
 
 def run_policy(report: Report, fn: Callable[..., Any], world: World, model: str, *, seed: int,
-         prompt: str = PROMPT, max_tokens: int = 200) -> PolicyRun:
+               prompt: str = PROMPT, max_tokens: int = 200) -> PolicyRun:
     """Call `resilient_call`; an SDK error it raises is an outcome to inspect, not a failed case."""
     first, start = len(world.requests), world.clock.now()
 

@@ -99,7 +99,8 @@ def _spread(n: int, low: float = 0.8, high: float = 3.0) -> list[float]:
 
 
 def _deadline_log() -> list[RequestRecord]:
-    """Calls made under a deadline: some attempts were cut at what was left of the budget, sooner than others answered."""
+    """Calls made under a deadline: some attempts were cut at what was left of the budget, sooner than others
+    answered."""
     log = [_ok(x) for x in _spread(198)]
     log[10:10] = [_cut(1.2), _cut(0.9)]  # retries that had only a second left
     return log
@@ -168,7 +169,8 @@ def _compare(report: Report, fn: Callable[..., Any], log: tuple[RequestRecord, .
     want = reference_timeout(records, **options)
     got = report.call(fn, copies(log), **options)
     number = as_number(got)
-    report.expect(number is not None, f"{what}: should return a number of seconds, got {type(got).__name__} {got!r:.60}")
+    report.expect(number is not None,
+                  f"{what}: should return a number of seconds, got {type(got).__name__} {got!r:.60}")
     assert number is not None
     p, margin = options.get("percentile", 99), options.get("margin", 1.5)
     if math.isclose(number, want, rel_tol=1e-9):
@@ -201,7 +203,8 @@ def _refuses(report: Report, fn: Callable[..., Any], log: tuple[RequestRecord, .
 def _summary(log: tuple[RequestRecord, ...] | list[RequestRecord]) -> str:
     answered = sum(r.ok for r in log)
     cut = sum(r.error in CUT for r in log)
-    return f"log: {plural(len(log), 'attempt')}, {answered} answered, {cut} cut short, {len(log) - answered - cut} failed"
+    return (f"log: {plural(len(log), 'attempt')}, {answered} answered, {cut} cut short, "
+            f"{len(log) - answered - cut} failed")
 
 
 @register("timeouts-choose")

@@ -22,7 +22,8 @@ RETRY_429 = ("A 429 (RateLimitError) is transient: retry_if_exception(transient)
              "short retry-after is the commonest failure worth another attempt, so do not filter it out.")
 RETRY_408_409 = ("A 408 (request timeout) and a 409 (conflict) are transient too: retryable_status accepts them, as "
                  "both SDKs do, so retry every status transient(err) accepts, not only 429 and 5xx.")
-PASS_MAX_TOKENS = ("Pass max_tokens on to every attempt: ask(world, model, prompt, timeout=..., max_tokens=max_tokens); "
+PASS_MAX_TOKENS = ("Pass max_tokens on to every attempt: ask(world, model, prompt, timeout=..., "
+                   "max_tokens=max_tokens); "
                    "without it each attempt asks for the default 300 tokens, not what the caller asked for.")
 RETRY_CONNECTION = ("A connection reset or a timeout (APIConnectionError, and its subclass APITimeoutError) is "
                     "transient: retry it while the budget lasts.")

@@ -48,7 +48,7 @@ def describe(err: BaseException) -> str:
 
 
 def run_deadline(report: Report, fn: Callable[..., Any], world: World, model: str, *, deadline_s: float,
-         **options: Any) -> tuple[Any, BaseException | None, float]:
+                 **options: Any) -> tuple[Any, BaseException | None, float]:
     """Call the learner's function once; return what it returned, what it raised, and the virtual seconds spent.
 
     The world's own bound on attempts or time (`Runaway`) comes back as what was raised, so the case can say
@@ -125,7 +125,8 @@ def _expect_no_sdk_error(report: Report, world: World, err: BaseException | None
         return
     attempts = len(world.requests)
     time_left = elapsed < deadline_s - 0.5
-    if isinstance(err, tenacity.RetryError) or (attempts > 1 and isinstance(err, (openai.APIError, anthropic.APIError))):
+    if isinstance(err,
+                  tenacity.RetryError) or (attempts > 1 and isinstance(err, (openai.APIError, anthropic.APIError))):
         report.expect(False, f"raised {describe(err)} after {plural(attempts, 'attempt')} and {elapsed:.2f} s",
                       hint=RAISE_DEADLINE)
     if isinstance(err, (openai.APITimeoutError, anthropic.APITimeoutError)):
@@ -142,7 +143,7 @@ def _expect_no_sdk_error(report: Report, world: World, err: BaseException | None
 
 
 def expect_answer(report: Report, world: World, model: str, value: Any, err: BaseException | None,
-                   elapsed: float, deadline_s: float) -> None:
+                  elapsed: float, deadline_s: float) -> None:
     _within(report, world, elapsed, deadline_s)
     _expect_no_sdk_error(report, world, err, elapsed, deadline_s)
     report.expect(err is None, f"raised {describe(err)}" if err is not None else "")
@@ -154,7 +155,7 @@ def expect_answer(report: Report, world: World, model: str, value: Any, err: Bas
 
 
 def expect_deadline(report: Report, world: World, value: Any, err: BaseException | None, elapsed: float,
-                     deadline_s: float, attempt_timeout_s: float | None = None) -> None:
+                    deadline_s: float, attempt_timeout_s: float | None = None) -> None:
     _within(report, world, elapsed, deadline_s)
     _expect_no_sdk_error(report, world, err, elapsed, deadline_s)
     answered = [n for n, r in enumerate(world.requests, 1) if r.ok]
