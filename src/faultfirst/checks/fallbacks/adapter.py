@@ -1,5 +1,4 @@
-"""The check of fallbacks-adapter, and the mistakes it is tested against.
-"""
+"""The check of fallbacks-adapter, and the mistakes it is tested against."""
 
 from __future__ import annotations
 
@@ -142,7 +141,6 @@ def check_adapter(fn: Callable[..., Any], report: Report) -> None:
         expect_raises(report, fn, world, "claude-fast", NeutralRequest(QUESTION), "Rejected",
                       what="a 404 from claude-fast",
                       hint=HINT_NOT_FOUND)
-
 
 
 mistakes(

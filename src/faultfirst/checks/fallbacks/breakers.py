@@ -1,5 +1,4 @@
-"""The short cases of fallbacks-chain that pin what long traffic cannot see of a circuit breaker.
-"""
+"""The short cases of fallbacks-chain that pin what long traffic cannot see of a circuit breaker."""
 
 from __future__ import annotations
 

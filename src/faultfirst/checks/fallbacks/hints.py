@@ -1,9 +1,6 @@
-"""The hints of the fallbacks checks: each names one mistake, and is given where a check observes it.
-"""
+"""The hints of the fallbacks checks: each names one mistake, and is given where a check observes it."""
 
 from __future__ import annotations
-
-# -- hints: each names one mistake, and is given where the check observes that mistake ----------------------------
 
 HINT_OPENAI_SYSTEM = ("Chat Completions takes the instructions as a message with role 'system' before the user "
                       "message, not folded into the user's text.")

@@ -1,5 +1,4 @@
-"""Traffic through the learner's chain, one request every 15 or 20 simulated seconds, and what it came to.
-"""
+"""Traffic through the learner's chain, one request every 15 or 20 simulated seconds, and what it came to."""
 
 from __future__ import annotations
 
@@ -16,7 +15,6 @@ from .._framework import Report, _CaseFailed, checked_world
 from .common import SYSTEM, NeutralRequest, answer_problem, answered_detail, is_lesson_error, short_error
 from .hints import HINT_ALL_FAILED, HINT_CLOSES, HINT_DEGRADED, HINT_NEXT_MODEL, HINT_OPENS, HINT_WORLD_CLOCK
 
-# -- fallbacks-chain ----------------------------------------------------------------------------------------------
 
 @dataclass
 class ChainCall:

@@ -30,7 +30,6 @@ from .hints import (
     HINT_WORD_FOR_WORD,
 )
 
-# -- fallbacks-adapter --------------------------------------------------------------------------------------------
 
 @dataclass
 class _Wire:

@@ -32,7 +32,6 @@ from .hints import (
 from .scripted import Script, reference_hedged
 from .traffic import modelled_plans, sequential
 
-# -- hedging-budget --------------------------------------------------------------------------------------------------
 
 def _delay_value(value: Any) -> float | None:
     number = as_number(value)

@@ -1,5 +1,4 @@
-"""The check of hedging-call, and the mistakes it is tested against.
-"""
+"""The check of hedging-call, and the mistakes it is tested against."""
 
 from __future__ import annotations
 
@@ -29,8 +28,6 @@ from .hints import (
 from .judge import expect_call, run_script
 from .scripted import connection_error, describe, overloaded_error
 from .traffic import expect_no_problem, run_modelled, run_world, sequential
-
-# -- hedging-call ----------------------------------------------------------------------------------------------------
 
 _CALM_SEEDS = (101, 102)
 _CALM_CALLS = 150

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-# -- hints: each one the fix for one mistake ------------------------------------------------------------------------
-
 START_HEDGE = ("When `asyncio.wait({first}, timeout=delay)` comes back with nothing done, call `attempt()` again "
                "(a new coroutine: one coroutine can be awaited only once) and start it as a second task.")
 HEDGE_AT_DELAY = ("Start the second attempt when the delay runs out, not before: wait for the first with "

@@ -1,5 +1,4 @@
-"""Judging one hedged call against the lesson's rules: what it did wrong, and the hint for that mistake.
-"""
+"""Judging one hedged call against the lesson's rules: what it did wrong, and the hint for that mistake."""
 
 from __future__ import annotations
 
@@ -30,7 +29,6 @@ from .hints import (
 )
 from .scripted import EPS, WATCHDOG, Guard, Plan, Run, Script, call_once, describe
 
-# -- judging one call against the rules -------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Problem:

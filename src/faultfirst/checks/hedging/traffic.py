@@ -34,7 +34,6 @@ from .scripted import (
     overloaded_error,
 )
 
-# -- many calls: attempts timed by the latency model, or real SDK calls ------------------------------------------------
 
 @dataclass
 class Calls:

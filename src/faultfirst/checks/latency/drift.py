@@ -1,5 +1,4 @@
-"""The check of latency-drift, and the mistakes it is tested against.
-"""
+"""The check of latency-drift, and the mistakes it is tested against."""
 
 from __future__ import annotations
 
@@ -13,7 +12,6 @@ from .._framework import Mistake, Report, mistakes, register
 from .._helpers import as_number, copies, nearest_rank
 from .logs import by_window, failed_record, ok_record, probe_log, reference_drift, steady_records, wobble
 
-# -- exercise 2: the drift detector -------------------------------------------------------------------------------
 
 def _median_of(records: list[RequestRecord], k: int, window: float) -> tuple[float, int]:
     values = sorted(by_window(records, window).get(k, []))

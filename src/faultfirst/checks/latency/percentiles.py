@@ -1,5 +1,4 @@
-"""The check of latency-percentiles, and the mistakes it is tested against.
-"""
+"""The check of latency-percentiles, and the mistakes it is tested against."""
 
 from __future__ import annotations
 
@@ -12,7 +11,6 @@ from .._framework import Mistake, Report, mistakes, register
 from .._helpers import as_number, copies, nearest_rank
 from .logs import PERCENTILES, close, failed_record, ok_record, probe_log, reference_percentiles, steady_records, wobble
 
-# -- exercise 1: the percentile report ----------------------------------------------------------------------------
 
 def _interpolated(values: list[float], p: float) -> float:
     """numpy's default ("linear") percentile, for telling the learner what they computed."""

@@ -15,8 +15,6 @@ from typing import Any
 from .._framework import Mistake, Report, checked_world, mistakes, register
 from .common import BLOCKING_SLEEP, call_learner
 
-# -- parallelism-bucket ----------------------------------------------------------------------------------------
-
 START_FULL = "A new bucket starts full (level = capacity), so that a first burst of `capacity` goes through at once."
 LOOP_CLOCK = ("Refill from the event loop's clock, `asyncio.get_running_loop().time()`: under world.run that is "
               "the world's virtual clock, and time.monotonic() or time.time() does not move with it.")

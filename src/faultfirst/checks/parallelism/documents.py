@@ -1,5 +1,4 @@
-"""The check of parallelism-documents, and the mistakes it is tested against.
-"""
+"""The check of parallelism-documents, and the mistakes it is tested against."""
 
 from __future__ import annotations
 
@@ -28,8 +27,6 @@ from .corpus import (
     sample,
     spend_tokens,
 )
-
-# -- parallelism-documents -------------------------------------------------------------------------------------
 
 CONCURRENCY = (f"Bound the requests in flight to {MAX_IN_FLIGHT}: {MAX_IN_FLIGHT} workers that share one iterator "
                "of documents, or an asyncio.Semaphore around each attempt.")

@@ -34,8 +34,6 @@ from .hints import (
     HINT_SDK_RETRIES,
 )
 
-# -- retries-budget ------------------------------------------------------------------------------------
-
 _RATIO, _CAP = 0.1, 10
 
 @dataclass

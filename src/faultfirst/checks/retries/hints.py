@@ -1,11 +1,8 @@
-"""The hints of the retries checks: each names one mistake, and is given where an observation diagnoses it.
-"""
+"""The hints of the retries checks: each names one mistake, and is given where an observation diagnoses it."""
 
 from __future__ import annotations
 
 from .common import LONGEST_RETRY_AFTER_S, MAX_ATTEMPTS
-
-# -- hints: each names one mistake, and is given where an observation diagnoses that mistake -----------
 
 HINT_SDK_RETRIES = ("call ask(...) without max_retries (it defaults to 0): the SDK's own retries run inside each of "
                     "your attempts, multiply them, and ignore your policy")

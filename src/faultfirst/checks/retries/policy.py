@@ -1,5 +1,4 @@
-"""The check of retries-policy, and the mistakes it is tested against.
-"""
+"""The check of retries-policy, and the mistakes it is tested against."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""One call of the learner's retry policy in a world, and the expectations about its attempts and waits.
-"""
+"""One call of the learner's retry policy in a world, and the expectations about its attempts and waits."""
 
 from __future__ import annotations
 

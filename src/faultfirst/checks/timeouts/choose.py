@@ -1,5 +1,4 @@
-"""The check of timeouts-choose, and the mistakes it is tested against.
-"""
+"""The check of timeouts-choose, and the mistakes it is tested against."""
 
 from __future__ import annotations
 
@@ -17,8 +16,6 @@ from ...world import World
 from .._framework import Mistake, Report, mistakes, register
 from .._helpers import as_number, copies, spread
 from .runs import CUT, PROMPT, rise_seconds
-
-# -- timeouts-choose -------------------------------------------------------------------------------------------
 
 NEAREST_RANK = ("The p-th percentile of n sorted samples is the one at rank ceil(p * n / 100), counting from 1: "
                 "index rank - 1 in a Python list.")

@@ -1,5 +1,4 @@
-"""The check of timeouts-deadline, and the mistakes it is tested against.
-"""
+"""The check of timeouts-deadline, and the mistakes it is tested against."""
 
 from __future__ import annotations
 

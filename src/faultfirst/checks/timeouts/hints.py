@@ -1,9 +1,6 @@
-"""The hints of timeouts-deadline: each names one mistake, and is given where a case diagnoses it.
-"""
+"""The hints of timeouts-deadline: each names one mistake, and is given where a case diagnoses it."""
 
 from __future__ import annotations
-
-# -- timeouts-deadline -----------------------------------------------------------------------------------------
 
 REMAINING = ("Each attempt's timeout is what is left of the deadline when that attempt starts, "
              "`deadline - world.clock.now()` computed just before it (or attempt_timeout_s if that is smaller), "

@@ -1,5 +1,4 @@
-"""One call of the learner's deadline-bounded function in a seeded world, and what the world saw of it.
-"""
+"""One call of the learner's deadline-bounded function in a seeded world, and what the world saw of it."""
 
 from __future__ import annotations
 
