@@ -26,6 +26,7 @@ REPLY_TOKENS = 80  # how long a modelled reply is, for attempts timed by the lat
 EPS = 1e-6
 WATCHDOG = 600.0  # virtual seconds one call may take before it is stopped (none needs more than a minute)
 
+
 # -- reference implementations ------------------------------------------------------------------------------------
 
 async def reference_hedged(attempt: Callable[[], Any], *, delay: float) -> Any:
