@@ -32,16 +32,6 @@ CHECKED = ("src", "tests", "benchmarks")
 # `ignore_errors = true` (test_the_mypy_override_ignores_exactly_the_listed_files keeps the two equal).
 # Delete an entry once its file is clean (the tests say which), and the override with the last one.
 NOT_YET_CLEAN: dict[str, tuple[str, ...]] = {
-    "src/faultfirst/checks/_framework.py": ("ruff", "mypy"),
-    "src/faultfirst/checks/fallbacks.py": ("ruff", "mypy"),
-    "src/faultfirst/checks/first_calls.py": ("ruff", "mypy"),
-    "src/faultfirst/checks/hedging.py": ("ruff", "mypy"),
-    "src/faultfirst/checks/latency.py": ("ruff", "mypy"),
-    "src/faultfirst/checks/parallelism.py": ("ruff", "mypy"),
-    "src/faultfirst/checks/retries.py": ("ruff", "mypy"),
-    "src/faultfirst/checks/streaming.py": ("ruff", "mypy"),
-    "src/faultfirst/checks/timeouts.py": ("ruff", "mypy"),
-    "src/faultfirst/checks/tokens.py": ("ruff", "mypy"),
     "src/faultfirst/model/corrupt_json.py": ("mypy",),
 }
 

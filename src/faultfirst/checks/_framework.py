@@ -260,8 +260,7 @@ def _stop_timers() -> None:
 def checked_world(*, seed: int, scenario: str | Scenario = "calm", max_attempts: int = 200,
                   max_seconds: float = 3600.0) -> World:
     """A fresh world for one case, bounded (for the rest of its life) so that runaway learner code stops."""
-    # World takes a Scenario as well as a scenario's name (scenario_named); its annotation names only str.
-    world = World(seed=seed, scenario=scenario)  # type: ignore[arg-type]
+    world = World(seed=seed, scenario=scenario)
     world.limits(max_attempts=max_attempts, max_seconds=max_seconds)
     return world
 
