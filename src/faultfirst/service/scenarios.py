@@ -8,7 +8,8 @@ same bad day.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+
+from ..model.catalog import Provider
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ class RateLimits:
 class Outage:
     """One provider answers every request with a server error during [start, end)."""
 
-    provider: Literal["openai", "anthropic"]
+    provider: Provider
     start: float
     end: float
 
