@@ -792,7 +792,7 @@ def _rejected_probe_case(report: Report, fn: Callable[..., Any]) -> str:
 def _overloaded_case(report: Report, fn: Callable[..., Any]) -> str:
     """Random refusals: the primary answers most requests; its breaker opens only on consecutive failures."""
     chain, failures = ["gpt-fast", "claude-fast", "claude-strong"], 3
-    world = _traffic(seed=64, scenario="overloaded", chain=chain, minutes=(0, 6))
+    world = _traffic(seed=60, scenario="overloaded", chain=chain, minutes=(0, 6))
     calls = _drive(report, fn, world, chain=chain, minutes=(0, 6), failures=failures)
     streak = 0  # the primary's consecutive failures, as its breaker should count them
     for call in calls:
@@ -841,7 +841,7 @@ def check_chain(fn: Callable[..., Any], report: Report) -> None:
         notes.detail = _rejected_probe_case(report, fn)
     with report.case("half-open (outage, failures=1): requests that arrive while the probe is in flight skip OpenAI"):
         _half_open_case(report, fn)
-    with report.case("overloaded (seed 64, about one attempt in six refused): a refusal moves to the next model") \
+    with report.case("overloaded (seed 60, about one attempt in six refused): a refusal moves to the next model") \
             as notes:
         notes.detail = _overloaded_case(report, fn)
     with report.case("a prompt too long for gpt-fast goes to claude-fast, and does not open OpenAI's breaker") as notes:
