@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import random
 from collections.abc import Iterator
+from typing import Any
 
 import anthropic
 import openai
@@ -20,7 +21,7 @@ import pytest
 from faultfirst import SCENARIOS, Outage, RateLimits, Scenario, World
 from faultfirst.faults import registry
 from faultfirst.faults.dice import FaultDice
-from faultfirst.faults.kind import Refusal, RefusalFault, Stage
+from faultfirst.faults.kind import Refusal, RefusalFault, ReplyFault, Stage
 from tests.conftest import ask
 
 # The toy kind: a flaky gateway in front of the provider that answers 5xx before the rate limiter sees the
@@ -51,7 +52,7 @@ def _rough(**rates: float) -> Scenario:
 def _session(world: World, calls: int = 40) -> list[object]:
     """Plain, streamed and structured calls on both SDKs, no retries, errors swallowed; the log's rows."""
     gpt, claude = world.openai(max_retries=0), world.anthropic(max_retries=0)
-    fmt = {"type": "json_schema", "json_schema": {"name": "invoice", "schema": SCHEMA, "strict": True}}
+    fmt: Any = {"type": "json_schema", "json_schema": {"name": "invoice", "schema": SCHEMA, "strict": True}}
     for i in range(calls):
         try:
             if i % 3 == 0:
@@ -108,6 +109,32 @@ def test_a_toy_kind_registered_from_a_test_is_injected_labelled_and_shifts_no_ot
             assert DRAWN & set(record.faults) == DRAWN & set(before.faults), (i, record, before)
     seen = {label for r in flaky.requests for label in r.faults}
     assert seen >= DRAWN | {"gateway_error"}
+
+
+class _Shouted(ReplyFault):
+    """A toy reply fault: the structured reply comes back upper-cased (its keys no longer match the schema)."""
+
+    def spoil(self, text: str, schema: dict[str, Any], rng: random.Random) -> str:
+        return text.upper()
+
+
+def test_a_toy_reply_kind_spoils_structured_replies_only():
+    """A reply kind defined here, at rate 1: a JSON reply comes back spoiled and labelled; prose is left alone."""
+    shouted = _Shouted(name="shouted_json")
+    registry.register(shouted)
+    try:
+        world = World(scenario=Scenario("loud", "", rates={"shouted_json": 1.0}))
+    finally:
+        registry.unregister(shouted.name)
+    gpt = world.openai(max_retries=0)
+    fmt: Any = {"type": "json_schema", "json_schema": {"name": "invoice", "schema": SCHEMA, "strict": True}}
+    structured = gpt.chat.completions.create(model="gpt-fast", messages=ask("Invoice for ACME, 120 dollars."),
+                                             response_format=fmt).choices[0].message.content
+    prose = gpt.chat.completions.create(model="gpt-fast", messages=ask("Explain retries.")).choices[0].message.content
+    assert structured is not None and prose is not None
+    assert structured == structured.upper() and '"CUSTOMER"' in structured
+    assert prose != prose.upper()
+    assert [r.faults for r in world.requests] == [("shouted_json",), ()]
 
 
 def test_removing_a_kinds_rate_keeps_every_other_kinds_outcomes():

@@ -26,6 +26,7 @@ class FaultDice:
 
     def __init__(self, seed: int, kinds: tuple[Fault, ...], *, purpose: str = "fault") -> None:
         self.kinds = kinds
+        self.by_stage = {stage: tuple(k for k in kinds if k.stage is stage) for stage in Stage}  # asked every attempt
         self._prefix = f"{seed}:{purpose}"
         self._dice = {kind.name: random.Random(f"{self._prefix}:{kind.name}") for kind in kinds if kind.drawn}
         self._details: dict[str, random.Random] = {}
@@ -62,5 +63,5 @@ class Roll:
         return tuple(k for k in self._struck(Stage.STREAM, scenario, provider, now) if isinstance(k, StreamFault))
 
     def _struck(self, stage: Stage, scenario: ScenarioView, provider: str, now: float) -> tuple[Fault, ...]:
-        return tuple(kind for kind in self.dice.kinds
-                     if kind.stage is stage and kind.strikes(self.draws.get(kind.name), scenario, provider, now))
+        return tuple(kind for kind in self.dice.by_stage[stage]
+                     if kind.strikes(self.draws.get(kind.name), scenario, provider, now))
