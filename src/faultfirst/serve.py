@@ -23,28 +23,15 @@ from typing import Any
 import httpx2
 
 from .clock.virtual import RealTimeClock
-from .service.batches import _OPENAI_ROUTES as _OPENAI_BATCH_ROUTES
-from .service.engine import ROUTES
 from .service.outcome import Outcome
 from .transports.served_headers import real_time_headers
+from .wire.dialects import dialect_for
 from .world import World
 
 
 def provider_of(path: str, headers: httpx2.Headers) -> str:
-    """Which API a request is for: the path decides wherever only one API has it.
-
-    Anthropic's routes all live under /v1/messages (messages, count_tokens, batches); the OpenAI routes
-    are the engine's and the batch service's. A client may send `anthropic-version` to an OpenAI route
-    (a gateway that adds every provider's headers, a library configured for both), and that request
-    is still an OpenAI one. Only where the path cannot say (GET /v1/models, which both APIs have, and
-    paths neither has, whose 404 should come in the asker's shape) does the header decide: the
-    Anthropic SDK always sends it, the OpenAI SDK never does.
-    """
-    if path == "/v1/messages" or path.startswith("/v1/messages/"):
-        return "anthropic"
-    if any(path == route for _, route in ROUTES["openai"]) or _OPENAI_BATCH_ROUTES.match(path):
-        return "openai"
-    return "anthropic" if "anthropic-version" in headers else "openai"  # httpx2.Headers: case-insensitive
+    """Which API a request is for: the path decides wherever only one API has it (`wire.dialects.dialect_for`)."""
+    return dialect_for(path, headers).provider  # httpx2.Headers: case-insensitive
 
 
 class WorldServer(ThreadingHTTPServer):

@@ -4,8 +4,12 @@ Each check runs your function on the happy path and then against the faults
 the lesson taught, in fresh seeded worlds, and reports what passed, what
 failed and why. It never lets a mistake in your code crash the notebook.
 
-Every public module in this package holds the checks of one lesson (named
-after the lesson's file) and registers them on import.
+Every public module or package here holds the checks of one lesson (named
+after the lesson's file) and registers them on import; a lesson with long
+checks is a package of small modules (its hints, its harness, one module per
+exercise). `_framework` is the machinery every check shares, `_async` runs a
+learner's coroutines on a world's loop, `_helpers` holds what several lessons
+compute the same way.
 """
 
 import importlib

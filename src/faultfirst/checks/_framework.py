@@ -29,6 +29,7 @@ from typing import Any
 
 from ..clock.limits import Runaway
 from ..clock.loop import interrupt_running_loops
+from ..service.scenarios import Scenario
 from ..text import plural
 from ..world import World
 
@@ -184,10 +185,10 @@ class Report:
         except Runaway as err:
             self._ran_away = True
             raise _CaseFailed(f"did not finish: it {err} (a loop with no limit?)") from None
-        except (Exception, asyncio.CancelledError) as err:  # noqa: BLE001 - any learner exception is an observation
+        except (Exception, asyncio.CancelledError) as err:
             # CancelledError is a BaseException, but one escaping learner code is the learner's (a task it
             # cancelled and then awaited, a gather without return_exceptions), never the check's own.
-            return None, err  # type: ignore[return-value]
+            return None, err
 
 
 def _stub_name(err: NotImplementedError) -> str | None:
@@ -256,7 +257,8 @@ def _stop_timers() -> None:
     signal.setitimer(signal.ITIMER_REAL, 0)
 
 
-def checked_world(*, seed: int, scenario: str = "calm", max_attempts: int = 200, max_seconds: float = 3600.0) -> World:
+def checked_world(*, seed: int, scenario: str | Scenario = "calm", max_attempts: int = 200,
+                  max_seconds: float = 3600.0) -> World:
     """A fresh world for one case, bounded (for the rest of its life) so that runaway learner code stops."""
     world = World(seed=seed, scenario=scenario)
     world.limits(max_attempts=max_attempts, max_seconds=max_seconds)
@@ -321,14 +323,15 @@ def _run(label: str, fn: Callable[..., Any], report: Report) -> CheckResult:
         raise KeyError(f"no check for exercise {label!r}; the checks are: {', '.join(sorted(CHECKS))}")
     name = f"`{getattr(fn, '__name__', 'your function')}`"
     if not callable(fn):
-        return CheckResult(label, FAILED, [Case("it is a function", False, f"expected a function, got {type(fn).__name__}")], name)
+        return CheckResult(label, FAILED,
+                           [Case("it is a function", False, f"expected a function, got {type(fn).__name__}")], name)
     try:
         body(fn, report)
     except _HintGiven:
         pass
     except _NotAttempted as stub:
         return CheckResult(label, NOT_ATTEMPTED, function=stub.function or name)
-    except Exception as err:  # noqa: BLE001 - a bug in a check must not look like the learner's
+    except Exception as err:
         report.cases.append(Case("the check itself", False, f"the check crashed ({type(err).__name__}: {err}); "
                                                            "please report this as a bug"))
     status = PASSED if report.cases and all(c.passed for c in report.cases) else FAILED

@@ -24,8 +24,8 @@ _FIELDS = ("text", "stop", "input_tokens", "output_tokens", "cost_usd")
 
 # Each finish reason the SDKs' types list that means "finished" or "cut off at the limit"; any other is the
 # provider's own word, passed on, and is not a complete reply.
-_OPENAI_STOP = {"stop": "end", "length": "max_tokens"}
-_ANTHROPIC_STOP = {"end_turn": "end", "stop_sequence": "end", "max_tokens": "max_tokens"}
+_OPENAI_STOP: dict[str | None, str | None] = {"stop": "end", "length": "max_tokens"}
+_ANTHROPIC_STOP: dict[str | None, str | None] = {"end_turn": "end", "stop_sequence": "end", "max_tokens": "max_tokens"}
 
 ANTHROPIC_BLOCKS = ("Anthropic's reply is a list of content blocks, and one reply can have several text blocks: "
                     "join the text of every block whose type is 'text', not only content[0].")
@@ -42,23 +42,26 @@ USAGE_FIELDS = ("Tokens in and out come from usage: prompt_tokens / completion_t
                 "input_tokens / output_tokens (Messages). Not total_tokens, and not swapped.")
 PER_MILLION = ("cost = (input tokens x input price + output tokens x output price) / 1,000,000: the catalogue's "
                "prices are per million tokens, and input and output have different prices.")
-MAX_COMPLETION_TOKENS = ("Chat Completions takes the limit as max_completion_tokens (max_tokens is its deprecated name, "
-                         "and reasoning models refuse it): pass max_completion_tokens=max_tokens.")
-PASS_MAX_TOKENS = "Send the max_tokens the caller gave (Anthropic: messages.create(max_tokens=max_tokens)), not a fixed number."
+MAX_COMPLETION_TOKENS = ("Chat Completions takes the limit as max_completion_tokens (max_tokens is its deprecated "
+                         "name, and reasoning models refuse it): pass max_completion_tokens=max_tokens.")
+PASS_MAX_TOKENS = ("Send the max_tokens the caller gave (Anthropic: messages.create(max_tokens=max_tokens)), "
+                   "not a fixed number.")
 ONE_REQUEST = "One call of reply makes one request: create one client call, no retries, no second request."
 
 
 def reference_reply(world: World, model: str, prompt: str, max_tokens: int) -> dict[str, Any]:
     """What a correct `reply` returns, as a dict of the normalised fields (and the raw reason as `raw`)."""
     spec = world.catalog[model]
-    messages = [{"role": "user", "content": prompt}]
+    messages: list[Any] = [{"role": "user", "content": prompt}]
     if spec.provider == "openai":
         completion = world.openai().chat.completions.create(model=model, messages=messages,
                                                             max_completion_tokens=max_tokens)
         text = completion.choices[0].message.content or ""
-        raw = completion.choices[0].finish_reason
+        raw: str | None = completion.choices[0].finish_reason
         stop = _OPENAI_STOP.get(raw, raw)
-        used_in, used_out = completion.usage.prompt_tokens, completion.usage.completion_tokens
+        usage = completion.usage
+        assert usage is not None  # the world reports usage on every non-streaming reply
+        used_in, used_out = usage.prompt_tokens, usage.completion_tokens
     else:
         message = world.anthropic().messages.create(model=model, max_tokens=max_tokens, messages=messages)
         text = "".join(block.text for block in message.content if block.type == "text")
@@ -102,7 +105,8 @@ def _watch_bodies(world: World) -> list[dict[str, Any]]:
     return bodies
 
 
-def _compare_reply(report: Report, fn: Callable[..., Any], *, seed: int, model: str, prompt: str, max_tokens: int) -> None:
+def _compare_reply(report: Report, fn: Callable[..., Any], *, seed: int, model: str, prompt: str,
+                   max_tokens: int) -> None:
     world = checked_world(seed=seed, max_attempts=10)
     bodies = _watch_bodies(world)
     got = report.call(fn, world, model, prompt, max_tokens=max_tokens)
@@ -118,7 +122,8 @@ def _compare_reply(report: Report, fn: Callable[..., Any], *, seed: int, model: 
                       f"{ {k: v for k, v in body.items() if 'tokens' in k} }", hint=MAX_COMPLETION_TOKENS)
     else:
         report.expect(body.get("max_tokens") == max_tokens,
-                      f"the request should carry max_tokens={max_tokens}; it carried max_tokens={body.get('max_tokens')!r}",
+                      f"the request should carry max_tokens={max_tokens}; it carried "
+                      f"max_tokens={body.get('max_tokens')!r}",
                       hint=PASS_MAX_TOKENS)
     text = got.text
     if text != want["text"] and isinstance(text, str) and want["provider"] == "anthropic":
@@ -159,7 +164,8 @@ def check_reply(fn: Callable[..., Any], report: Report) -> None:
     with report.case("a refused reply is not 'end': stop='refusal' (Anthropic)"):
         _compare_reply(report, fn, seed=19, model="claude-fast", prompt=_REFUSED_PROMPT, max_tokens=300)
     with report.case("multi-byte text (Japanese and emoji) is counted and priced the same way"):
-        _compare_reply(report, fn, seed=15, model="claude-fast", prompt="東京の天気は？ 🌧️ Answer briefly.", max_tokens=200)
+        _compare_reply(report, fn, seed=15, model="claude-fast", prompt="東京の天気は？ 🌧️ Answer briefly.",
+                       max_tokens=200)
 
 
 mistakes(
@@ -182,7 +188,8 @@ mistakes(
             (('text = choice.message.content or ""', "text = choice.message.content"),), NULL_CONTENT),
     Mistake("sends OpenAI the deprecated max_tokens", (("max_completion_tokens=max_tokens", "max_tokens=max_tokens"),),
             MAX_COMPLETION_TOKENS),
-    Mistake("sends Anthropic a fixed max_tokens=300", (("model=model, max_tokens=max_tokens", "model=model, max_tokens=300"),),
+    Mistake("sends Anthropic a fixed max_tokens=300",
+            (("model=model, max_tokens=max_tokens", "model=model, max_tokens=300"),),
             PASS_MAX_TOKENS),
     Mistake("prices per thousand tokens, not per million", (("/ 1_000_000", "/ 1_000"),), PER_MILLION),
     Mistake("prices output at the input price",
@@ -221,7 +228,7 @@ def _complete_case(report: Report, fn: Callable[..., Any], *, seed: int, model: 
     spec = world.catalog[model]
     report.expect(count_tokens(text, spec.encoding) == last.output_tokens,
                   "the text returned is not the last, complete reply")
-    slow = [(a, b) for a, b in zip(rooms, rooms[1:]) if b < 2 * a]
+    slow = [(a, b) for a, b in zip(rooms, rooms[1:], strict=False) if b < 2 * a]
     report.expect(not slow, f"max_tokens went from {slow[0][0]} to {slow[0][1]} (requests made: {len(attempts)})"
                   if slow else "", hint=GROW)
 
@@ -234,7 +241,7 @@ def _refused_case(report: Report, fn: Callable[..., Any], *, seed: int, model: s
             return "returned", fn(world, model, _REFUSED_PROMPT, max_tokens=64)
         except NotImplementedError:
             raise
-        except Exception as err:  # noqa: BLE001 - what the learner raised is the observation
+        except Exception as err:
             return "raised", err
 
     how, what = report.call(attempt)
@@ -252,7 +259,8 @@ def check_complete(fn: Callable[..., Any], report: Report) -> None:
     with report.case("a reply that fits costs exactly one request"):
         world = checked_world(seed=21)
         text = report.call(fn, world, "gpt-fast", _PROMPT, max_tokens=400)
-        report.expect(len(world.requests) == 1, f"made {len(world.requests)} requests for a reply that fit the first time")
+        report.expect(len(world.requests) == 1,
+                      f"made {len(world.requests)} requests for a reply that fit the first time")
         want = reference_reply(World(seed=21), "gpt-fast", _PROMPT, 400)["text"]
         report.expect(text == want, "did not return the reply's text")
     with report.case("a reply cut off at max_tokens=4 is asked again with more room (OpenAI)"):
@@ -277,6 +285,7 @@ mistakes(
     Mistake("asks again with more room whatever the stop reason",
             (('if answer.stop != "max_tokens":\n            raise', 'if False:\n            raise'),), OTHER_STOP),
     Mistake("raises a ValueError that does not say why",
-            (('f"the reply ended with {answer.stop!r}; more room will not change that"', '"the reply was not finished"'),),
+            (('f"the reply ended with {answer.stop!r}; more room will not change that"',
+              '"the reply was not finished"'),),
             NAME_REASON),
 )

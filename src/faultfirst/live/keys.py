@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-ENV_NAMES = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
+from ..wire.dialects import DIALECTS
 
 
 class MissingKey(LookupError):
@@ -32,7 +32,7 @@ def api_key(provider: str, *, search: tuple[Path, ...] | None = None) -> str:
     `search` defaults to the working directory at the time of the call (a notebook's folder), not the one
     the package happened to be imported from.
     """
-    name = ENV_NAMES[provider]
+    name = DIALECTS[provider].api_key_env
     if os.environ.get(name):
         return os.environ[name]
     for base in search if search is not None else (Path.cwd(),):

@@ -33,8 +33,9 @@ from ..service.session import Session
 from ..service.spend import Hold
 from ..transports.simulated import transport_failure
 from ..wire.client_errors import ClientSideError
+from ..wire.dialects import GENERATING_ROUTES, parse_request
 from ..wire.framing import error_name
-from ..wire.parse import GENERATING_ROUTES, InvalidRequest, ParsedRequest, decode_body, parse_request
+from ..wire.parse import InvalidRequest, ParsedRequest, decode_body
 from .recording import Recorder, kept_request_headers, kept_response_headers, sse_events
 
 
@@ -70,13 +71,14 @@ class _Exchange:
     def real_model(self) -> str:
         """The real id to send: this provider's for the alias; another provider's, sent on so that the API
         refuses it as the simulation does (a lesson's deliberate mistake); a real id as it is."""
-        for ids in (LIVE_MODELS[self.provider], *LIVE_MODELS.values()):
+        own = LIVE_MODELS.get(self.provider, {})  # a provider without real ids in live_models.json has none
+        for ids in (own, *LIVE_MODELS.values()):
             if self.alias in ids:
                 return ids[self.alias]
         if any(self.alias in ids.values() for ids in LIVE_MODELS.values()):
             return self.alias
         raise UnknownAlias(f"live mode has no real model for {self.alias!r} ({self.provider}); the aliases are: "
-                           f"{', '.join(LIVE_MODELS[self.provider])} (see src/faultfirst/live_models.json)")
+                           f"{', '.join(own) or 'none'} (see src/faultfirst/live_models.json)")
 
     def start(self, hold: Hold | None) -> None:
         self.hold = hold

@@ -12,9 +12,10 @@ import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
-Provider = Literal["openai", "anthropic"]
+Provider = Literal["openai", "anthropic"]  # each has a dialect: wire/dialects/
+PROVIDERS: tuple[Provider, ...] = get_args(Provider)
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ class Catalog(Mapping[str, ModelSpec]):
         alias = name if name in self._models else _ALIAS_OF_LIVE_ID.get(name)
         return self._models.get(alias) if alias else None
 
-    def for_provider(self, provider: Provider) -> list[ModelSpec]:
+    def for_provider(self, provider: str) -> list[ModelSpec]:
         return [m for m in self._models.values() if m.provider == provider]
 
     def __repr__(self) -> str:

@@ -76,11 +76,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .catalog import PROVIDERS
+
 if TYPE_CHECKING:
     from faultfirst.model.prompt import Prompt
 
 _PACKAGE_FIXTURES = pathlib.Path(__file__).parents[1] / "fixtures"  # the package's data sits at its root
-_PROVIDERS = ("openai", "anthropic")
 _TEXT_CONDITIONS = ("contains", "equals", "system_contains")
 _MATCH_KEYS = ("provider", "model", *_TEXT_CONDITIONS)
 _ENTRY_KEYS = ("match", "reply", "recorded", "ending", "stop_sequence")
@@ -202,8 +203,8 @@ def _parse_entry(entry: Any, where: str) -> _Fixture:
             raise FixtureError(f"{where}: 'match.{key}' must be a string")
         if key in ("contains", "system_contains") and not value:
             raise FixtureError(f"{where}: 'match.{key}' must not be empty")
-    if "provider" in match and match["provider"] not in _PROVIDERS:
-        raise FixtureError(f"{where}: 'match.provider' must be one of {', '.join(_PROVIDERS)}")
+    if "provider" in match and match["provider"] not in PROVIDERS:
+        raise FixtureError(f"{where}: 'match.provider' must be one of {', '.join(PROVIDERS)}")
     if not any(key in match for key in _TEXT_CONDITIONS):
         raise FixtureError(f"{where}: 'match' needs at least one of {', '.join(_TEXT_CONDITIONS)}")
     ending, stop_sequence = entry.get("ending"), entry.get("stop_sequence")

@@ -118,3 +118,22 @@ def plan_calls(body: dict[str, Any], user: str, *, answered: bool, flat: bool) -
         return ()
     calls = _mentioned(tools, user) or (tools[:1] if choice == "required" else [])
     return tuple(calls[:1] if body.get("parallel_tool_calls") is False else calls)
+
+
+def plan_anthropic_calls(tools: tuple[ToolSpec, ...], choice: dict[str, Any], user: str, *,
+                         answered: bool) -> tuple[ToolSpec, ...]:
+    """The calls Claude makes when `tool_choice` leaves it free ("auto", or none given); "none": no call.
+
+    As with OpenAI's "auto": a call to each tool the user's words name, none once the conversation ends in
+    tool results. `disable_parallel_tool_use` keeps the first. ("any" and a named tool force one call and
+    are read with the forced tool's schema by the parser.) The shapes are anthropic 2.14.0's
+    `ToolChoiceAutoParam` / `ToolChoiceNoneParam` (`types/tool_choice_*_param.py`).
+    """
+    kind = choice.get("type", "auto")
+    if kind == "none" or answered or not tools:
+        return ()
+    if kind != "auto":
+        raise ToolRequestError(f"tool_choice.type: must be 'auto', 'any', 'tool' or 'none', got {kind!r}",
+                               "tool_choice")
+    calls = _mentioned(list(tools), user)
+    return tuple(calls[:1] if choice.get("disable_parallel_tool_use") else calls)

@@ -23,21 +23,10 @@ from typing import Any
 
 import httpx2
 
-from ..wire import anthropic_render
-from ..wire import openai_render
+from ..wire.dialects import DIALECTS
+from ..wire.framing import dumps, error_name
 from .outcome import Outcome
 from .records import RequestRecord
-from ..wire.framing import dumps, error_name
-
-# Anthropic's documented error types by status; OpenAI's bodies say "invalid_request_error" or "server_error".
-_ANTHROPIC_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
-                    404: "not_found_error", 413: "request_too_large", 429: "rate_limit_error", 529: "overloaded_error"}
-
-
-def _error_type(provider: str, status: int) -> str:
-    if provider == "anthropic":
-        return _ANTHROPIC_TYPES.get(status, "api_error")
-    return "server_error" if status >= 500 else "invalid_request_error"
 
 
 class HookFailed(BaseException):
@@ -89,10 +78,11 @@ class Attempt:
 
         For a status no scenario produces (a 408, a 409, a 404 for a catalogued model) or a scripted 429.
         `error_type` is the body's error type (default: the provider's usual one for that status, which
-        `world.requests` logs as the record's `error`); `headers` are added (e.g. `{"retry-after": "2"}`); `delay` is the virtual seconds the answer takes
-        (default: what the world's own reply would have taken). The record in `world.requests` is
-        rewritten to match: the status and error, no tokens, no cost, since an error is not billed, and no
-        fault labels, since the world's reply (and whatever it injected) was replaced.
+        `world.requests` logs as the record's `error`); `headers` are added (e.g. `{"retry-after": "2"}`);
+        `delay` is the virtual seconds the answer takes (default: what the world's own reply would have taken).
+        The record in `world.requests` is rewritten to match: the status and error, no tokens, no cost, since
+        an error is not billed, and no fault labels, since the world's reply (and whatever it injected) was
+        replaced.
         Only in an `after` hook: before the decision there is nothing to replace.
         """
         outcome = self._outcome
@@ -101,15 +91,13 @@ class Attempt:
                                "world.on_attempt(after=...)")
         if not 400 <= status < 600:
             raise ValueError(f"answer() sends an error reply; give a status from 400 to 599, not {status!r}")
-        kind = error_type or _error_type(self.provider, status)
-        rid = outcome.headers.get("x-request-id") or outcome.headers.get("request-id") or "req_hook"
-        data = (openai_render.error(message, kind) if self.provider == "openai"
-                else anthropic_render.error(kind, message, rid.removeprefix("req_")))
+        dialect = DIALECTS[self.provider]
+        rid = outcome.headers.get(dialect.request_id_header, "req_hook").removeprefix("req_")
+        data = dialect.error(status, message, rid, error_type)
         outcome.delay = outcome.delay if delay is None else delay
         outcome.status, outcome.body, outcome.events, outcome.failure = status, dumps(data), None, None
         outcome.stream_failure = None
-        outcome.headers = {"content-type": "application/json", **({"x-request-id": rid} if self.provider == "openai"
-                                                                 else {"request-id": rid}), **(headers or {})}
+        outcome.headers = {"content-type": "application/json", **dialect.request_id(rid), **(headers or {})}
         record = outcome.record
         record.status, record.error, record.latency, record.stop_reason = status, error_name(data), outcome.delay, None
         record.output_tokens, record.cost_usd, record.faults = 0, 0.0, ()  # a scripted reply: none of the world's
@@ -161,7 +149,7 @@ class AttemptHooks:
 def _call(hook: Hook, attempt: Attempt) -> None:
     try:
         hook(attempt)
-    except Exception as err:  # noqa: BLE001 - re-raised as what it is: the hook's bug, not the API's fault
+    except Exception as err:  # re-raised as what it is: the hook's bug, not the API's fault
         name = getattr(hook, "__qualname__", repr(hook))
         raise HookFailed(f"the attempt hook {name} raised {type(err).__name__}: {err}") from err
 

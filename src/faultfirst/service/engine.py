@@ -19,54 +19,35 @@ from __future__ import annotations
 import json
 import math
 import random
-import time
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import httpx2
 
-from ..wire import anthropic_render
-from ..wire import openai_render
-from ..wire.anthropic_models import model_info
-from .attempts import AttemptHooks
-from .batch_files import BATCH_DISCOUNT
-from .batches import BatchService
-from ..model.known_attacks import demanded_arguments
-from ..model.prompt import Block, Reply
-from ..model.prompt_view import resisted_results
-from ..model.responders import Responders, Turn, tempted
-from ..model.catalog import RETIRED, Catalog, ModelSpec
 from ..clock.limits import Limits
-from .latency import LatencyModel, Timing
-from .outcome import Outcome, StreamEvent
-from ..wire.parse import GENERATING_ROUTES, InvalidRequest, ParsedRequest, decode_body, parse_request
-from .rate_limits import Admission, ModelLimiter
-from .records import RequestRecord
-from .scenarios import Scenario
-from .spend import SpendLedger
-from ..model.tokens import count_tokens, truncate_to_tokens
-from ..wire.framing import EPOCH, Answer, dumps, error_name
-from ..wire.responses_stream import response_events
-from ..model.tool_replies import call_tools, relay_results
 from ..faults import labels as label
 from ..faults import registry
 from ..faults.dice import FaultDice, Roll
 from ..faults.kind import Refusal, RefusalFault, ReplyFault, Stage
-
-ROUTES: dict[str, dict[tuple[str, str], str]] = {
-    "openai": {("POST", "/v1/chat/completions"): "chat.completions", ("POST", "/v1/responses"): "responses",
-               ("POST", "/v1/responses/input_tokens"): "responses.input_tokens"},
-    "anthropic": {("POST", "/v1/messages"): "messages", ("POST", "/v1/messages/count_tokens"): "messages.count_tokens"},
-}
-
-
-def _stream_error_event(provider: str, rid: str) -> bytes:
-    """The event each provider sends when a stream fails after it started (simulated, or injected live)."""
-    if provider == "openai":
-        return openai_render.stream_error("The server had an error while processing your request. Sorry about that!")
-    return anthropic_render.stream_error("overloaded_error", "Overloaded", rid)
-
+from ..model.catalog import RETIRED, Catalog, ModelSpec
+from ..model.known_attacks import demanded_arguments
+from ..model.prompt import Block, Reply
+from ..model.prompt_view import resisted_results
+from ..model.responders import Responders, Turn, tempted
+from ..model.tokens import count_tokens, truncate_to_tokens
+from ..model.tool_replies import call_tools, relay_results
+from ..wire.dialects import DIALECTS, GENERATING_ROUTES, Dialect, Generation, parse_request
+from ..wire.framing import EPOCH, Answer, dumps, error_name
+from ..wire.parse import InvalidRequest, ParsedRequest, decode_body
+from .attempts import AttemptHooks
+from .batch_files import BATCH_DISCOUNT
+from .batches import BatchService
+from .latency import LatencyModel, Timing
+from .outcome import Outcome, StreamEvent
+from .rate_limits import Admission, ModelLimiter
+from .records import RequestRecord
+from .scenarios import Scenario
+from .spend import SpendLedger
 
 # A live stream's length is not known when it starts; an injected break lands after 10 to 30 of its events.
 _LIVE_STREAM_EVENTS = 40
@@ -120,7 +101,8 @@ class SimulatedAPI:
     def _decide(self, provider: str, request: httpx2.Request, now: float) -> Outcome:
         self._serial += 1
         rid = f"sim{self._serial:08x}"
-        endpoint = ROUTES[provider].get((request.method, request.url.path))
+        dialect = DIALECTS[provider]
+        endpoint = dialect.endpoint(request.method, request.url.path)
         record = RequestRecord(provider, "", endpoint or request.url.path, now)
         self._log.append(record)
         if self.limits is not None:
@@ -129,12 +111,14 @@ class SimulatedAPI:
             return self.batches.serve(provider, request, record, rid, now)
         if (request.method, request.url.path) == ("GET", "/v1/models"):
             record.endpoint = "models"
-            return self.answer_json(record, self._model_list(provider), rid, 0.05)
+            return self.answer_json(record, dialect.model_list(self.catalog.for_provider(provider)), rid, 0.05)
         if endpoint is None:
-            return self._not_found(provider, request, record, rid)
+            return self.answer_json(record, dialect.not_found(request.method, request.url.path, rid), rid, 0.05,
+                                    status=404)
         body = decode_body(request.content or b"{}")
         if body is None:
-            return self.answer_invalid(provider, record, rid, InvalidRequest("The request body is not a JSON object.", None))
+            return self.answer_invalid(provider, record, rid,
+                                       InvalidRequest("The request body is not a JSON object.", None))
         record.model = str(body.get("model", ""))
         record.stream = bool(body.get("stream"))
         spec = self.catalog.resolve(body.get("model"))  # an alias, or the real id live mode would send for it
@@ -144,63 +128,51 @@ class SimulatedAPI:
         try:
             parsed = parse_request(endpoint, spec, request.content or b"{}")
             record.input_tokens = parsed.input_tokens
-            if endpoint == "messages.count_tokens":
-                return self.answer_json(record, {"input_tokens": parsed.input_tokens}, rid, self._quick(spec, now))
-            if endpoint == "responses.input_tokens":
-                return self.answer_json(record, {"object": "response.input_tokens", "input_tokens": parsed.input_tokens},
-                                         rid, self._quick(spec, now))
-            self._check_limits(provider, spec, parsed)
+            if endpoint not in dialect.generating.values():
+                return self.answer_json(record, dialect.token_count(endpoint, parsed.input_tokens), rid,
+                                        self._quick(spec, now))
+            dialect.check_limits(spec, parsed)
         except InvalidRequest as err:
             return self.answer_invalid(provider, record, rid, err)
         if parsed.stream and parsed.n > 1:
             return self.answer_invalid(provider, record, rid, InvalidRequest(
                 "The simulated world does not stream several choices; stream with n=1, or drop stream=True "
                 "to get all n choices at once.", "n"))
-        return self._serve(provider, endpoint, spec, parsed, body, record, rid, now, request)
+        return self._serve(dialect, endpoint, spec, parsed, body, record, rid, now, request)
 
-    def _serve(self, provider: str, endpoint: str, spec: ModelSpec, parsed: ParsedRequest, body: dict[str, Any],
+    def _serve(self, dialect: Dialect, endpoint: str, spec: ModelSpec, parsed: ParsedRequest, body: dict[str, Any],
                record: RequestRecord, rid: str, now: float, request: httpx2.Request) -> Outcome:
-        scenario = self.scenario
+        scenario, provider = self.scenario, dialect.provider
         roll, injection, timing = self._dice.roll(), self._injections.random(), self.latency.sample(spec, now)
         fault, admission = self._fault_before_generation(provider, spec, parsed, record, rid, now, roll, timing)
         if fault is not None:
             return fault
         assert admission is not None
-        answer = self._answer(spec, parsed, roll.spoilers(scenario, provider, now), self._dice, injection_draw=injection)
+        answer = self._answer(spec, parsed, roll.spoilers(scenario, provider, now), self._dice,
+                              injection_draw=injection)
         more = self._more_choices(spec, parsed, provider, now)
         record.bill(spec, parsed.input_tokens, answer.output_tokens + sum(a.output_tokens for a in more))
-        record.stop_reason = _stop_reason(provider, answer)
+        record.stop_reason = dialect.stop_reason(answer)
         record.faults = label.with_label(record.faults, *(f for a in (answer, *more) for f in a.faults))
-        headers = self._limit_headers(provider, spec, admission, now) | _id_header(provider, rid)
+        headers = dialect.limit_headers(admission, now) | dialect.request_id(rid)
         read_timeout = _read_timeout(request)
-        created = EPOCH + int(now)
-        cite = any(d.citations for d in parsed.prompt.documents)
+        generation = Generation(rid, EPOCH + int(now), spec.name, answer, parsed, body, more)
         if not parsed.stream:
             delay = timing.total(max(a.output_tokens for a in (answer, *more)))  # choices generate side by side
             if delay > read_timeout:
                 record.error, record.latency, record.stop_reason = "timeout", read_timeout, None
                 return Outcome(record, delay=read_timeout, failure="timeout")
-            if endpoint == "chat.completions":
-                data = openai_render.chat_completion(rid, created, spec.name, answer, parsed.input_tokens, more)
-            elif endpoint == "responses":
-                data = openai_render.response(rid, created, spec.name, answer, parsed.input_tokens, body)
-            else:
-                data = anthropic_render.message(rid, spec.name, answer, parsed.input_tokens, cite)
             record.status, record.latency = 200, delay
-            return Outcome(record, delay=delay, headers=headers | _JSON, body=dumps(data))
+            body_bytes = dumps(dialect.reply(endpoint, generation))
+            return Outcome(record, delay=delay, headers=headers | _JSON, body=body_bytes)
 
-        if endpoint == "responses":
-            tagged = response_events(rid, created, spec.name, answer, parsed.input_tokens, body)
-        elif provider == "openai":
-            tagged = openai_render.chat_chunks(rid, created, spec.name, answer, parsed.input_tokens, parsed.include_usage)
-        else:
-            tagged = anthropic_render.stream_events(rid, spec.name, answer, parsed.input_tokens, cite)
+        tagged = dialect.stream(endpoint, generation)
         events = [StreamEvent(timing.head if i == 0 else timing.first_token + n * timing.per_token, n, data)
                   for i, (n, data) in enumerate(tagged)]
         if breaks := roll.breaks(scenario, provider, now):
             cut = max(1, int(len(events) * breaks[0].cut(self._dice.detail(breaks[0]))))
             events = events[:cut] + [StreamEvent(events[cut].offset, events[cut].tokens,
-                                                 _stream_error_event(provider, rid))]
+                                                 dialect.stream_error_event(rid))]
             record.error, record.stop_reason = "stream error", None  # it never said why it would have ended
             record.faults = label.with_label(record.faults, breaks[0].name)
         elif answer.dropped:
@@ -229,6 +201,7 @@ class SimulatedAPI:
 
     def _batch_item(self, provider: str, endpoint: str, body: dict[str, Any], start: float, end: float,
                     record: RequestRecord, rid: str) -> tuple[int, dict[str, Any]]:
+        dialect = DIALECTS[provider]
         model = body.get("model")
         spec = self.catalog.get(model) if isinstance(model, str) else None
         # before anything can fail the item, so every item draws its dice
@@ -237,7 +210,7 @@ class SimulatedAPI:
             return self._item_error(provider, record, self._unknown_model(provider, record, rid, model), end - start)
         try:
             parsed = parse_request(endpoint, spec, json.dumps(body, sort_keys=True).encode())
-            self._check_limits(provider, spec, parsed)
+            dialect.check_limits(spec, parsed)
         except InvalidRequest as err:
             return self._item_error(provider, record, self.answer_invalid(provider, record, rid, err), end - start)
         if parsed.stream:
@@ -247,33 +220,25 @@ class SimulatedAPI:
             # a batch has no connection per item, nor an outage that outlasts it: only the ADMIT refusals fail items
             record.faults = label.with_label(record.faults, refusals[0].name)
             timing = self.latency.sample(spec, start)
-            return self._item_error(provider, record, self._server_error(provider, record, rid, timing, overloaded=False),
-                                    end - start)
+            outage = self._server_error(provider, record, rid, timing, overloaded=False)
+            return self._item_error(provider, record, outage, end - start)
         answer = self._answer(spec, parsed, roll.spoilers(self.scenario, provider, start), self._dice,
                               injection_draw=injection)
         more = self._more_choices(spec, parsed, provider, start)
         output_tokens = answer.output_tokens + sum(a.output_tokens for a in more)
         record.status = 200
         record.bill(spec, parsed.input_tokens, output_tokens, discount=BATCH_DISCOUNT)
-        record.stop_reason = _stop_reason(provider, answer)
+        record.stop_reason = dialect.stop_reason(answer)
         record.faults = label.with_label(record.faults, *(f for a in (answer, *more) for f in a.faults))
-        created = EPOCH + int(end)
-        if endpoint == "chat.completions":
-            return 200, openai_render.chat_completion(rid, created, spec.name, answer, parsed.input_tokens, more)
-        if endpoint == "responses":
-            return 200, openai_render.response(rid, created, spec.name, answer, parsed.input_tokens, body)
-        cite = any(d.citations for d in parsed.prompt.documents)
-        message = anthropic_render.message(rid, spec.name, answer, parsed.input_tokens, cite)
-        return 200, {"type": "succeeded", "message": message}
+        generation = Generation(rid, EPOCH + int(end), spec.name, answer, parsed, body, more)
+        return 200, dialect.batch_result(dialect.reply(endpoint, generation))
 
     @staticmethod
-    def _item_error(provider: str, record: RequestRecord, outcome: Outcome, batch_latency: float) -> tuple[int, dict[str, Any]]:
+    def _item_error(provider: str, record: RequestRecord, outcome: Outcome,
+                    batch_latency: float) -> tuple[int, dict[str, Any]]:
         """A batch item's error: the error body the direct call would have got (the Outcome is not sent)."""
         record.latency = batch_latency  # the error helpers timed it as a direct call; it took the batch's time
-        body = json.loads(outcome.body)
-        if provider == "openai":
-            return outcome.status, body
-        return outcome.status, {"type": "errored", "error": body}
+        return outcome.status, DIALECTS[provider].batch_error(json.loads(outcome.body))
 
     def inject_fault(self, provider: str, request: httpx2.Request, now: float) -> LiveFaults:
         """Live mode: the scenario's faults in front of the real API.
@@ -283,8 +248,8 @@ class SimulatedAPI:
         generation that can be injected in front of the API too: the real stream is cut after some of its
         events and the provider's own error event put in their place.
         """
-        endpoint = ROUTES[provider].get((request.method, request.url.path))
-        if endpoint not in GENERATING_ROUTES.values():
+        endpoint = DIALECTS[provider].endpoint(request.method, request.url.path)
+        if endpoint is None or endpoint not in GENERATING_ROUTES.values():
             return LiveFaults()
         body = decode_body(request.content or b"{}")
         spec = self.catalog.resolve(body.get("model")) if body else None
@@ -307,7 +272,7 @@ class SimulatedAPI:
         if parsed.stream and (breaks := roll.breaks(self.scenario, provider, now)):
             share = breaks[0].cut(self._dice.detail(breaks[0]))
             return LiveFaults(cut_after=max(1, int(_LIVE_STREAM_EVENTS * share)),
-                              error_event=_stream_error_event(provider, rid))
+                              error_event=DIALECTS[provider].stream_error_event(rid))
         return LiveFaults()
 
     # -- pieces of the decision ---
@@ -335,30 +300,6 @@ class SimulatedAPI:
             return Outcome(record, delay=timing.head, failure="reset")
         return self._server_error(provider, record, rid, timing, overloaded=fault.refusal is Refusal.OVERLOADED)
 
-    @staticmethod
-    def _check_limits(provider: str, spec: ModelSpec, parsed: ParsedRequest) -> None:
-        """Refuse what the real APIs refuse with 400: too much output asked, or too long a request."""
-        wanted, prompt = parsed.max_tokens, parsed.input_tokens
-        if wanted is not None and wanted > spec.max_output_tokens:
-            if provider == "openai":
-                raise InvalidRequest(
-                    f"max_tokens is too large: {wanted}. This model supports at most {spec.max_output_tokens} "
-                    f"completion tokens, whereas you provided {wanted}.", "max_tokens")
-            raise InvalidRequest(f"max_tokens: {wanted} > {spec.max_output_tokens}, which is the maximum allowed "
-                                 f"number of output tokens for {spec.name}")
-        limit = spec.context_window
-        if provider == "openai" and prompt + (wanted or 0) > limit:
-            asked = (f"you requested {prompt + wanted} tokens ({prompt} in the messages, {wanted} in the completion)"
-                     if wanted else f"your messages resulted in {prompt} tokens")
-            raise InvalidRequest(f"This model's maximum context length is {limit} tokens. However, {asked}. "
-                                 "Please reduce the length of the messages or completion.", "messages")
-        if provider == "anthropic":
-            if prompt > limit:
-                raise InvalidRequest(f"prompt is too long: {prompt} tokens > {limit} maximum")
-            if wanted is not None and prompt + wanted > limit:
-                raise InvalidRequest(f"input length and `max_tokens` exceed context limit: {prompt} + {wanted} > "
-                                     f"{limit}, decrease input length or `max_tokens` and try again")
-
     def _answer(self, spec: ModelSpec, parsed: ParsedRequest, spoilers: tuple[ReplyFault, ...], dice: FaultDice, *,
                 injection_draw: float | None = None, sampling: random.Random | None = None) -> Answer:
         """One choice of the reply: the responder's text, maybe spoiled, ended at a stop sequence, cut at max_tokens.
@@ -372,9 +313,10 @@ class SimulatedAPI:
         turn = Turn(prompt, parsed.messages, parsed.max_tokens, injection_draw=injection_draw)
         reply: Reply | None = None
         is_tempted = tempted(prompt)
-        if is_tempted and parsed.calls:  # an obeyed injection takes over before the planned calls are made
-            if (first := self.responders.reply(turn, sampling or self._sampling)).skill == "injected":
-                reply = first
+        # an obeyed injection takes over before the planned calls are made
+        if is_tempted and parsed.calls and (
+                first := self.responders.reply(turn, sampling or self._sampling)).skill == "injected":
+            reply = first
         if reply is None and parsed.calls:
             reply = call_tools(turn, parsed.calls, self._tool_rng(), responders=self.responders)
         elif reply is None:
@@ -408,8 +350,8 @@ class SimulatedAPI:
             n = count_tokens(block.text, spec.encoding)
             if used + n > limit:
                 kept.append(Block(truncate_to_tokens(block.text, limit - used, spec.encoding)))
-                return Answer(tuple(kept), limit, truncated=True, tool=tool,
-                              ending=ending, stop_sequence=stop_sequence, calls=calls, faults=(*labels, label.TRUNCATED))
+                return Answer(tuple(kept), limit, truncated=True, tool=tool, ending=ending,
+                              stop_sequence=stop_sequence, calls=calls, faults=(*labels, label.TRUNCATED))
             kept.append(block)
             used += n
         return Answer(tuple(kept), used, truncated=False, tool=tool,
@@ -447,13 +389,14 @@ class SimulatedAPI:
             record.error, record.latency, record.stop_reason = "timeout", read_timeout, None
             return Outcome(record, delay=read_timeout, failure="timeout")
         outcome = Outcome(record, delay=events[0].offset, headers=headers | _SSE, events=events)
-        for previous, event in zip(events, events[1:]):
+        sent = events
+        for previous, event in zip(events, events[1:], strict=False):
             if event.offset - previous.offset > read_timeout:
-                outcome.events = events[: events.index(event)]
+                sent = outcome.events = events[: events.index(event)]
                 outcome.stream_failure, outcome.stream_failure_at = "timeout", previous.offset + read_timeout
                 record.error, record.stop_reason = "timeout", None
                 break
-        last = outcome.events[-1]
+        last = sent[-1]
         record.status = 200
         record.latency = outcome.stream_failure_at or last.offset
         record.bill(spec, parsed.input_tokens, last.tokens)
@@ -471,16 +414,6 @@ class SimulatedAPI:
         """How long a reply that involves no generation takes: the profile's overhead, drift included."""
         return spec.latency.overhead * self.latency.multiplier(now)
 
-    def _model_list(self, provider: str) -> dict[str, Any]:
-        """GET /v1/models: the catalogue's aliases for this provider, in each API's list shape."""
-        models = self.catalog.for_provider(provider)  # type: ignore[arg-type]
-        if provider == "openai":
-            return {"object": "list", "data": [{"id": m.name, "object": "model", "created": EPOCH, "owned_by": "faultfirst"}
-                                               for m in models]}
-        data = [model_info(m.name, created_at=_rfc3339(0), max_input_tokens=m.context_window,
-                           max_tokens=m.max_output_tokens) for m in models]
-        return {"data": data, "has_more": False, "first_id": data[0]["id"], "last_id": data[-1]["id"]}
-
     # -- answers that are errors ------------------------------------------------------------------------
 
     def answer_json(self, record: RequestRecord, data: dict[str, Any], rid: str, delay: float,
@@ -488,126 +421,45 @@ class SimulatedAPI:
         record.status, record.latency = status, delay
         if status >= 400:
             record.error = error_name(data)
-        all_headers = _JSON | _id_header(record.provider, rid) | (headers or {})
+        all_headers = _JSON | DIALECTS[record.provider].request_id(rid) | (headers or {})
         return Outcome(record, delay=delay, status=status, headers=all_headers, body=dumps(data))
 
-    def _not_found(self, provider: str, request: httpx2.Request, record: RequestRecord, rid: str) -> Outcome:
-        if provider == "openai":
-            data = openai_render.error(f"Invalid URL ({request.method} {request.url.path})", "invalid_request_error")
-        else:
-            data = anthropic_render.error("not_found_error", "Not Found", rid)
-        return self.answer_json(record, data, rid, 0.05, status=404)
-
     def _unknown_model(self, provider: str, record: RequestRecord, rid: str, model: object) -> Outcome:
-        valid = ", ".join(m.name for m in self.catalog.for_provider(provider))  # type: ignore[arg-type]
-        hint = f" The simulated {provider} models are: {valid}."
         if not model:
             return self.answer_invalid(provider, record, rid, InvalidRequest("model: Field required", "model"))
-        retired = RETIRED.get(model) == provider  # type: ignore[call-overload]
-        if provider == "openai":
-            reason = "has been deprecated" if retired else "does not exist or you do not have access to it"
-            data = openai_render.error(f"The model `{model}` {reason}.{hint}", "invalid_request_error",
-                                     code="model_not_found")
-        else:
-            reason = " has been retired" if retired else ""
-            data = anthropic_render.error("not_found_error", f"model: {model}{reason}.{hint}", rid)
+        valid = [m.name for m in self.catalog.for_provider(provider)]
+        retired = isinstance(model, str) and RETIRED.get(model) == provider
+        data = DIALECTS[provider].unknown_model(model, valid=valid, retired=retired, rid=rid)
         return self.answer_json(record, data, rid, 0.05, status=404)
 
     def answer_invalid(self, provider: str, record: RequestRecord, rid: str, err: InvalidRequest) -> Outcome:
-        if provider == "openai":
-            code = "context_length_exceeded" if "context length" in err.message else (
-                "invalid_value" if err.param else None)
-            data = openai_render.error(err.message, "invalid_request_error", param=err.param, code=code)
-        else:
-            data = anthropic_render.error("invalid_request_error", err.message, rid)
-        return self.answer_json(record, data, rid, 0.05, status=400)
+        return self.answer_json(record, DIALECTS[provider].invalid(err, rid), rid, 0.05, status=400)
 
-    def _server_error(self, provider: str, record: RequestRecord, rid: str, timing: Timing, *, overloaded: bool) -> Outcome:
-        if provider == "openai":
-            message = ("The engine is currently overloaded, please try again later." if overloaded
-                       else "The server is temporarily unavailable. Please try again later.")
-            return self.answer_json(record, openai_render.error(message, "server_error"), rid, timing.head, status=503)
-        if overloaded:
-            return self.answer_json(record, anthropic_render.error("overloaded_error", "Overloaded", rid), rid,
-                                     timing.head, status=529)
-        return self.answer_json(record, anthropic_render.error("api_error", "Internal server error", rid), rid,
-                                 timing.head, status=500)
+    def _server_error(self, provider: str, record: RequestRecord, rid: str, timing: Timing, *,
+                      overloaded: bool) -> Outcome:
+        """An outage's error (`overloaded=False`) or an overload's, in the provider's shape and status."""
+        status, data = DIALECTS[provider].server_error(rid, overloaded=overloaded)
+        return self.answer_json(record, data, rid, timing.head, status=status)
 
     def _rate_limited(self, provider: str, spec: ModelSpec, record: RequestRecord, rid: str, timing: Timing,
                       admission: Admission, now: float) -> Outcome:
-        kind = admission.limited_by
-        bucket = admission.limiting
-        headers = self._limit_headers(provider, spec, admission, now)
-        never = math.isinf(admission.retry_after)
-        if not never:
+        """A 429 with the provider's rate-limit headers and, when waiting can help, how long to wait."""
+        dialect = DIALECTS[provider]
+        headers = dialect.limit_headers(admission, now)
+        if not math.isinf(admission.retry_after):
             headers["retry-after"] = str(max(1, math.ceil(admission.retry_after)))
-        asked = admission.tokens_requested if kind == "tokens" else 1
-        if provider == "openai":
-            unit = _OPENAI_LIMIT_UNITS[kind]
-            if never:
-                message = (f"Request too large for {spec.name} on {unit}: Limit {bucket.capacity}, "
-                           f"Requested {asked}. The input or output tokens must be reduced in order to run successfully.")
-            else:
-                message = (f"Rate limit reached for {spec.name} on {unit}: Limit {bucket.capacity}, "
-                           f"Used {bucket.capacity - int(bucket.level)}, Requested {asked}. "
-                           f"Please try again in {openai_render.duration(admission.retry_after)}.")
-            data = openai_render.error(message, "tokens" if kind == "tokens" else "requests", code="rate_limit_exceeded")
-        else:
-            data = anthropic_render.error(
-                "rate_limit_error",
-                f"This request would exceed your organization's rate limit of {bucket.capacity} "
-                f"{_ANTHROPIC_LIMIT_UNITS[kind]} for {spec.name}. Please reduce the prompt length or the maximum "
-                "tokens requested, or try again later.",
-                rid)
-        return self.answer_json(record, data, rid, timing.head, status=429, headers=headers)
-
-    @staticmethod
-    def _limit_headers(provider: str, spec: ModelSpec, admission: Admission, now: float) -> dict[str, str]:
-        requests, tokens = admission.requests, admission.tokens
-        if provider == "openai":
-            return {
-                "x-ratelimit-limit-requests": str(requests.capacity),
-                "x-ratelimit-remaining-requests": str(max(0, int(requests.level))),
-                "x-ratelimit-reset-requests": openai_render.duration(requests.reset_after(now)),
-                "x-ratelimit-limit-tokens": str(tokens.capacity),
-                "x-ratelimit-remaining-tokens": str(max(0, int(tokens.level))),
-                "x-ratelimit-reset-tokens": openai_render.duration(tokens.reset_after(now)),
-            }
-        return {
-            "anthropic-ratelimit-requests-limit": str(requests.capacity),
-            "anthropic-ratelimit-requests-remaining": str(max(0, int(requests.level))),
-            "anthropic-ratelimit-requests-reset": _rfc3339(now + requests.reset_after(now)),
-            "anthropic-ratelimit-tokens-limit": str(tokens.capacity),
-            "anthropic-ratelimit-tokens-remaining": str(max(0, int(tokens.level))),
-            "anthropic-ratelimit-tokens-reset": _rfc3339(now + tokens.reset_after(now)),
-        }
+        return self.answer_json(record, dialect.rate_limited(spec.name, admission, rid), rid, timing.head,
+                                status=429, headers=headers)
 
 
-_OPENAI_LIMIT_UNITS = {"requests": "requests per min (RPM)", "tokens": "tokens per min (TPM)",
-                       "requests-per-day": "requests per day (RPD)"}
-_ANTHROPIC_LIMIT_UNITS = {"requests": "requests per minute", "tokens": "tokens per minute",
-                          "requests-per-day": "requests per day"}
 _JSON = {"content-type": "application/json"}
 _SSE = {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache"}
-
-
-def _id_header(provider: str, rid: str) -> dict[str, str]:
-    return {"x-request-id": f"req_{rid}"} if provider == "openai" else {"request-id": f"req_{rid}"}
 
 
 def _read_timeout(request: httpx2.Request) -> float:
     timeout = request.extensions.get("timeout") or {}
     read = timeout.get("read")
     return math.inf if read is None else float(read)
-
-
-def _rfc3339(t: float) -> str:
-    return _rfc3339_second(int(t))
-
-
-@lru_cache(maxsize=1024)
-def _rfc3339_second(second: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(EPOCH + second))
 
 
 def _cut_at_stop(blocks: tuple[Block, ...], stops: tuple[str, ...]) -> tuple[tuple[Block, ...], str | None]:
@@ -647,10 +499,4 @@ def _demanded_call(reply: Reply, parsed: ParsedRequest) -> tuple[str, str] | Non
     name, carrying = reply.demanded_call
     tool = next((t for t in parsed.offered if t.name == name), None)
     return None if tool is None else (name, demanded_arguments(tool.schema, carrying))
-
-
-def _stop_reason(provider: str, answer: Answer) -> str:
-    if provider == "openai":
-        return openai_render.finish_reason(answer)
-    return anthropic_render.stop_reason(answer)
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Literal
+
+from ..model.catalog import Provider
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class RateLimits:
 class Outage:
     """One provider answers every request with a server error during [start, end)."""
 
-    provider: Literal["openai", "anthropic"]
+    provider: Provider
     start: float
     end: float
 
@@ -43,7 +44,7 @@ class Outage:
 class Scenario:
     """A bundle of faults. `calm` injects none.
 
-    The five rates are the built-in fault kinds' (faults/); `rates` holds the rate of any other kind
+    The four rates and the outage are the built-in fault kinds' (faults/); `rates` holds the rate of any other kind
     registered in faults/registry.py, by its name, so a new kind needs no new field here (a name no
     kind reads is refused when a world is made).
     """

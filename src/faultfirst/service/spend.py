@@ -25,7 +25,8 @@ import httpx2
 
 from ..model.catalog import Catalog
 from ..wire.client_errors import SpendCapExceeded
-from ..wire.parse import GENERATING_ROUTES, InvalidRequest, decode_body, parse_request
+from ..wire.dialects import GENERATING_ROUTES, parse_request
+from ..wire.parse import InvalidRequest, decode_body
 from .batch_files import BATCH_DISCOUNT, OPENAI_BATCH_ENDPOINTS, multipart_file
 from .records import RequestRecord
 

@@ -31,7 +31,7 @@ def _text_block(block: Block, cite: bool) -> dict[str, Any]:
 def stop_reason(answer: Answer) -> str:
     if answer.truncated:
         return "max_tokens"
-    if answer.tool:
+    if answer.tool or answer.calls:
         return "tool_use"
     if answer.ending in ("stop_sequence", "refusal"):
         return answer.ending
@@ -59,13 +59,29 @@ def delta_usage(input_tokens: int, output_tokens: int) -> dict[str, Any]:
             "output_tokens": output_tokens}
 
 
-def content(rid: str, answer: Answer, cite: bool) -> list[dict[str, Any]]:
+def _tool_uses(rid: str, answer: Answer) -> list[tuple[str, str, str]]:
+    """Each tool_use block of a reply that calls tools: its id, the tool's name, its input as JSON text.
+
+    A forced (or demanded) tool is one block whose input is the whole reply; calls the model chose are a
+    block each, in order.
+    """
     if answer.tool:
-        try:
-            tool_input = json.loads(answer.text)
-        except ValueError:
-            tool_input = {}  # a tool call cut off at max_tokens arrives with what could be parsed: nothing
-        return [{"type": "tool_use", "id": f"toolu_{rid}", "name": answer.tool, "input": tool_input}]
+        return [(f"toolu_{rid}", answer.tool, answer.text)]
+    return [(f"toolu_{rid}_{i}", name, block.text) for i, (name, block) in enumerate(zip(answer.calls, answer.blocks,
+                                                                                         strict=True))]
+
+
+def _input(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return {}  # a tool call cut off at max_tokens arrives with what could be parsed: nothing
+
+
+def content(rid: str, answer: Answer, cite: bool) -> list[dict[str, Any]]:
+    if answer.tool or answer.calls:
+        return [{"type": "tool_use", "id": id_, "name": name, "input": _input(text)}
+                for id_, name, text in _tool_uses(rid, answer)]
     return [_text_block(b, cite) for b in answer.blocks]
 
 
@@ -80,7 +96,7 @@ def message(rid: str, model: str, answer: Answer, input_tokens: int, cite: bool)
 
 def stream_events(rid: str, model: str, answer: Answer, input_tokens: int, cite: bool) -> list[tuple[int, bytes]]:
     """The SSE events of a streamed message, each tagged with how many output tokens precede it."""
-    start = {
+    start: dict[str, Any] = {
         "id": f"msg_{rid}", "type": "message", "role": "assistant", "model": model, "content": [],
         "stop_reason": None, "stop_sequence": None, "usage": usage(input_tokens, 1),
     }
@@ -91,18 +107,20 @@ def stream_events(rid: str, model: str, answer: Answer, input_tokens: int, cite:
     def at() -> int:
         return round(answer.output_tokens * sent / total_chars)
 
-    if answer.tool:
+    blocks: list[tuple[dict[str, Any], list[tuple[str, str, Any]]]]  # each block's start and its deltas
+    if answer.tool or answer.calls:
         blocks = [(
-            {"type": "tool_use", "id": f"toolu_{rid}", "name": answer.tool, "input": {}},
-            [("input_json_delta", "partial_json", p) for p in pieces(answer.text)],
-        )]
+            {"type": "tool_use", "id": id_, "name": name, "input": {}},
+            [("input_json_delta", "partial_json", p) for p in pieces(text)],
+        ) for id_, name, text in _tool_uses(rid, answer)]
     else:
         blocks = []
         for b in answer.blocks:
-            start_block = {"type": "text", "text": ""}
+            start_block: dict[str, Any] = {"type": "text", "text": ""}
             if cite:
                 start_block["citations"] = []
-            deltas = [("citations_delta", "citation", _citation(c)) for c in b.citations] if cite else []
+            deltas: list[tuple[str, str, Any]] = (
+                [("citations_delta", "citation", _citation(c)) for c in b.citations] if cite else [])
             deltas += [("text_delta", "text", p) for p in pieces(b.text)]
             blocks.append((start_block, deltas))
     for index, (start_block, deltas) in enumerate(blocks):

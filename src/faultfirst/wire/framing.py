@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from ..model.prompt import Block
@@ -15,6 +17,19 @@ _PIECE = re.compile(r"\s*\S+|\s+")
 EPOCH = 1_767_225_600
 
 
+RFC3339 = "%Y-%m-%dT%H:%M:%SZ"  # to the second, in UTC: how Anthropic's API writes an instant
+
+
+def rfc3339(t: float) -> str:
+    """The world's instant `t` (virtual seconds) as a UTC timestamp to the second, as Anthropic's API writes them."""
+    return _rfc3339_second(int(t))
+
+
+@lru_cache(maxsize=1024)  # every answer's reset headers format one; a busy minute repeats the same few seconds
+def _rfc3339_second(second: int) -> str:
+    return time.strftime(RFC3339, time.gmtime(EPOCH + second))
+
+
 @dataclass(frozen=True)
 class Answer:
     """What the simulated model says to one request, after limits are applied."""
@@ -23,7 +38,7 @@ class Answer:
     output_tokens: int
     truncated: bool  # cut at max_tokens
     tool: str | None = None  # an Anthropic forced tool whose input is the (JSON) text
-    ending: str | None = None  # a fixture's scripted ending: "stop_sequence", "refusal", "dropped", "broken"; None: the usual
+    ending: str | None = None  # a fixture's: "stop_sequence", "refusal", "dropped", "broken"; None: the usual one
     stop_sequence: str | None = None
     calls: tuple[str, ...] = ()  # OpenAI function tools called, one per block (whose text is the arguments)
     faults: tuple[str, ...] = ()  # the content faults in it: injection_obeyed, malformed_json, truncated

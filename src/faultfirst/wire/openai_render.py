@@ -7,10 +7,11 @@ body built here against those models.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from .openai_tools import chat_tool_calls, chat_tool_deltas, function_call_items
 from .framing import Answer, pieces, sse
+from .openai_tools import chat_tool_calls, chat_tool_deltas, function_call_items
 
 FINGERPRINT = "fp_faultfirst"
 
@@ -29,7 +30,7 @@ def _content(answer: Answer) -> str | None:
 
 
 def _message(rid: str, choice: int, answer: Answer) -> dict[str, Any]:
-    message = {"role": "assistant", "content": _content(answer), "refusal": None, "annotations": []}
+    message: dict[str, Any] = {"role": "assistant", "content": _content(answer), "refusal": None, "annotations": []}
     if answer.calls:
         message["tool_calls"] = chat_tool_calls(rid, choice, answer)
     return message
@@ -111,7 +112,8 @@ def stream_error(message: str) -> bytes:
     return sse({"error": {"message": message, "type": "server_error", "param": None, "code": None}})
 
 
-def response(rid: str, created: int, model: str, answer: Answer, input_tokens: int, body: dict[str, Any]) -> dict[str, Any]:
+def response(rid: str, created: int, model: str, answer: Answer, input_tokens: int,
+             body: dict[str, Any]) -> dict[str, Any]:
     status = "incomplete" if answer.truncated or answer.refused else "completed"
     reason = "max_output_tokens" if answer.truncated else "content_filter"
     fmt = (body.get("text") or {}).get("format") or {"type": "text"}
@@ -126,7 +128,8 @@ def response(rid: str, created: int, model: str, answer: Answer, input_tokens: i
         "instructions": body.get("instructions"),
         "max_output_tokens": body.get("max_output_tokens"),
         "model": model,
-        "output": function_call_items(rid, answer, status) if answer.calls else [message_item(rid, answer.text, status)],
+        "output": (function_call_items(rid, answer, status) if answer.calls
+                   else [message_item(rid, answer.text, status)]),
         "parallel_tool_calls": body.get("parallel_tool_calls", True),
         "previous_response_id": None,
         "reasoning": {"effort": None, "summary": None},
@@ -157,6 +160,19 @@ def message_item(rid: str, text: str, status: str) -> dict[str, Any]:
 
 def error(message: str, type_: str, *, param: str | None = None, code: str | None = None) -> dict[str, Any]:
     return {"error": {"message": message, "type": type_, "param": param, "code": code}}
+
+
+_DURATION = re.compile(r"(?:(?P<m>\d+)m)?(?:(?P<s>\d+(?:\.\d+)?)s)?|(?P<ms>\d+)ms")
+
+
+def seconds(text: str) -> float | None:
+    """The seconds in OpenAI's reset format (what `duration` writes), or None for text in another format."""
+    match = _DURATION.fullmatch(text)
+    if match is None or not text:
+        return None
+    if match["ms"]:
+        return int(match["ms"]) / 1000
+    return int(match["m"] or 0) * 60 + float(match["s"] or 0)
 
 
 def duration(seconds: float) -> str:

@@ -23,7 +23,7 @@ def call_id(rid: str, choice: int, index: int) -> str:
 
 def _calls(answer: Answer) -> list[tuple[str, str]]:
     """(name, arguments) of each call; a reply cut at max_tokens keeps the calls it reached."""
-    return [(name, block.text) for name, block in zip(answer.calls, answer.blocks)]
+    return [(name, block.text) for name, block in zip(answer.calls, answer.blocks, strict=False)]
 
 
 def chat_tool_calls(rid: str, choice: int, answer: Answer) -> list[dict[str, Any]]:
@@ -36,7 +36,8 @@ def chat_tool_deltas(rid: str, answer: Answer) -> list[tuple[int, dict[str, Any]
     deltas: list[tuple[int, dict[str, Any]]] = []
     sent = 0
     for i, (name, arguments) in enumerate(_calls(answer)):
-        opening = {"index": i, "id": call_id(rid, 0, i), "type": "function", "function": {"name": name, "arguments": ""}}
+        opening = {"index": i, "id": call_id(rid, 0, i), "type": "function",
+                   "function": {"name": name, "arguments": ""}}
         deltas.append((sent, {"tool_calls": [opening]}))
         for part in pieces(arguments):
             sent += len(part)

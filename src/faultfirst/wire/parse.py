@@ -14,21 +14,16 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from ..model.prompt import Document, Message, Prompt
 from ..model.catalog import ModelSpec
-from ..model.tokens import count_tokens
+from ..model.prompt import Document, Message, Prompt
 from ..model.prompt_schema import schema_in
 from ..model.prompt_view import own_words
-from ..model.tool_calls import ToolRequestError, ToolSpec, function_tools, plan_calls
+from ..model.tokens import count_tokens
+from ..model.tool_calls import ToolRequestError, ToolSpec, function_tools, plan_anthropic_calls, plan_calls
 
 _PER_MESSAGE = 3  # role and separators around each message
 _PER_REPLY = 3  # the assistant's turn header the model is primed with
 _DEFAULT_OUTPUT_ESTIMATE = 1024  # what rate limiting charges when max_tokens is not given
-
-
-# The routes that generate (and bill) a reply, and the endpoint name parse_request reads each as.
-GENERATING_ROUTES = {"/v1/chat/completions": "chat.completions", "/v1/responses": "responses",
-                     "/v1/messages": "messages"}
 
 
 class InvalidRequest(Exception):
@@ -52,9 +47,9 @@ class ParsedRequest:
     forced_tool: str | None = None  # Anthropic tool_choice that names a tool: answer with its input
     stop: tuple[str, ...] = ()  # OpenAI `stop` / Anthropic `stop_sequences`: the reply ends before the first one
     n: int = 1  # OpenAI Chat Completions `n`: how many choices to generate
-    calls: tuple[ToolSpec, ...] = ()  # OpenAI function tools the reply calls (empty: it replies in text)
+    calls: tuple[ToolSpec, ...] = ()  # the function tools the reply calls (empty: it replies in text)
     offered: tuple[ToolSpec, ...] = ()  # every function tool the request offers (an obeyed injection may call one)
-    results: tuple[str, ...] = ()  # the tool results an OpenAI conversation ends with (also the prompt's documents)
+    results: tuple[str, ...] = ()  # the tool results a conversation ends with (also the prompt's documents)
     messages: tuple[Message, ...] = ()  # the conversation as sent, for a responder that reads it (World(responder=))
 
     @property
@@ -84,7 +79,24 @@ def _text_of(content: Any, *, text_types: tuple[str, ...], documents: list[Docum
             parts.append(str(block.get("text", "")))
         elif kind == "document" and documents is not None:
             documents.append(_document(block))
+        elif kind == "tool_result" and documents is not None:  # Anthropic: what a tool returned, sent back
+            result = block.get("content", "")
+            documents.append(Document(result if isinstance(result, str) else _text_of(result, text_types=("text",)),
+                                      origin="tool_result"))
     return "\n".join(parts)
+
+
+def _blocks(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """A message's content blocks (none when its content is a plain string)."""
+    content = message.get("content")
+    return [b for b in content if isinstance(b, dict)] if isinstance(content, list) else []
+
+
+def _ends_in_tool_results(messages: list[Any]) -> bool:
+    """Whether an Anthropic conversation's last turn sends tool results back (a follow-up turn)."""
+    last = messages[-1]
+    return isinstance(last, dict) and last.get("role") == "user" and any(
+        b.get("type") == "tool_result" for b in _blocks(last))
 
 
 def _document(block: dict[str, Any]) -> Document:
@@ -119,8 +131,9 @@ _MAX_OPENAI_STOPS = 4  # Chat Completions: "Up to 4 sequences" (openai 3.57.0, c
 _MAX_CHOICES = 128  # the most choices Chat Completions generates for one request
 
 
-def _stop_sequences(body: dict[str, Any], key: str, *, allow_string: bool, most: int | None = None) -> tuple[str, ...]:
-    """The stop sequences a request names (OpenAI's `stop`: a string or a list; Anthropic's `stop_sequences`: a list)."""
+def _stop_sequences(body: dict[str, Any], key: str, *, allow_string: bool,
+                    most: int | None = None) -> tuple[str, ...]:
+    """The stop sequences a request names (OpenAI's `stop`: a string or a list; Anthropic's `stop_sequences`)."""
     value = body.get(key)
     if value is None:
         return ()
@@ -149,7 +162,7 @@ def _schema_tokens(schema: dict[str, Any] | None, encoding: str) -> int:
 
 def _read_openai_messages(items: list[Any], spec: ModelSpec, *, param: str, text_types: tuple[str, ...],
                           roles: tuple[str, ...]) -> tuple[list[str], str, int, tuple[Message, ...]]:
-    """System texts, the last user text, the tokens and the messages of an OpenAI message list (chat or Responses input)."""
+    """System texts, the last user text, the tokens and the messages of an OpenAI message list (chat, Responses)."""
     system: list[str] = []
     read: list[Message] = []
     user, tokens = "", 0
@@ -250,10 +263,10 @@ def parse_openai_responses(body: dict[str, Any], spec: ModelSpec) -> ParsedReque
         raise InvalidRequest("input: must be a string or a non-empty array of messages", "input")
     instructions = str(body.get("instructions") or "")
     calls_and_results = [i for i in items if isinstance(i, dict) and i.get("type") in _FUNCTION_ITEMS]
-    system, user, tokens, read = _read_openai_messages([i for i in items if not (isinstance(i, dict) and i.get("type") in _FUNCTION_ITEMS)],
-                                                 spec, param="input",
-                                                 text_types=("input_text", "output_text", "text"),
-                                                 roles=("system", "developer", "user", "assistant"))
+    messages = [i for i in items if not (isinstance(i, dict) and i.get("type") in _FUNCTION_ITEMS)]
+    system, user, tokens, read = _read_openai_messages(messages, spec, param="input",
+                                                       text_types=("input_text", "output_text", "text"),
+                                                       roles=("system", "developer", "user", "assistant"))
     tokens += _PER_REPLY + count_tokens(instructions, spec.encoding) + _tools_tokens(body, spec.encoding)
     tokens += sum(_PER_MESSAGE + count_tokens(_function_item_text(i), spec.encoding) for i in calls_and_results)
     schema, name = None, None
@@ -302,21 +315,26 @@ def parse_anthropic_messages(body: dict[str, Any], spec: ModelSpec, *, counting:
     for message in messages:
         role = message.get("role") if isinstance(message, dict) else None
         if role not in ("user", "assistant"):
-            raise InvalidRequest(f"messages: Unexpected role {role!r}. Allowed roles are 'user' or 'assistant'.", "messages")
+            raise InvalidRequest(f"messages: Unexpected role {role!r}. Allowed roles are 'user' or 'assistant'.",
+                                 "messages")
         before = len(documents)
         text = _text_of(message.get("content", ""), text_types=("text",), documents=documents)
         tokens += _PER_MESSAGE + count_tokens(text, spec.encoding)
         read.append(Message(role, text))
         for doc in documents[before:]:
-            tokens += _PER_MESSAGE + count_tokens(doc.text, spec.encoding) + count_tokens(doc.title or "", spec.encoding)
-        if role == "user":
+            title_tokens = count_tokens(doc.title or "", spec.encoding)
+            tokens += _PER_MESSAGE + count_tokens(doc.text, spec.encoding) + title_tokens
+        if role == "user" and (text or not user):  # a turn of tool results alone keeps the question asked
             user = text
+        tokens += sum(count_tokens(json.dumps(b.get("input", {}), sort_keys=True), spec.encoding)
+                      for b in _blocks(message) if b.get("type") == "tool_use")
     schema, forced_tool = None, None
     fmt = (body.get("output_config") or {}).get("format") or {}
     if fmt.get("type") == "json_schema":
         schema = fmt.get("schema") or {"type": "object"}
     tools = body.get("tools") or []
     choice = body.get("tool_choice") or {}
+    results = tuple(d.text for d in documents if d.origin == "tool_result") if _ends_in_tool_results(messages) else ()
     if tools and choice.get("type") in ("tool", "any"):
         wanted = choice.get("name") if choice.get("type") == "tool" else tools[0].get("name")
         tool = next((t for t in tools if t.get("name") == wanted), None)
@@ -332,14 +350,19 @@ def parse_anthropic_messages(body: dict[str, Any], spec: ModelSpec, *, counting:
         # is ignored, so simulated Claude always samples, as the SDK's surface says it does.
         temperature=1.0, provider="anthropic", model=spec.name,
     )
+    offered = _anthropic_tools(tools)
+    try:
+        calls = () if forced_tool or schema else plan_anthropic_calls(offered, choice, own_words(prompt),
+                                                                      answered=bool(results))
+    except ToolRequestError as err:
+        raise InvalidRequest(str(err), err.param) from None
     return ParsedRequest(prompt, tokens, max_tokens, bool(body.get("stream")), False, forced_tool,
                          stop=_stop_sequences(body, "stop_sequences", allow_string=False), messages=tuple(read),
-                         offered=_anthropic_tools(tools))
+                         calls=calls, results=results, offered=offered)
 
 
 # Retries, loops and lessons send the same bytes again and again; reading them once is enough.
-# Callers only read the cached values. Failures (InvalidRequest) are not cached. Sized for a lesson that
-# sends a thousand distinct documents and their retries.
+# Callers only read the cached values.
 @lru_cache(maxsize=8192)
 def decode_body(content: bytes) -> dict[str, Any] | None:
     try:
@@ -348,12 +371,3 @@ def decode_body(content: bytes) -> dict[str, Any] | None:
         return None
     return body if isinstance(body, dict) else None
 
-
-@lru_cache(maxsize=8192)
-def parse_request(endpoint: str, spec: ModelSpec, content: bytes) -> ParsedRequest:
-    body = decode_body(content)
-    if endpoint == "chat.completions":
-        return parse_openai_chat(body, spec)
-    if endpoint in ("responses", "responses.input_tokens"):
-        return parse_openai_responses(body, spec)
-    return parse_anthropic_messages(body, spec, counting=endpoint == "messages.count_tokens")

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .openai_render import response
 from .framing import Answer, pieces, sse
+from .openai_render import response
 
 
 def response_events(rid: str, created: int, model: str, answer: Answer, input_tokens: int,
