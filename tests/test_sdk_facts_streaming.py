@@ -156,7 +156,7 @@ def test_anthropic_message_delta_carries_stop_reason_and_cumulative_output_token
 def test_anthropic_stream_helper_keeps_the_partial_message_after_an_error():
     """anthropic: after a mid-stream error, the helper's get_final_message() returns the partial text, stop_reason
     None."""
-    world = World(seed=50, scenario="overloaded")  # this seed's first stream fails midway
+    world = World(seed=19, scenario="overloaded")  # this seed's first stream fails midway
     shown: list[str] = []
     manager = world.anthropic().messages.stream(model="claude-fast", max_tokens=300, messages=ask("Explain retries."))
     assert isinstance(manager, anthropic.lib.streaming.MessageStreamManager)
@@ -249,7 +249,7 @@ def test_connection_reset_before_the_first_event_is_raised_by_create():
     for make in (lambda w: w.openai().chat.completions.create(model="gpt-fast", messages=ask("hi"), stream=True),
                  lambda w: w.anthropic().messages.create(model="claude-fast", max_tokens=10, messages=ask("hi"),
                                                          stream=True)):
-        world = World(seed=61, scenario="overloaded")  # this seed's first attempt is a reset
+        world = World(seed=37, scenario="overloaded")  # this seed's first attempt is a reset
         with pytest.raises((openai.APIConnectionError, anthropic.APIConnectionError)) as err:
             make(world)
         assert not isinstance(err.value, (openai.APITimeoutError, anthropic.APITimeoutError))
@@ -308,7 +308,7 @@ def test_every_call_exception_derives_from_api_error(sdk):
 @pytest.mark.parametrize("sdk", ["openai", "anthropic"])
 def test_sdk_retries_never_cover_a_failure_during_iteration(sdk):
     """Both SDKs retry inside create() only: with max_retries=2, a mid-stream error is raised after one attempt."""
-    world = World(seed=50, scenario="overloaded")
+    world = World(seed=19, scenario="overloaded")
     with pytest.raises((openai.APIError, anthropic.APIError)):
         if sdk == "openai":
             for _ in world.openai(max_retries=2).chat.completions.create(model="gpt-fast", messages=ask("x"),

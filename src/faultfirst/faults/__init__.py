@@ -1,5 +1,9 @@
-"""The faults a world injects, named: the labels each attempt's record carries as ground truth.
+"""The faults a world injects: one module per kind, each drawing from its own random stream.
 
-Checks, lessons and tests score a learner's code against `record.faults`; `labels` says what each
-label means and when an attempt carries it. This layer imports nothing of the package above it.
+`kind` says what a kind of fault is (its label, the stage of an attempt where it strikes, its rate
+from the scenario); `outage`, `reset`, `overload`, `malformed_json` and `stream_error` are the kinds;
+`registry` lists them in the order they strike; `dice` gives each kind its own seeded stream, one die
+per attempt, so that no kind shifts another's draws; `labels` names the labels each attempt's record
+carries as ground truth. The engine asks these modules instead of naming any fault (docs/architecture.md,
+"Adding a fault"). This layer may read the model's text tools (to spoil a reply) and nothing above.
 """

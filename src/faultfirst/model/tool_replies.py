@@ -10,22 +10,18 @@ from __future__ import annotations
 import dataclasses
 import random
 
-from .corrupt_json import corrupt_json
 from .prompt import Block, Reply
 from .responders import Responders, Turn
 from .tool_calls import ToolSpec
 
 
-def call_tools(turn: Turn, calls: tuple[ToolSpec, ...], rng: random.Random, *,
-               responders: Responders, corrupt: bool) -> Reply:
-    """A reply whose blocks are the calls' arguments (JSON text); `corrupt` (flaky-output) breaks the first's."""
+def call_tools(turn: Turn, calls: tuple[ToolSpec, ...], rng: random.Random, *, responders: Responders) -> Reply:
+    """A reply whose blocks are the calls' arguments (JSON text); a fault may spoil them later (faults/)."""
     # The attempt decided whether an injected instruction wins before it chose these calls: their
     # arguments are what a model that resists writes.
     resisting = dataclasses.replace(turn, injection_draw=1.0)
     texts = [responders.reply(dataclasses.replace(resisting, prompt=dataclasses.replace(
         turn.prompt, schema=tool.schema, schema_name=tool.name)), rng).text for tool in calls]
-    if corrupt:
-        texts[0] = corrupt_json(texts[0], rng, schema=calls[0].schema)
     return Reply(tuple(Block(text) for text in texts), "tool_calls")
 
 

@@ -26,8 +26,10 @@ import httpx2
 
 from ..clock.limits import Limits
 from ..faults import labels as label
+from ..faults import registry
+from ..faults.dice import FaultDice, Roll
+from ..faults.kind import Refusal, RefusalFault, ReplyFault, Stage
 from ..model.catalog import RETIRED, Catalog, ModelSpec
-from ..model.corrupt_json import corrupt_json
 from ..model.known_attacks import demanded_arguments
 from ..model.prompt import Block, Reply
 from ..model.prompt_view import resisted_results
@@ -60,18 +62,6 @@ class LiveFaults:
     error_event: bytes = b""
 
 
-@dataclass(frozen=True)
-class _Dice:
-    """One attempt's fault draws."""
-
-    reset: float
-    overload: float
-    broken_stream: float
-    malformed: float
-    stream_cut: float  # where in the stream an injected error lands, as a share of its events
-    injection: float  # whether an injected instruction is obeyed: under the prompt's chance (model/obedience.py)
-
-
 class SimulatedAPI:
     """One world's API: its scenario, limits, random streams and request log."""
 
@@ -83,11 +73,16 @@ class SimulatedAPI:
         self.latency = LatencyModel(seed, drift=scenario.drift, correlated_tail=scenario.correlated_tail)
         self._log = log
         self.responders = responders  # what decides each reply's text (World.script_reply extends it)
-        self._faults = random.Random(f"{seed}:faults")
-        self._injections = random.Random(f"{seed}:fault:injection")  # its own stream: it shifts no other draw
+        kinds = registry.kinds()  # the kinds registered now, for this world's whole life
+        registry.check_rates(scenario.rates, kinds)
+        self._dice = FaultDice(seed, kinds)  # each kind's own stream: one die per attempt (faults/dice.py)
+        # Whether an injected instruction wins is the model's decision (model/obedience.py), with a die of its own
+        # drawn on every attempt beside the fault kinds' (their naming, not a kind: no scenario rate, no stage).
+        self._injections = random.Random(f"{seed}:fault:injection")
         self._sampling = random.Random(f"{seed}:sampling")
         self._seed = seed
         self._choice_rng: random.Random | None = None  # drawn from only by requests for n > 1 choices
+        self._choice_dice: FaultDice | None = None  # their fault dice, likewise
         self._tools_rng: random.Random | None = None  # drawn from only by replies that call tools
         self._limiters: dict[str, ModelLimiter] = {}
         self._serial = 0
@@ -148,14 +143,14 @@ class SimulatedAPI:
     def _serve(self, dialect: Dialect, endpoint: str, spec: ModelSpec, parsed: ParsedRequest, body: dict[str, Any],
                record: RequestRecord, rid: str, now: float, request: httpx2.Request) -> Outcome:
         scenario, provider = self.scenario, dialect.provider
-        dice, timing = self._roll(), self.latency.sample(spec, now)
-        fault, admission = self._fault_before_generation(provider, spec, parsed, record, rid, now, dice, timing)
+        roll, injection, timing = self._dice.roll(), self._injections.random(), self.latency.sample(spec, now)
+        fault, admission = self._fault_before_generation(provider, spec, parsed, record, rid, now, roll, timing)
         if fault is not None:
             return fault
         assert admission is not None
-        answer = self._answer(spec, parsed, corrupt=dice.malformed < scenario.malformed_output_rate,
-                              injection_draw=dice.injection)
-        more = self._more_choices(spec, parsed)
+        answer = self._answer(spec, parsed, roll.spoilers(scenario, provider, now), self._dice,
+                              injection_draw=injection)
+        more = self._more_choices(spec, parsed, provider, now)
         record.bill(spec, parsed.input_tokens, answer.output_tokens + sum(a.output_tokens for a in more))
         record.stop_reason = dialect.stop_reason(answer)
         record.faults = label.with_label(record.faults, *(f for a in (answer, *more) for f in a.faults))
@@ -174,12 +169,12 @@ class SimulatedAPI:
         tagged = dialect.stream(endpoint, generation)
         events = [StreamEvent(timing.head if i == 0 else timing.first_token + n * timing.per_token, n, data)
                   for i, (n, data) in enumerate(tagged)]
-        if dice.broken_stream < scenario.stream_error_rate:
-            cut = max(1, int(len(events) * dice.stream_cut))
+        if breaks := roll.breaks(scenario, provider, now):
+            cut = max(1, int(len(events) * breaks[0].cut(self._dice.detail(breaks[0]))))
             events = events[:cut] + [StreamEvent(events[cut].offset, events[cut].tokens,
                                                  dialect.stream_error_event(rid))]
             record.error, record.stop_reason = "stream error", None  # it never said why it would have ended
-            record.faults = label.with_label(record.faults, label.STREAM_ERROR)
+            record.faults = label.with_label(record.faults, breaks[0].name)
         elif answer.dropped:
             record.stop_reason = None  # the stream closed before it said why it ended
             record.faults = label.with_label(record.faults, label.STREAM_ERROR)
@@ -209,7 +204,8 @@ class SimulatedAPI:
         dialect = DIALECTS[provider]
         model = body.get("model")
         spec = self.catalog.get(model) if isinstance(model, str) else None
-        overload, malformed, injection = self._faults.random(), self._faults.random(), self._injections.random()
+        # before anything can fail the item, so every item draws its dice
+        roll, injection = self._dice.roll(), self._injections.random()
         if spec is None or spec.provider != provider:
             return self._item_error(provider, record, self._unknown_model(provider, record, rid, model), end - start)
         try:
@@ -220,14 +216,15 @@ class SimulatedAPI:
         if parsed.stream:
             return self._item_error(provider, record, self.answer_invalid(
                 provider, record, rid, InvalidRequest("stream: batch requests cannot stream", "stream")), end - start)
-        if overload < self.scenario.overload_rate:
-            record.faults = label.with_label(record.faults, label.OVERLOAD)
+        if refusals := roll.refusals(Stage.ADMIT, self.scenario, provider, start):
+            # a batch has no connection per item, nor an outage that outlasts it: only the ADMIT refusals fail items
+            record.faults = label.with_label(record.faults, refusals[0].name)
             timing = self.latency.sample(spec, start)
             outage = self._server_error(provider, record, rid, timing, overloaded=False)
             return self._item_error(provider, record, outage, end - start)
-        answer = self._answer(spec, parsed, corrupt=malformed < self.scenario.malformed_output_rate,
+        answer = self._answer(spec, parsed, roll.spoilers(self.scenario, provider, start), self._dice,
                               injection_draw=injection)
-        more = self._more_choices(spec, parsed)
+        more = self._more_choices(spec, parsed, provider, start)
         output_tokens = answer.output_tokens + sum(a.output_tokens for a in more)
         record.status = 200
         record.bill(spec, parsed.input_tokens, output_tokens, discount=BATCH_DISCOUNT)
@@ -265,54 +262,52 @@ class SimulatedAPI:
         self._serial += 1
         rid = f"sim{self._serial:08x}"
         record = RequestRecord(provider, spec.name, endpoint, now, stream=parsed.stream)
-        dice, timing = self._roll(), self.latency.sample(spec, now)
-        fault, _ = self._fault_before_generation(provider, spec, parsed, record, rid, now, dice, timing)
+        roll, timing = self._dice.roll(), self.latency.sample(spec, now)
+        self._injections.random()  # drawn as on every attempt, though the real model decides an injection here
+        fault, _ = self._fault_before_generation(provider, spec, parsed, record, rid, now, roll, timing)
         if fault is not None:
             record.input_tokens = parsed.input_tokens
             self._log.append(record)
             return LiveFaults(before=fault)
-        if parsed.stream and dice.broken_stream < self.scenario.stream_error_rate:
-            return LiveFaults(cut_after=max(1, int(_LIVE_STREAM_EVENTS * dice.stream_cut)),
+        if parsed.stream and (breaks := roll.breaks(self.scenario, provider, now)):
+            share = breaks[0].cut(self._dice.detail(breaks[0]))
+            return LiveFaults(cut_after=max(1, int(_LIVE_STREAM_EVENTS * share)),
                               error_event=DIALECTS[provider].stream_error_event(rid))
         return LiveFaults()
 
     # -- pieces of the decision ---
 
-    def _roll(self) -> _Dice:
-        """Draw every fault die on every attempt, so one fault's presence never shifts another's sequence."""
-        faults = self._faults
-        reset, overload, broken_stream, malformed = (faults.random() for _ in range(4))
-        return _Dice(reset, overload, broken_stream, malformed, faults.uniform(0.25, 0.75), self._injections.random())
-
     def _fault_before_generation(self, provider: str, spec: ModelSpec, parsed: ParsedRequest, record: RequestRecord,
-                                 rid: str, now: float, dice: _Dice,
+                                 rid: str, now: float, roll: Roll,
                                  timing: Timing) -> tuple[Outcome | None, Admission | None]:
-        """Outage, reset, rate limit, overload, in the order a real API meets them; or the admission that let it by."""
-        scenario = self.scenario
-        outage = scenario.outage
-        if outage is not None and outage.provider == provider and outage.start <= now < outage.end:
-            record.faults = label.with_label(record.faults, label.OUTAGE)
-            return self._server_error(provider, record, rid, timing, overloaded=False), None
-        if dice.reset < scenario.reset_rate:
-            record.error, record.latency = "connection reset", timing.head
-            record.faults = label.with_label(record.faults, label.RESET)
-            return Outcome(record, delay=timing.head, failure="reset"), None
+        """The CONNECT faults (outage, reset), the rate limit, the ADMIT faults (overload), in the order a real API
+        meets them; or the admission that let the attempt by."""
+        if refusals := roll.refusals(Stage.CONNECT, self.scenario, provider, now):
+            return self._refuse(refusals[0], provider, record, rid, timing), None
         admission = self._limiter(spec, now).admit(parsed.input_tokens + parsed.output_estimate, now)
         if admission.limited_by is not None:
             record.faults = label.with_label(record.faults, label.RATE_LIMIT)
             return self._rate_limited(provider, spec, record, rid, timing, admission, now), None
-        if dice.overload < scenario.overload_rate:
-            record.faults = label.with_label(record.faults, label.OVERLOAD)
-            return self._server_error(provider, record, rid, timing, overloaded=True), None
+        if refusals := roll.refusals(Stage.ADMIT, self.scenario, provider, now):
+            return self._refuse(refusals[0], provider, record, rid, timing), None
         return None, admission
 
-    def _answer(self, spec: ModelSpec, parsed: ParsedRequest, *, corrupt: bool, injection_draw: float | None = None,
-                sampling: random.Random | None = None, faults: random.Random | None = None) -> Answer:
-        """One choice of the reply: the responder's text, maybe corrupted, ended at a stop sequence, cut at max_tokens.
+    def _refuse(self, fault: RefusalFault, provider: str, record: RequestRecord, rid: str, timing: Timing) -> Outcome:
+        """Answer an attempt a fault refused before generation, as its kind says, labelled with the kind's name."""
+        record.faults = label.with_label(record.faults, fault.name)
+        if fault.refusal is Refusal.CONNECTION_RESET:
+            record.error, record.latency = "connection reset", timing.head
+            return Outcome(record, delay=timing.head, failure="reset")
+        return self._server_error(provider, record, rid, timing, overloaded=fault.refusal is Refusal.OVERLOADED)
 
-        `sampling` and `faults` default to the world's own streams; the extra choices of an n > 1 request pass
-        their own, so that asking for more choices shifts no draw of the world's. `injection_draw` decides an
-        injected instruction (None, for the extra choices: the draw the prompt fixes).
+    def _answer(self, spec: ModelSpec, parsed: ParsedRequest, spoilers: tuple[ReplyFault, ...], dice: FaultDice, *,
+                injection_draw: float | None = None, sampling: random.Random | None = None) -> Answer:
+        """One choice of the reply: the responder's text, maybe spoiled, ended at a stop sequence, cut at max_tokens.
+
+        `spoilers` are the reply faults that struck it; they draw their details from `dice`. `sampling` defaults
+        to the world's own stream; the extra choices of an n > 1 request pass their own (and their own dice), so
+        that asking for more choices shifts no draw of the world's. `injection_draw` decides an injected
+        instruction (None, for the extra choices: the draw the prompt fixes).
         """
         prompt = parsed.prompt
         turn = Turn(prompt, parsed.messages, parsed.max_tokens, injection_draw=injection_draw)
@@ -323,7 +318,7 @@ class SimulatedAPI:
                 first := self.responders.reply(turn, sampling or self._sampling)).skill == "injected":
             reply = first
         if reply is None and parsed.calls:
-            reply = call_tools(turn, parsed.calls, self._tool_rng(), responders=self.responders, corrupt=corrupt)
+            reply = call_tools(turn, parsed.calls, self._tool_rng(), responders=self.responders)
         elif reply is None:
             reply = self.responders.reply(turn, sampling or self._sampling)
             if parsed.results:
@@ -335,11 +330,14 @@ class SimulatedAPI:
         if demanded is not None:  # an obeyed injection calls the tool it named, when the request offers it
             blocks, tool, calls = (Block(demanded[1]),), demanded[0], (demanded[0],)
         labels: tuple[str, ...] = (label.INJECTION_OBEYED,) if reply.skill == "injected" else ()
-        if corrupt and parsed.calls:
-            labels += (label.MALFORMED_JSON,)  # call_tools broke the first call's arguments
-        if corrupt and prompt.schema is not None and not parsed.calls:
-            blocks = (Block(corrupt_json(reply.text, faults or self._faults, schema=prompt.schema)),)
-            labels += (label.MALFORMED_JSON,)
+        for fault in spoilers:  # only structured text is spoiled: a JSON reply, or the first planned call's arguments
+            if reply.skill == "tool_calls":
+                blocks = (Block(fault.spoil(blocks[0].text, parsed.calls[0].schema, dice.detail(fault))), *blocks[1:])
+            elif prompt.schema is not None and not parsed.calls:
+                blocks = (Block(fault.spoil("".join(b.text for b in blocks), prompt.schema, dice.detail(fault))),)
+            else:
+                continue
+            labels += (fault.name,)
         ending, stop_sequence = reply.ending, reply.stop_sequence
         if parsed.stop and parsed.forced_tool is None and not parsed.calls:
             blocks, matched = _cut_at_stop(blocks, parsed.stop)
@@ -360,7 +358,7 @@ class SimulatedAPI:
                       ending=ending, stop_sequence=stop_sequence, calls=calls, faults=labels)
 
     def _tool_rng(self) -> random.Random:
-        """The stream tool calls' arguments (and their flaky-output corruption) draw from, `{seed}:tools`.
+        """The stream tool calls' arguments draw from, `{seed}:tools`.
 
         Created on first use, so a world that never calls a tool makes exactly the draws it always made.
         """
@@ -368,19 +366,21 @@ class SimulatedAPI:
             self._tools_rng = random.Random(f"{self._seed}:tools")
         return self._tools_rng
 
-    def _more_choices(self, spec: ModelSpec, parsed: ParsedRequest) -> tuple[Answer, ...]:
+    def _more_choices(self, spec: ModelSpec, parsed: ParsedRequest, provider: str, now: float) -> tuple[Answer, ...]:
         """Choices 1 to n-1 of a request for n > 1 choices (choice 0 is `_answer`'s, the same as with n=1).
 
-        They sample, and roll flaky-output's corruption, from their own stream, `{seed}:choices`, created
-        on first use: a world that never asks for several choices makes exactly the draws it always made.
+        They sample from their own stream, `{seed}:choices`, and roll the reply faults from dice of their own
+        (`{seed}:choices:fault:<name>`), all created on first use: a world that never asks for several choices
+        makes exactly the draws it always made.
         """
         if parsed.n == 1:
             return ()
-        if self._choice_rng is None:
+        if self._choice_rng is None or self._choice_dice is None:
             self._choice_rng = random.Random(f"{self._seed}:choices")
-        rng = self._choice_rng
-        return tuple(self._answer(spec, parsed, corrupt=rng.random() < self.scenario.malformed_output_rate,
-                                  sampling=rng, faults=rng) for _ in range(parsed.n - 1))
+            self._choice_dice = FaultDice(self._seed, self._dice.kinds, purpose="choices:fault")
+        dice = self._choice_dice
+        return tuple(self._answer(spec, parsed, dice.roll().spoilers(self.scenario, provider, now), dice,
+                                  sampling=self._choice_rng) for _ in range(parsed.n - 1))
 
     def _timed_stream(self, record: RequestRecord, spec: ModelSpec, parsed: ParsedRequest,
                       events: list[StreamEvent], read_timeout: float, headers: dict[str, str]) -> Outcome:

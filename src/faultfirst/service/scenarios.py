@@ -7,7 +7,9 @@ same bad day.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from ..model.catalog import Provider
 
@@ -40,7 +42,12 @@ class Outage:
 
 @dataclass(frozen=True)
 class Scenario:
-    """A bundle of faults. `calm` injects none."""
+    """A bundle of faults. `calm` injects none.
+
+    The four rates and the outage are the built-in fault kinds' (faults/); `rates` holds the rate of any other kind
+    registered in faults/registry.py, by its name, so a new kind needs no new field here (a name no
+    kind reads is refused when a world is made).
+    """
 
     name: str
     description: str
@@ -53,6 +60,10 @@ class Scenario:
     outage: Outage | None = None
     # Opt-in, in no named scenario: the latency tail belongs to the minute, not the attempt (see service/latency.py).
     correlated_tail: bool = False
+    rates: Mapping[str, float] = field(default_factory=dict, hash=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rates", MappingProxyType(dict(self.rates)))  # a copy, read-only: a frozen value
 
 
 _GENEROUS = RateLimits(10_000, 50_000_000)

@@ -154,7 +154,7 @@ def rejected_probe_case(report: Report, fn: Callable[..., Any]) -> str:
 def overloaded_case(report: Report, fn: Callable[..., Any]) -> str:
     """Random refusals: the primary answers most requests; its breaker opens only on consecutive failures."""
     chain, failures = ["gpt-fast", "claude-fast", "claude-strong"], 3
-    world = traffic_world(seed=64, scenario="overloaded", chain=chain, minutes=(0, 6))
+    world = traffic_world(seed=60, scenario="overloaded", chain=chain, minutes=(0, 6))
     calls = drive(report, fn, world, chain=chain, minutes=(0, 6), failures=failures)
     streak = 0  # the primary's consecutive failures, as its breaker should count them
     for call in calls:

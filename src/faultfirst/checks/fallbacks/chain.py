@@ -70,7 +70,7 @@ def check_chain(fn: Callable[..., Any], report: Report) -> None:
         notes.detail = rejected_probe_case(report, fn)
     with report.case("half-open (outage, failures=1): requests that arrive while the probe is in flight skip OpenAI"):
         half_open_case(report, fn)
-    with report.case("overloaded (seed 64, about one attempt in six refused): a refusal moves to the next model") \
+    with report.case("overloaded (seed 60, about one attempt in six refused): a refusal moves to the next model") \
             as notes:
         notes.detail = overloaded_case(report, fn)
     with report.case("a prompt too long for gpt-fast goes to claude-fast, and does not open OpenAI's breaker") as notes:

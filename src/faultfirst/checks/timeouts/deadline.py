@@ -56,7 +56,7 @@ def check_deadline(fn: Callable[..., Any], report: Report) -> None:
 
     with report.case("overloaded: a 529 at once, then an attempt slower than the 9.4 s left: it is cut at the "
                      "deadline, and DeadlineExceeded at 10 s") as notes:
-        world = deadline_world(124, "overloaded", deadline_s=10)
+        world = deadline_world(360, "overloaded", deadline_s=10)
         value, err, elapsed = run_deadline(report, fn, world, "claude-fast", deadline_s=10)
         notes.detail = detail(world, elapsed)
         expect_deadline(report, world, value, err, elapsed, 10)
@@ -88,13 +88,13 @@ def check_deadline(fn: Callable[..., Any], report: Report) -> None:
 
     with report.case("overloaded: three 529s in a row from claude-fast are retried, and the fourth attempt answers "
                      "within 10 s") as notes:
-        world = deadline_world(125, "overloaded", deadline_s=10)
+        world = deadline_world(205, "overloaded", deadline_s=10)
         value, err, elapsed = run_deadline(report, fn, world, "claude-fast", deadline_s=10)
         notes.detail = detail(world, elapsed)
         expect_answer(report, world, "claude-fast", value, err, elapsed, 10)
 
     with report.case("overloaded: a connection reset from gpt-fast is retried, and the retry answers") as notes:
-        world = deadline_world(61, "overloaded", deadline_s=10)
+        world = deadline_world(45, "overloaded", deadline_s=10)
         value, err, elapsed = run_deadline(report, fn, world, "gpt-fast", deadline_s=10)
         notes.detail = detail(world, elapsed)
         expect_answer(report, world, "gpt-fast", value, err, elapsed, 10)

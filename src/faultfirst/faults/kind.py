@@ -1,0 +1,115 @@
+"""What a kind of fault is: its name, the stage of an attempt where it strikes, and its rate.
+
+The engine (service/engine.py) never names a fault. It asks the registered kinds (faults/registry.py),
+stage by stage, which of them strike this attempt, and applies each through the one effect its
+stage has: a refusal before generation, a spoiled structured reply, a stream cut short. A new kind
+of an existing stage is therefore a module here and one line in the registry; a kind that needs a
+new effect needs the engine to learn it.
+
+This layer imports nothing of the service above it, so a scenario is seen through `ScenarioView`:
+what a fault may read of the `Scenario` it strikes in.
+"""
+
+from __future__ import annotations
+
+import random
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Protocol
+
+
+class Stage(Enum):
+    """Where in an attempt a fault strikes, in the order an attempt meets them."""
+
+    CONNECT = "connect"  # before the rate limiter: the provider is down, or the connection fails
+    ADMIT = "admit"  # the rate limiter let it by, and the provider refuses it before generating
+    REPLY = "reply"  # the reply's structured text (JSON output, a tool call's arguments) is spoiled
+    STREAM = "stream"  # a stream fails after it started
+
+
+class Refusal(Enum):
+    """How a fault before generation answers, in the provider's own shape (the engine renders it)."""
+
+    SERVER_ERROR = "server_error"  # OpenAI 503, Anthropic 500
+    OVERLOADED = "overloaded"  # OpenAI 503 "overloaded", Anthropic 529
+    CONNECTION_RESET = "connection_reset"  # no answer at all: the SDK sees a connection error
+
+
+class Window(Protocol):
+    """A provider's outage, as `service.scenarios.Outage` has it."""
+
+    @property
+    def provider(self) -> str: ...
+    @property
+    def start(self) -> float: ...
+    @property
+    def end(self) -> float: ...
+
+
+class ScenarioView(Protocol):
+    """What a fault reads of the scenario: the rates of the kinds without a field of their own, the outage."""
+
+    @property
+    def rates(self) -> Mapping[str, float]: ...
+    @property
+    def outage(self) -> Window | None: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class Fault:
+    """A kind of fault: its label in `record.faults`, which is also the name of its random stream.
+
+    A drawn kind gets one die per attempt, uniform in [0, 1), from its own stream
+    (faults/dice.py) and strikes when the die falls under its rate. Its rate is the scenario's
+    `rate_field` for the kinds the `Scenario` has always had a field for, else `scenario.rates[name]`
+    (0 when absent), so a new kind needs no new field.
+    """
+
+    name: str
+    stage: Stage
+    rate_field: str | None = None
+    drawn: bool = True
+
+    def rate(self, scenario: ScenarioView) -> float:
+        if self.rate_field is not None:
+            return float(getattr(scenario, self.rate_field))
+        return float(scenario.rates.get(self.name, 0.0))
+
+    def strikes(self, die: float | None, scenario: ScenarioView, provider: str, now: float) -> bool:
+        """Whether this kind strikes an attempt to `provider` at `now`, given its die (None when not drawn)."""
+        return die is not None and die < self.rate(scenario)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RefusalFault(Fault):
+    """A fault before generation (stage CONNECT or ADMIT): the attempt is answered with `refusal`."""
+
+    refusal: Refusal
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReplyFault(Fault, ABC):
+    """A fault of the reply (stage REPLY): it spoils a structured reply's text.
+
+    The engine hands it the text of a JSON reply, or of a tool call's arguments, with the schema it
+    was meant to fit and the kind's own detail stream; it never sees plain prose.
+    """
+
+    stage: Stage = Stage.REPLY
+
+    @abstractmethod
+    def spoil(self, text: str, schema: dict[str, Any], rng: random.Random) -> str:
+        """`text` spoiled; it must differ from `text`."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class StreamFault(Fault):
+    """A fault of a stream (stage STREAM): it fails after `cut` of its events, with the provider's error event."""
+
+    stage: Stage = Stage.STREAM
+
+    def cut(self, rng: random.Random) -> float:
+        """Where the stream fails, as a share of its events, drawn from the kind's detail stream."""
+        return rng.uniform(0.25, 0.75)
