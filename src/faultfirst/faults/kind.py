@@ -13,7 +13,7 @@ what a fault may read of the `Scenario` it strikes in.
 from __future__ import annotations
 
 import random
-from abc import ABC, abstractmethod
+from abc import ABC
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -89,19 +89,55 @@ class RefusalFault(Fault):
     refusal: Refusal
 
 
+@dataclass(frozen=True)
+class Structured:
+    """A structured reply as a reply fault sees it.
+
+    `text` is the JSON (a JSON reply, or a tool call's arguments), `schema` the one it was meant to fit,
+    `strict` whether the API guarantees that fit (OpenAI `strict: true` schemas and tools, Anthropic's
+    `output_config` JSON schema and `strict` tools), and `source` the prompt's text the reply was drawn from
+    (system, user turn, documents), so a fault can tell a value the input holds from one it does not.
+    """
+
+    text: str
+    schema: dict[str, Any]
+    strict: bool = False
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Spoiled:
+    """What a reply fault made of a structured reply: its new text, its label, and how the reply now ends.
+
+    `refusal`, when set, is the text of a refusal: the model declined, and the reply is that text
+    (OpenAI's `message.refusal`, Anthropic's `stop_reason: "refusal"`) instead of JSON.
+    """
+
+    text: str
+    label: str
+    refusal: bool = False
+
+
 @dataclass(frozen=True, kw_only=True)
 class ReplyFault(Fault, ABC):
     """A fault of the reply (stage REPLY): it spoils a structured reply's text.
 
-    The engine hands it the text of a JSON reply, or of a tool call's arguments, with the schema it
-    was meant to fit and the kind's own detail stream; it never sees plain prose.
+    The engine hands it a JSON reply, or a tool call's arguments (`Structured`), with the kind's own
+    detail stream; it never sees plain prose. A kind that only rewrites the text implements `spoil`;
+    one that reads the prompt or the schema's strictness, may not apply to every reply, or labels what it
+    did more precisely than its name, overrides `strike`.
     """
 
     stage: Stage = Stage.REPLY
 
-    @abstractmethod
     def spoil(self, text: str, schema: dict[str, Any], rng: random.Random) -> str:
         """`text` spoiled; it must differ from `text`."""
+        raise NotImplementedError(f"{type(self).__name__} implements neither spoil nor strike")
+
+    def strike(self, reply: Structured, rng: random.Random) -> Spoiled | None:
+        """`reply` spoiled and labelled, or None when this kind cannot spoil it (then it does not strike:
+        its die was drawn all the same, so its rate reads as a share of the replies it applies to)."""
+        return Spoiled(self.spoil(reply.text, reply.schema, rng), self.name)
 
 
 @dataclass(frozen=True, kw_only=True)

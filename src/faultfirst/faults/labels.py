@@ -19,6 +19,16 @@ something go wrong". The rules, one per label:
 - "truncated": the reply was cut at `max_tokens` (finish_reason "length", stop_reason "max_tokens").
 - "malformed_json": a structured reply the scenario corrupted (`malformed_output_rate`).
 - "injection_obeyed": the model followed an instruction injected into its prompt.
+- "wrong_meaning:<kind>@<field>": valid JSON, fitting its schema, with one top-level field made false
+  against the prompt (`Scenario.rates["wrong_meaning"]`, faults/wrong_meaning.py). `<kind>` is one of
+  "date_not_in_source", "id_not_in_input", "total_mismatch", "enum_mismatch"; `<field>` is the
+  property's name. It is the one label with parts: `parse_label` splits any label into its
+  kind, detail and field ("rate_limit" gives ("rate_limit", None, None)).
+- "schema_violation": a JSON reply the API does not hold to its schema (JSON mode, a non-strict schema
+  or tool) came back missing a required field or with a field of the wrong type
+  (`Scenario.rates["schema_violation"]`). Never on a strict schema: the real APIs guarantee those.
+- "refusal": the model declined a structured request (`Scenario.rates["refusal"]`): OpenAI's
+  `message.refusal` with `content: null`, Anthropic's `stop_reason: "refusal"`.
 - "timeout": the world held a reply past the client's read timeout on purpose. No scenario
   injects such a stall today, so no record carries it yet: a client timing out on a reply that
   is merely slow (the latency tail, drift) met the world's natural latency, not an injected
@@ -30,6 +40,8 @@ reply, and what it injected into it, was replaced.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 RATE_LIMIT = "rate_limit"
 OVERLOAD = "overload"
 OUTAGE = "outage"
@@ -38,6 +50,38 @@ STREAM_ERROR = "stream_error"
 TRUNCATED = "truncated"
 MALFORMED_JSON = "malformed_json"
 INJECTION_OBEYED = "injection_obeyed"
+WRONG_MEANING = "wrong_meaning"
+SCHEMA_VIOLATION = "schema_violation"
+REFUSAL = "refusal"
+
+# The kinds of wrong meaning, the <kind> of "wrong_meaning:<kind>@<field>"
+DATE_NOT_IN_SOURCE = "date_not_in_source"
+ID_NOT_IN_INPUT = "id_not_in_input"
+TOTAL_MISMATCH = "total_mismatch"
+ENUM_MISMATCH = "enum_mismatch"
+
+
+class Label(NamedTuple):
+    """A label's parts: the fault's name, and for a semantic fault what it did (`detail`) to which `field`."""
+
+    name: str
+    detail: str | None = None
+    field: str | None = None
+
+
+def semantic(name: str, detail: str, field: str) -> str:
+    """The label of a fault that made `field` wrong in the way `detail` says: "<name>:<detail>@<field>"."""
+    return f"{name}:{detail}@{field}"
+
+
+def parse_label(label: str) -> Label:
+    """`label`'s parts: "wrong_meaning:total_mismatch@total" gives ("wrong_meaning", "total_mismatch", "total");
+    a plain label gives (label, None, None). The field is what follows the first "@", so it may hold any text."""
+    head, at, field = label.partition("@")
+    name, colon, detail = head.partition(":")
+    if not colon:
+        return Label(label)
+    return Label(name, detail, field if at else None)
 
 
 def with_label(labels: tuple[str, ...], *added: str) -> tuple[str, ...]:

@@ -17,10 +17,15 @@ from .kind import Fault
 from .malformed_json import MALFORMED_JSON
 from .outage import OUTAGE
 from .overload import OVERLOAD
+from .refusal import REFUSAL
 from .reset import RESET
+from .schema_violation import SCHEMA_VIOLATION
 from .stream_error import STREAM_ERROR
+from .wrong_meaning import WRONG_MEANING
 
-_BUILT_IN: tuple[Fault, ...] = (OUTAGE, RESET, OVERLOAD, MALFORMED_JSON, STREAM_ERROR)
+# Within REPLY: a refusal first (it ends the reply), then the meaning and the schema, then the syntax
+_BUILT_IN: tuple[Fault, ...] = (OUTAGE, RESET, OVERLOAD, REFUSAL, WRONG_MEANING, SCHEMA_VIOLATION, MALFORMED_JSON,
+                                STREAM_ERROR)
 _registered: list[Fault] = list(_BUILT_IN)
 
 

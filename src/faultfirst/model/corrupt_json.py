@@ -116,3 +116,23 @@ def _mistyped(value: Any, schema: Any, root: dict) -> Any | None:
     if len(kinds) != 1 or kinds[0] not in _MISTYPES:
         return None
     return _MISTYPES[kinds[0]](value)
+
+
+def violate_schema(text: str, rng: random.Random, schema: dict) -> str | None:
+    """Valid JSON that breaks ``schema``: a required field dropped or a field of the wrong type; None when
+    ``text`` is no object holding a required field or a field of one expected type."""
+    value = _loads(text)
+    if not isinstance(value, dict):
+        return None
+    root = _resolve(schema, schema)
+    properties = root.get("properties", {})
+    removable = [key for key in root.get("required", ()) if key in value]
+    retypable = [key for key in value
+                 if key in properties and _mistyped(value[key], properties[key], schema) is not None]
+    ways = [*(("drop", key) for key in removable), *(("retype", key) for key in retypable)]
+    if not ways:
+        return None
+    way, key = rng.choice(ways)
+    if way == "drop":
+        return _dump({k: item for k, item in value.items() if k != key})
+    return _dump({**value, key: _mistyped(value[key], properties[key], schema)})

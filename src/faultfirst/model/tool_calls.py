@@ -47,6 +47,7 @@ class ToolSpec:
 
     name: str
     schema: dict[str, Any]
+    strict: bool = False  # `strict: true`: the API guarantees the arguments fit the schema
 
 
 def function_tools(tools: Any, *, flat: bool) -> list[ToolSpec]:
@@ -64,7 +65,8 @@ def function_tools(tools: Any, *, flat: bool) -> list[ToolSpec]:
         if not isinstance(definition, dict) or not isinstance(name, str) or not name:
             where = "tools[].name" if flat else "tools[].function.name"
             raise ToolRequestError(f"{where}: every function tool needs a name", "tools")
-        specs.append(ToolSpec(name, definition.get("parameters") or {"type": "object", "properties": {}}))
+        specs.append(ToolSpec(name, definition.get("parameters") or {"type": "object", "properties": {}},
+                              strict=definition.get("strict") is True))
     return specs
 
 

@@ -28,26 +28,8 @@ from ..clock.limits import Limits
 from ..faults import labels as label
 from ..faults import registry
 from ..faults.dice import FaultDice, Roll
-from ..faults.kind import Refusal, RefusalFault, ReplyFault, Stage
+from ..faults.kind import Refusal, RefusalFault, ReplyFault, Stage, Structured
 from ..model.catalog import RETIRED, Catalog, ModelSpec
-from ..model.known_attacks import demanded_arguments
-from ..model.prompt import Block, Reply
-from ..model.prompt_view import resisted_results
-from ..model.responders import Responders, Turn, tempted
-from ..model.tokens import count_tokens, truncate_to_tokens
-from ..model.tool_replies import call_tools, relay_results
-from ..wire.dialects import DIALECTS, GENERATING_ROUTES, Dialect, Generation, parse_request
-from ..wire.framing import EPOCH, Answer, dumps, error_name
-from ..wire.parse import InvalidRequest, ParsedRequest, decode_body
-from .attempts import AttemptHooks
-from .batch_files import BATCH_DISCOUNT
-from .batches import BatchService
-from .latency import LatencyModel, Timing
-from .outcome import Outcome, StreamEvent
-from .rate_limits import Admission, ModelLimiter
-from .records import RequestRecord
-from .scenarios import Scenario
-from .spend import SpendLedger
 
 # A live stream's length is not known when it starts; an injected break lands after 10 to 30 of its events.
 _LIVE_STREAM_EVENTS = 40
@@ -330,15 +312,14 @@ class SimulatedAPI:
         if demanded is not None:  # an obeyed injection calls the tool it named, when the request offers it
             blocks, tool, calls = (Block(demanded[1]),), demanded[0], (demanded[0],)
         labels: tuple[str, ...] = (label.INJECTION_OBEYED,) if reply.skill == "injected" else ()
-        for fault in spoilers:  # only structured text is spoiled: a JSON reply, or the first planned call's arguments
-            if reply.skill == "tool_calls":
-                blocks = (Block(fault.spoil(blocks[0].text, parsed.calls[0].schema, dice.detail(fault))), *blocks[1:])
-            elif prompt.schema is not None and not parsed.calls:
-                blocks = (Block(fault.spoil("".join(b.text for b in blocks), prompt.schema, dice.detail(fault))),)
-            else:
-                continue
-            labels += (fault.name,)
         ending, stop_sequence = reply.ending, reply.stop_sequence
+        spoiled_by: tuple[str, ...] = ()
+        refused = False
+        if reply.skill != "injected":  # an obeyed injection's text (or demanded call) is the attacker's, not JSON
+            blocks, spoiled_by, refused = _spoil(blocks, reply.skill == "tool_calls", parsed, spoilers, dice)
+        labels += spoiled_by
+        if refused:  # the model declined: its reply is the refusal's text, no call, no tool input
+            calls, tool, ending = (), None, "refusal"
         if parsed.stop and parsed.forced_tool is None and not parsed.calls:
             blocks, matched = _cut_at_stop(blocks, parsed.stop)
             if matched is not None and ending in (None, "stop_sequence"):  # a scripted refusal, drop or break stays
@@ -351,11 +332,12 @@ class SimulatedAPI:
             if used + n > limit:
                 kept.append(Block(truncate_to_tokens(block.text, limit - used, spec.encoding)))
                 return Answer(tuple(kept), limit, truncated=True, tool=tool, ending=ending,
-                              stop_sequence=stop_sequence, calls=calls, faults=(*labels, label.TRUNCATED))
+                              stop_sequence=stop_sequence, calls=calls, faults=(*labels, label.TRUNCATED),
+                              structured_refusal=refused)
             kept.append(block)
             used += n
-        return Answer(tuple(kept), used, truncated=False, tool=tool,
-                      ending=ending, stop_sequence=stop_sequence, calls=calls, faults=labels)
+        return Answer(tuple(kept), used, truncated=False, tool=tool, ending=ending, stop_sequence=stop_sequence,
+                      calls=calls, faults=labels, structured_refusal=refused)
 
     def _tool_rng(self) -> random.Random:
         """The stream tool calls' arguments draw from, `{seed}:tools`.
@@ -487,6 +469,35 @@ def _cut_at_stop(blocks: tuple[Block, ...], stops: tuple[str, ...]) -> tuple[tup
 
 def _names(parsed: ParsedRequest) -> tuple[str, ...]:
     return tuple(tool.name for tool in parsed.calls)
+
+
+def _spoil(blocks: tuple[Block, ...], calling: bool, parsed: ParsedRequest, spoilers: tuple[ReplyFault, ...],
+           dice: FaultDice) -> tuple[tuple[Block, ...], tuple[str, ...], bool]:
+    """The reply's blocks after the reply faults that struck it, their labels, and whether one made it a refusal.
+
+    Only structured text is spoiled: a JSON reply (`prompt.schema`), or the first of the planned tool calls'
+    arguments when `calling`. Each fault spoils what the one before left; a refusal ends the reply, so no
+    fault after it runs. A fault that does not apply to this reply (`strike` gives None) leaves no label.
+    """
+    prompt = parsed.prompt
+    source = "\n".join([prompt.system, prompt.user, *(d.text for d in prompt.documents)])
+    labels: tuple[str, ...] = ()
+    for fault in spoilers:
+        if calling:
+            call = parsed.calls[0]
+            target = Structured(blocks[0].text, call.schema, strict=call.strict, source=source)
+        elif prompt.schema is not None and not parsed.calls:
+            target = Structured("".join(b.text for b in blocks), prompt.schema, strict=parsed.strict, source=source)
+        else:
+            return blocks, labels, False
+        spoiled = fault.strike(target, dice.detail(fault))
+        if spoiled is None:
+            continue
+        labels += (spoiled.label,)
+        if spoiled.refusal:
+            return (Block(spoiled.text),), labels, True
+        blocks = (Block(spoiled.text), *blocks[1:]) if calling else (Block(spoiled.text),)
+    return blocks, labels, False
 
 
 def _demanded_call(reply: Reply, parsed: ParsedRequest) -> tuple[str, str] | None:

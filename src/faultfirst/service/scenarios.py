@@ -106,6 +106,14 @@ SCENARIOS: dict[str, Scenario] = {
             malformed_output_rate=0.30,
         ),
         Scenario(
+            "sloppy-json",
+            "Structured replies that parse but cannot be trusted: 20% wrong in meaning (a date or id not in the "
+            "input, a total that does not add up, the wrong enum member), 15% of non-strict ones off-schema, "
+            "5% refused.",
+            _GENEROUS,
+            rates={"wrong_meaning": 0.20, "schema_violation": 0.15, "refusal": 0.05},
+        ),
+        Scenario(
             "bad-day",
             "All at once: latency drift, tight rate limits, 8% overload, 2% resets, 5% broken streams, "
             "20% broken JSON, and Anthropic down from minute 10 to minute 25.",

@@ -42,6 +42,8 @@ class Answer:
     stop_sequence: str | None = None
     calls: tuple[str, ...] = ()  # OpenAI function tools called, one per block (whose text is the arguments)
     faults: tuple[str, ...] = ()  # the content faults in it: injection_obeyed, malformed_json, truncated
+    # A refusal of a structured request (faults/refusal.py): OpenAI sends its text as `message.refusal`, not content
+    structured_refusal: bool = False
 
     @property
     def refused(self) -> bool:

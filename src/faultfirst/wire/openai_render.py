@@ -21,16 +21,22 @@ def finish_reason(answer: Answer) -> str:
         return "length"
     if answer.calls:
         return "tool_calls"
+    if answer.structured_refusal:
+        return "stop"  # a structured-output refusal ends normally; its text is in `message.refusal`
     return "content_filter" if answer.refused else "stop"
 
 
 def _content(answer: Answer) -> str | None:
-    """A refused reply with no text has content null (only a fixture scripts one), as has one that calls tools."""
+    """A refused reply with no text has content null (only a fixture scripts one), as has one that calls tools,
+    and a structured-output refusal, whose text is `message.refusal`."""
+    if answer.structured_refusal:
+        return None
     return None if (answer.refused and not answer.text) or answer.calls else answer.text
 
 
 def _message(rid: str, choice: int, answer: Answer) -> dict[str, Any]:
-    message: dict[str, Any] = {"role": "assistant", "content": _content(answer), "refusal": None, "annotations": []}
+    refusal = answer.text if answer.structured_refusal else None
+    message: dict[str, Any] = {"role": "assistant", "content": _content(answer), "refusal": refusal, "annotations": []}
     if answer.calls:
         message["tool_calls"] = chat_tool_calls(rid, choice, answer)
     return message
@@ -92,9 +98,10 @@ def chat_chunks(rid: str, created: int, model: str, answer: Answer,
         deltas = chat_tool_deltas(rid, answer)
     else:
         deltas, sent = [], 0
+        field = "refusal" if answer.structured_refusal else "content"  # a refusal streams as refusal deltas
         for part in pieces(text):
             sent += len(part)
-            deltas.append((sent, {"content": part}))
+            deltas.append((sent, {field: part}))
     events += [(round(total * sent / max(1, len(text))), chunk(delta)) for sent, delta in deltas]
     if answer.dropped:
         return events  # the connection closed before the finish chunk
@@ -114,7 +121,7 @@ def stream_error(message: str) -> bytes:
 
 def response(rid: str, created: int, model: str, answer: Answer, input_tokens: int,
              body: dict[str, Any]) -> dict[str, Any]:
-    status = "incomplete" if answer.truncated or answer.refused else "completed"
+    status = "incomplete" if answer.truncated or (answer.refused and not answer.structured_refusal) else "completed"
     reason = "max_output_tokens" if answer.truncated else "content_filter"
     fmt = (body.get("text") or {}).get("format") or {"type": "text"}
     return {
@@ -129,7 +136,7 @@ def response(rid: str, created: int, model: str, answer: Answer, input_tokens: i
         "max_output_tokens": body.get("max_output_tokens"),
         "model": model,
         "output": (function_call_items(rid, answer, status) if answer.calls
-                   else [message_item(rid, answer.text, status)]),
+                   else [message_item(rid, answer.text, status, refusal=answer.structured_refusal)]),
         "parallel_tool_calls": body.get("parallel_tool_calls", True),
         "previous_response_id": None,
         "reasoning": {"effort": None, "summary": None},
@@ -152,10 +159,11 @@ def response(rid: str, created: int, model: str, answer: Answer, input_tokens: i
     }
 
 
-def message_item(rid: str, text: str, status: str) -> dict[str, Any]:
-    """A Responses output message holding one output_text part."""
-    return {"type": "message", "id": f"msg_{rid}", "status": status, "role": "assistant",
-            "content": [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}]}
+def message_item(rid: str, text: str, status: str, *, refusal: bool = False) -> dict[str, Any]:
+    """A Responses output message holding one output_text part (a `refusal` part for a structured refusal)."""
+    part = ({"type": "refusal", "refusal": text} if refusal
+            else {"type": "output_text", "text": text, "annotations": [], "logprobs": []})
+    return {"type": "message", "id": f"msg_{rid}", "status": status, "role": "assistant", "content": [part]}
 
 
 def error(message: str, type_: str, *, param: str | None = None, code: str | None = None) -> dict[str, Any]:

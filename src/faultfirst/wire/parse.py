@@ -51,6 +51,9 @@ class ParsedRequest:
     offered: tuple[ToolSpec, ...] = ()  # every function tool the request offers (an obeyed injection may call one)
     results: tuple[str, ...] = ()  # the tool results a conversation ends with (also the prompt's documents)
     messages: tuple[Message, ...] = ()  # the conversation as sent, for a responder that reads it (World(responder=))
+    # Whether the API guarantees the JSON reply fits `prompt.schema`: OpenAI's json_schema with `strict: true`,
+    # Anthropic's output_config JSON schema, a forced Anthropic tool with `strict: true`; not JSON mode
+    strict: bool = False
 
     @property
     def output_estimate(self) -> int:
@@ -231,11 +234,12 @@ def parse_openai_chat(body: dict[str, Any], spec: ModelSpec) -> ParsedRequest:
     tokens += _PER_REPLY + _tools_tokens(body, spec.encoding)
     tokens += sum(count_tokens(json.dumps(m["tool_calls"]), spec.encoding)
                   for m in messages if m.get("role") == "assistant" and m.get("tool_calls"))
-    schema, name = None, None
+    schema, name, strict = None, None, False
     response_format = body.get("response_format") or {}
     if response_format.get("type") == "json_schema":
         json_schema = response_format.get("json_schema") or {}
         schema, name = json_schema.get("schema") or {"type": "object"}, json_schema.get("name")
+        strict = json_schema.get("strict") is True
     elif response_format.get("type") == "json_object":
         schema = _JSON_OBJECT
     tokens += _schema_tokens(schema, spec.encoding)
@@ -252,7 +256,7 @@ def parse_openai_chat(body: dict[str, Any], spec: ModelSpec) -> ParsedRequest:
         include_usage=stream and bool((body.get("stream_options") or {}).get("include_usage")),
         stop=_stop_sequences(body, "stop", allow_string=True, most=_MAX_OPENAI_STOPS), n=_choices(body),
         calls=_tool_calls(body, own_words(prompt), results, flat=False), results=results, messages=read,
-        offered=_offered(body, flat=False),
+        offered=_offered(body, flat=False), strict=strict,
     )
 
 
@@ -275,6 +279,7 @@ def parse_openai_responses(body: dict[str, Any], spec: ModelSpec) -> ParsedReque
         schema, name = fmt.get("schema") or {"type": "object"}, fmt.get("name")
     elif fmt.get("type") == "json_object":
         schema = _JSON_OBJECT
+    strict = fmt.get("type") == "json_schema" and fmt.get("strict") is True
     tokens += _schema_tokens(schema, spec.encoding)
     results = _trailing(items, lambda i: i.get("type") == "function_call_output", _function_item_text)
     system = [s for s in (instructions, *system) if s]
@@ -285,7 +290,7 @@ def parse_openai_responses(body: dict[str, Any], spec: ModelSpec) -> ParsedReque
     )
     return ParsedRequest(prompt, tokens, _max_tokens(body, "max_output_tokens"), bool(body.get("stream")), False,
                          calls=_tool_calls(body, own_words(prompt), results, flat=True), results=results,
-                         messages=read, offered=_offered(body, flat=True))
+                         messages=read, offered=_offered(body, flat=True), strict=strict)
 
 
 # Responses input items that are a function call the model made and the result sent back for it.
@@ -328,10 +333,10 @@ def parse_anthropic_messages(body: dict[str, Any], spec: ModelSpec, *, counting:
             user = text
         tokens += sum(count_tokens(json.dumps(b.get("input", {}), sort_keys=True), spec.encoding)
                       for b in _blocks(message) if b.get("type") == "tool_use")
-    schema, forced_tool = None, None
+    schema, forced_tool, strict = None, None, False
     fmt = (body.get("output_config") or {}).get("format") or {}
-    if fmt.get("type") == "json_schema":
-        schema = fmt.get("schema") or {"type": "object"}
+    if fmt.get("type") == "json_schema":  # Anthropic's structured outputs: constrained to the schema, no flag
+        schema, strict = fmt.get("schema") or {"type": "object"}, True
     tools = body.get("tools") or []
     choice = body.get("tool_choice") or {}
     results = tuple(d.text for d in documents if d.origin == "tool_result") if _ends_in_tool_results(messages) else ()
@@ -341,6 +346,7 @@ def parse_anthropic_messages(body: dict[str, Any], spec: ModelSpec, *, counting:
         if tool is None:
             raise InvalidRequest(f"tool_choice: tool {wanted!r} is not in tools", "tool_choice")
         schema, forced_tool = tool.get("input_schema") or {"type": "object"}, wanted
+        strict = tool.get("strict") is True  # ToolParam.strict: "guarantees schema validation on tool ... inputs"
     for tool in tools:
         tokens += count_tokens(json.dumps(tool, sort_keys=True), spec.encoding)
     tokens += _schema_tokens(schema if forced_tool is None else None, spec.encoding)
@@ -358,7 +364,7 @@ def parse_anthropic_messages(body: dict[str, Any], spec: ModelSpec, *, counting:
         raise InvalidRequest(str(err), err.param) from None
     return ParsedRequest(prompt, tokens, max_tokens, bool(body.get("stream")), False, forced_tool,
                          stop=_stop_sequences(body, "stop_sequences", allow_string=False), messages=tuple(read),
-                         calls=calls, results=results, offered=offered)
+                         calls=calls, results=results, offered=offered, strict=strict)
 
 
 # Retries, loops and lessons send the same bytes again and again; reading them once is enough.

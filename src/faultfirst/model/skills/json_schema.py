@@ -45,6 +45,11 @@ _FORMAT_EXAMPLES = {
     "hostname": "example.com",
 }
 _EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_DATE_RE = re.compile(r"(?<![\w-])\d{4}-\d{2}-\d{2}(?![\w-])")  # an ISO date, as invoices and logs write them
+# An identifier: letters and digits together, maybe joined by - or _ ("INV-2041", "A17", "ord_77")
+_ID_RE = re.compile(r"(?<![\w-])(?=[\w-]*\d)(?=[\w-]*[A-Za-z])[A-Za-z0-9]+(?:[-_][A-Za-z0-9]+)*(?![\w-])")
+_TOTAL_FIELD_RE = re.compile(r"^(?:total|sum|amount)$|_(?:total|sum|amount)$|^(?:total|sum|amount)_", re.IGNORECASE)
+_ITEM_NUMBER_RE = re.compile(r"amount|price|total|subtotal|cost|value", re.IGNORECASE)
 _NUMBER_RE = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.]\d)")
 _PROPER_RUN_RE = re.compile(r"[A-ZÀ-Ý][\w'’-]*(?:[ \t]+[A-ZÀ-Ý][\w'’-]*)*")
 _PLACE_RE = re.compile(r"\b(?:in|from|at|near|to)[ \t]+(?P<place>[A-ZÀ-Ý][\w'’-]*(?:[ \t]+[A-ZÀ-Ý][\w'’-]*)*)")
@@ -64,6 +69,8 @@ class _Facts:
     word_count: int
     negated: bool
     email: str
+    dates: tuple[str, ...] = ()  # ISO dates in the text, in order
+    ids: tuple[str, ...] = ()  # identifiers in the text ("INV-2041"), in order
 
     @classmethod
     def of(cls, view: _View) -> _Facts:
@@ -78,11 +85,14 @@ class _Facts:
             names=_proper_names(everything),
             places=tuple(dict.fromkeys(match.group("place") for match in _PLACE_RE.finditer(everything))),
             keywords=_keywords([*texts, view.request]),
-            numbers=tuple(float(number) for number in _NUMBER_RE.findall(everything)),
+            # numbers outside dates and identifiers: "INV-2041 of 2026-03-14" holds no amount
+            numbers=tuple(float(n) for n in _NUMBER_RE.findall(_ID_RE.sub(" ", _DATE_RE.sub(" ", everything)))),
             request_terms=frozenset(_terms(view.request)),
             word_count=len(view.request.split()),
             negated=any(word in _NEGATORS for word in _words(everything)),
             email=email.group() if email else "jane.doe@example.com",
+            dates=tuple(dict.fromkeys(_DATE_RE.findall(everything))),
+            ids=tuple(dict.fromkeys(_ID_RE.findall(everything))),
         )
 
     def sentence(self, index: int) -> str:
@@ -230,7 +240,7 @@ class _Filler:
         if kind == "array":
             return self.array(schema, name, depth)
         if kind in ("integer", "number"):
-            return self.number(schema, integral=kind == "integer")
+            return self.number(schema, index, integral=kind == "integer")
         if kind == "boolean":
             return not self.facts.negated
         if kind == "null":
@@ -245,11 +255,15 @@ class _Filler:
         """
         properties = schema.get("properties", {})
         required = schema.get("required", ())
-        return {
+        filled = {
             key: self.value(sub, key, index, depth + 1)
             for key, sub in properties.items()
             if depth <= _MAX_DEPTH or key in required
         }
+        for key, value in filled.items():  # a total beside line items is their sum, as a careful model writes it
+            if (total := line_items_total(filled, key)) is not None and isinstance(value, (int, float)):
+                filled[key] = int(total) if isinstance(value, int) and total.is_integer() else total
+        return filled
 
     def array(self, schema: dict, name: str, depth: int) -> list[Any]:
         """Between one and three items by default, as many as the material has sentences."""
@@ -268,8 +282,12 @@ class _Filler:
                 return value
         return self.rng.choice(values) if self.rng else values[0]
 
-    def number(self, schema: dict, *, integral: bool) -> int | float:
-        """A number from the text if one fits the bounds, else the request's word count, bounded."""
+    def number(self, schema: dict, index: int, *, integral: bool) -> int | float:
+        """A number from the text if one fits the bounds, else the request's word count, bounded.
+
+        The `index`-th object of an array starts from the text's `index`-th number, so line items get
+        the amounts the text lists in turn.
+        """
         low, high = _bound(schema, "minimum"), _bound(schema, "maximum")
         open_low, open_high = _bound(schema, "exclusiveMinimum"), _bound(schema, "exclusiveMaximum")
 
@@ -282,7 +300,8 @@ class _Filler:
                 and (not integral or number.is_integer())
             )
 
-        for number in (*self.facts.numbers, float(self.facts.word_count)):
+        numbers = self.facts.numbers
+        for number in (*numbers[index:], *numbers[:index], float(self.facts.word_count)):
             if fits(number):
                 return int(number) if integral else number
         if integral:
@@ -301,6 +320,10 @@ class _Filler:
         key = name.lower()
         if schema.get("format") == "email" or key == "email" or key.endswith("_email"):
             text = self.facts.email
+        elif is_date_field(name, schema) and schema.get("format") != "date-time" and self.facts.dates:
+            text = self.facts.dates[index % len(self.facts.dates)]
+        elif is_id_field(name) and self.facts.ids:
+            text = self.facts.ids[index % len(self.facts.ids)]
         elif schema.get("format") in _FORMAT_EXAMPLES:
             text = _FORMAT_EXAMPLES[schema["format"]]
         elif _SENTENCE_FIELD_RE.search(key):
@@ -317,6 +340,36 @@ class _Filler:
         while len(text) < minimum:
             text = f"{text} {self.facts.sentence(0)}"
         return text[: schema["maxLength"]] if isinstance(schema.get("maxLength"), int) else text
+
+
+def is_date_field(name: str, schema: dict) -> bool:
+    """A field whose name or format says it holds a date."""
+    return schema.get("format") in ("date", "date-time") or "date" in name.lower()
+
+
+def is_id_field(name: str) -> bool:
+    """A field named as an identifier: `id`, `*_id`, `*Id`."""
+    return name.lower() == "id" or name.lower().endswith("_id") or name.endswith("Id")
+
+
+def line_items_total(value: dict[str, Any], key: str) -> float | None:
+    """What `value[key]` adds up to when it is a total (named total/sum/amount) beside line items, else None.
+
+    Line items are a sibling array of objects; each contributes its number named like an amount
+    (amount, price, total, subtotal, cost, value), or its only number.
+    """
+    if not _TOTAL_FIELD_RE.search(key):
+        return None
+    amounts: list[float] = []
+    for sibling in value.values():
+        for item in sibling if isinstance(sibling, list) else ():
+            if not isinstance(item, dict):
+                continue
+            numbers = {k: v for k, v in item.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+            named = [v for k, v in numbers.items() if _ITEM_NUMBER_RE.search(k)]
+            picked = named[:1] or (list(numbers.values()) if len(numbers) == 1 else [])
+            amounts.extend(float(v) for v in picked)
+    return round(sum(amounts), 2) if amounts else None
 
 
 def _bound(schema: dict, key: str) -> float | None:
