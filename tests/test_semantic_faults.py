@@ -199,7 +199,8 @@ def _refusing_world() -> World:
 def test_openai_parse_gives_the_refusal_and_nothing_parsed():
     """openai: a refused structured request has `message.refusal` set, `content` None, finish_reason "stop", and
     parse() (openai/lib/_parsing/_completions.py parses only `message.content and not message.refusal`) returns
-    `parsed` None without raising; the Responses API sends a `refusal` content part."""
+    `parsed` None without raising; the Responses API sends a `refusal` content part, streamed as refusal
+    deltas."""
     world = _refusing_world()
     client = world.openai(max_retries=0)
     prompt, _ = _invoice(0)
@@ -217,7 +218,12 @@ def test_openai_parse_gives_the_refusal_and_nothing_parsed():
     assert response.output_parsed is None
     item = response.output[0]
     assert item.type == "message" and item.content[0].type == "refusal"
-    assert [r.faults for r in world.requests] == [("refusal",)] * 3
+    with client.responses.stream(model="gpt-fast", input=prompt, text_format=Invoice) as stream:
+        kinds = [event.type for event in stream]
+        final = stream.get_final_response()
+    assert "response.refusal.delta" in kinds and "response.output_text.delta" not in kinds
+    assert final.output_parsed is None
+    assert [r.faults for r in world.requests] == [("refusal",)] * 4
     plain = client.chat.completions.create(model="gpt-fast", messages=ask("Explain retries.")).choices[0].message
     assert plain.refusal is None and plain.content  # prose is never refused by this kind
     assert world.requests[-1].faults == ()

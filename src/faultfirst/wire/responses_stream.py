@@ -2,7 +2,8 @@
 
 The order is the API's: `response.created` and `response.in_progress` (the response so far, with no
 output), then per output item `response.output_item.added`; for a message `response.content_part.added`,
-`response.output_text.delta` per piece, `response.output_text.done`, `response.content_part.done`; for
+`response.output_text.delta` per piece, `response.output_text.done` (for a refusal part,
+`response.refusal.delta` and `response.refusal.done`), `response.content_part.done`; for
 a function call `response.function_call_arguments.delta` per piece and `.done`; then
 `response.output_item.done` with the finished item; last `response.completed` with the whole response
 (or `response.incomplete` when it was cut at `max_output_tokens`). Every event carries a
@@ -44,13 +45,20 @@ def response_events(rid: str, created: int, model: str, answer: Answer, input_to
             emit("response.function_call_arguments.done", **where, arguments=item["arguments"])
         else:
             part_done = item["content"][0]
+            field = "refusal" if part_done["type"] == "refusal" else "text"  # a refusal part streams as refusal
             emit("response.output_item.added", output_index=index,
                  item={**item, "content": [], "status": "in_progress"})
-            emit("response.content_part.added", **where, content_index=0, part={**part_done, "text": ""})
-            for part in pieces(part_done["text"]):
+            emit("response.content_part.added", **where, content_index=0, part={**part_done, field: ""})
+            for part in pieces(part_done[field]):
                 sent += len(part)
-                emit("response.output_text.delta", **where, content_index=0, delta=part, logprobs=[])
-            emit("response.output_text.done", **where, content_index=0, text=part_done["text"], logprobs=[])
+                if field == "refusal":
+                    emit("response.refusal.delta", **where, content_index=0, delta=part)
+                else:
+                    emit("response.output_text.delta", **where, content_index=0, delta=part, logprobs=[])
+            if field == "refusal":
+                emit("response.refusal.done", **where, content_index=0, refusal=part_done["refusal"])
+            else:
+                emit("response.output_text.done", **where, content_index=0, text=part_done["text"], logprobs=[])
             emit("response.content_part.done", **where, content_index=0, part=part_done)
         emit("response.output_item.done", output_index=index, item=item)
     if answer.dropped or answer.broken:
