@@ -301,3 +301,24 @@ def test_labels_grammar():
                                                                             "customer@id")
     for plain in ("rate_limit", "overload", "schema_violation", "refusal", "truncated"):
         assert parse_label(plain) == Label(plain, None, None)
+
+
+def test_the_world_fills_dates_ids_and_totals_from_the_text_and_keeps_a_schema_it_cannot_fill_from_it():
+    """Unspoiled, a date field takes the text's ISO date, an id field its identifier, line items its amounts in
+    turn and the total their sum; with no date in the text the format's example stays, and an integer total
+    beside fractional amounts keeps its integer type (the schema comes first)."""
+    client = World(seed=0).openai()
+    prompt, _ = _invoice(2)
+    invoice = Invoice.model_validate_json(client.chat.completions.create(
+        model="gpt-fast", messages=ask(prompt),
+        response_format={"type": "json_schema", "json_schema": {"name": "invoice", "schema": SCHEMA, "strict": True}},
+    ).choices[0].message.content or "")
+    assert (invoice.invoice_id, invoice.date) == ("INV-3002", "2026-03-12")
+    assert [item.amount for item in invoice.items][:2] == [102.5, 22.25]
+    assert invoice.total == round(sum(item.amount for item in invoice.items), 2)
+    schema = {**SCHEMA, "properties": {**SCHEMA["properties"], "total": {"type": "integer"}}}
+    undated = json.loads(client.chat.completions.create(
+        model="gpt-fast", messages=ask(prompt.replace("dated 2026-03-12", "undated")),
+        response_format={"type": "json_schema", "json_schema": {"name": "invoice", "schema": schema, "strict": True}},
+    ).choices[0].message.content or "")
+    assert undated["date"] == "2024-05-01" and isinstance(undated["total"], int)

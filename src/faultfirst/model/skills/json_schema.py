@@ -261,8 +261,13 @@ class _Filler:
             if depth <= _MAX_DEPTH or key in required
         }
         for key, value in filled.items():  # a total beside line items is their sum, as a careful model writes it
-            if (total := line_items_total(filled, key)) is not None and isinstance(value, (int, float)):
-                filled[key] = int(total) if isinstance(value, int) and total.is_integer() else total
+            total = line_items_total(filled, key)
+            if total is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+                continue
+            if isinstance(value, float):
+                filled[key] = total
+            elif total.is_integer():  # an integer field keeps a sum it cannot hold as it was: the schema comes first
+                filled[key] = int(total)
         return filled
 
     def array(self, schema: dict, name: str, depth: int) -> list[Any]:
