@@ -17,7 +17,6 @@ from typing import Any
 import anthropic
 import openai
 import pytest
-from openai.types.shared_params import ResponseFormatJSONSchema
 
 from faultfirst import SCENARIOS, Outage, RateLimits, Scenario, World
 from faultfirst.faults import registry

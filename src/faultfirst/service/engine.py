@@ -30,6 +30,24 @@ from ..faults import registry
 from ..faults.dice import FaultDice, Roll
 from ..faults.kind import Refusal, RefusalFault, ReplyFault, Stage, Structured
 from ..model.catalog import RETIRED, Catalog, ModelSpec
+from ..model.known_attacks import demanded_arguments
+from ..model.prompt import Block, Reply
+from ..model.prompt_view import resisted_results
+from ..model.responders import Responders, Turn, tempted
+from ..model.tokens import count_tokens, truncate_to_tokens
+from ..model.tool_replies import call_tools, relay_results
+from ..wire.dialects import DIALECTS, GENERATING_ROUTES, Dialect, Generation, parse_request
+from ..wire.framing import EPOCH, Answer, dumps, error_name
+from ..wire.parse import InvalidRequest, ParsedRequest, decode_body
+from .attempts import AttemptHooks
+from .batch_files import BATCH_DISCOUNT
+from .batches import BatchService
+from .latency import LatencyModel, Timing
+from .outcome import Outcome, StreamEvent
+from .rate_limits import Admission, ModelLimiter
+from .records import RequestRecord
+from .scenarios import Scenario
+from .spend import SpendLedger
 
 # A live stream's length is not known when it starts; an injected break lands after 10 to 30 of its events.
 _LIVE_STREAM_EVENTS = 40
