@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from .kind import Fault, RefusalFault, ReplyFault, ScenarioView, Stage, StreamFault
 
@@ -29,11 +28,25 @@ class FaultDice:
         self.by_stage = {stage: tuple(k for k in kinds if k.stage is stage) for stage in Stage}  # asked every attempt
         self._prefix = f"{seed}:{purpose}"
         self._dice = {kind.name: random.Random(f"{self._prefix}:{kind.name}") for kind in kinds if kind.drawn}
+        self._draws = tuple((kind.name, rng.random) for kind in kinds if kind.drawn for rng in (self._dice[kind.name],))
         self._details: dict[str, random.Random] = {}
+        self._scenario: ScenarioView | None = None
+        self._candidates: dict[Stage, tuple[Fault, ...]] = {}
+
+    def candidates(self, stage: Stage, scenario: ScenarioView) -> tuple[Fault, ...]:
+        """The kinds of `stage` that can strike in `scenario`: a kind at rate 0 cannot, unless it decides by
+        something else than its die (an outage's window). Every attempt asks; a world's scenario is fixed, so
+        the answer is worked out once per scenario (the dice are drawn all the same)."""
+        if scenario is not self._scenario:
+            self._scenario = scenario
+            self._candidates = {
+                s: tuple(k for k in kinds if type(k).strikes is not Fault.strikes or k.rate(scenario) > 0)
+                for s, kinds in self.by_stage.items()}
+        return self._candidates[stage]
 
     def roll(self) -> Roll:
         """One attempt's dice: one draw from each drawn kind's stream."""
-        return Roll(self, {name: rng.random() for name, rng in self._dice.items()})
+        return Roll(self, {name: draw() for name, draw in self._draws})
 
     def detail(self, kind: Fault) -> random.Random:
         """The stream `kind` draws the details of a strike from, created on first use."""
@@ -43,12 +56,13 @@ class FaultDice:
         return rng
 
 
-@dataclass(frozen=True)
 class Roll:
-    """One attempt's dice, and which kinds they make strike."""
+    """One attempt's dice, and which kinds they make strike. (A plain class: one is made per attempt.)"""
 
-    dice: FaultDice
-    draws: Mapping[str, float]
+    __slots__ = ("dice", "draws")
+
+    def __init__(self, dice: FaultDice, draws: Mapping[str, float]) -> None:
+        self.dice, self.draws = dice, draws
 
     def refusals(self, stage: Stage, scenario: ScenarioView, provider: str, now: float) -> tuple[RefusalFault, ...]:
         """The refusals of `stage` that strike, in registration order (the first one answers)."""
@@ -63,5 +77,7 @@ class Roll:
         return tuple(k for k in self._struck(Stage.STREAM, scenario, provider, now) if isinstance(k, StreamFault))
 
     def _struck(self, stage: Stage, scenario: ScenarioView, provider: str, now: float) -> tuple[Fault, ...]:
-        return tuple(kind for kind in self.dice.by_stage[stage]
-                     if kind.strikes(self.draws.get(kind.name), scenario, provider, now))
+        kinds = self.dice.candidates(stage, scenario)
+        if not kinds:
+            return ()
+        return tuple(kind for kind in kinds if kind.strikes(self.draws.get(kind.name), scenario, provider, now))

@@ -117,6 +117,9 @@ class _Fixture:
         )
 
 
+_MEMO_MAX = 4096
+
+
 @dataclass(frozen=True)
 class FixtureSet:
     """An ordered collection of scripted replies; the first match wins."""
@@ -129,11 +132,23 @@ class FixtureSet:
         return None if entry is None else entry.reply
 
     def entry(self, prompt: Prompt) -> _Fixture | None:
-        """The first entry matching ``prompt`` (its reply and scripted ending), or None."""
-        for entry in self.entries:
-            if entry.matches(prompt):
-                return entry
-        return None
+        """The first entry matching ``prompt`` (its reply and scripted ending), or None.
+
+        Asked on every attempt, and loops and lessons repeat prompts: the answer for the fields the
+        conditions read is remembered (bounded: forgotten when full).
+        """
+        key = (prompt.provider, prompt.model, prompt.user, prompt.system)
+        memo = self._memo
+        if key in memo:
+            return memo[key]
+        if len(memo) >= _MEMO_MAX:
+            memo.clear()
+        found = memo[key] = next((entry for entry in self.entries if entry.matches(prompt)), None)
+        return found
+
+    @functools.cached_property
+    def _memo(self) -> dict[tuple[str, str, str, str], _Fixture | None]:
+        return {}
 
 
 def load_fixtures(*paths: pathlib.Path) -> FixtureSet:

@@ -42,8 +42,10 @@ class RequestRecord:
     stop_reason: str | None = None
     faults: tuple[str, ...] = ()
 
+    _final = False  # not a field: set on the instance by finish(), read on every assignment (so kept cheap)
+
     def __setattr__(self, name: str, value: Any) -> None:
-        if self.__dict__.get("_final", False):
+        if self._final:
             raise AttributeError(
                 f"this record is final (its attempt is over), so {name} cannot change: world.requests is what "
                 f"happened. To work with a changed copy, use dataclasses.replace(record, {name}=...)")
@@ -61,7 +63,7 @@ class RequestRecord:
     @property
     def final(self) -> bool:
         """True once the attempt is over and the record takes no more changes."""
-        return bool(self.__dict__.get("_final", False))
+        return self._final
 
     @property
     def end(self) -> float:
