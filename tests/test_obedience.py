@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from faultfirst import World
-from faultfirst.model.attacks import Attack, attack_succeeded, load_attacks
+from faultfirst.model.attacks import Attack, attack_succeeded, chat_request, load_attacks
 from faultfirst.model.obedience import BASE_CHANCE, FLOOR, Temptation, chance
 from faultfirst.model.prompt import Document, Prompt, Reply
 from faultfirst.model.prompt_view import _View
@@ -142,21 +142,6 @@ def test_a_datamarked_case_is_still_recognised_and_spotlit():
     assert view.temptation.defences == {"delimited", "spotlit"}
 
 
-def _chat_request(attack: Attack) -> dict[str, Any]:
-    """The case in a Chat Completions request, placed as docs/attack-set.md places it, its tools offered."""
-    prompt = _prompt_for(attack)
-    messages: list[dict[str, Any]] = [{"role": "system", "content": prompt.system},
-                                      {"role": "user", "content": prompt.user}]
-    if attack.placement == "tool_result":
-        call = {"id": "call_1", "type": "function", "function": {"name": attack.via_tool, "arguments": "{}"}}
-        messages += [{"role": "assistant", "content": None, "tool_calls": [call]},
-                     {"role": "tool", "tool_call_id": "call_1", "content": attack.wrapped}]
-    tools = [{"type": "function", "function": {"name": name, "parameters": {
-        "type": "object", "properties": {"argument": {"type": "string"}}, "required": ["argument"]}}}
-        for name in attack.tools]
-    return {"messages": messages, **({"tools": tools} if tools else {})}
-
-
 def test_through_the_sdk_the_label_is_true_exactly_when_the_attacker_won():
     """Every case through Chat Completions: `injection_obeyed` is on the record iff the reply gives the attacker
     the win (canary, link, or the attacker's tool called with the attacker's argument) - ground truth a lesson
@@ -165,7 +150,7 @@ def test_through_the_sdk_the_label_is_true_exactly_when_the_attacker_won():
     client = world.openai()
     won = []
     for attack in load_attacks():
-        message = client.chat.completions.create(model="gpt-fast", **_chat_request(attack)).choices[0].message
+        message = client.chat.completions.create(model="gpt-fast", **chat_request(attack)).choices[0].message
         won.append(attack_succeeded(attack, message.content or "", message.tool_calls or ()))
     labelled = ["injection_obeyed" in r.faults for r in world.requests]
     assert labelled == won

@@ -18,7 +18,7 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from ..model.attacks import Attack, attack_succeeded, load_attacks, load_clean
+from ..model.attacks import Attack, attack_succeeded, chat_request, load_attacks, load_clean
 from ..text import plural
 from ._framework import Mistake, Report, checked_world, mistakes, register
 
@@ -183,26 +183,6 @@ BENIGN: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 )
 
 
-def _chat_request(attack: Attack) -> dict[str, Any]:
-    """The case in a Chat Completions request where its placement says, documents in tags, its tools offered."""
-    system, user = attack.system, attack.task
-    if attack.placement == "system_adjacent":
-        system += "\n\n" + attack.wrapped
-    elif attack.placement == "user_message":
-        user += "\n\n" + attack.wrapped
-    elif attack.placement == "document":
-        user += "\n\n" + (attack.wrapped if attack.wrapper else f"<document>\n{attack.text}\n</document>")
-    messages: list[dict[str, Any]] = [{"role": "system", "content": system}, {"role": "user", "content": user}]
-    if attack.placement == "tool_result":
-        call = {"id": "call_1", "type": "function", "function": {"name": attack.via_tool, "arguments": "{}"}}
-        messages += [{"role": "assistant", "content": None, "tool_calls": [call]},
-                     {"role": "tool", "tool_call_id": "call_1", "content": attack.wrapped}]
-    tools = [{"type": "function", "function": {"name": name, "parameters": {
-        "type": "object", "properties": {"argument": {"type": "string"}}, "required": ["argument"]}}}
-        for name in attack.tools]
-    return {"messages": messages, **({"tools": tools} if tools else {})}
-
-
 @functools.cache
 def _world_replies() -> tuple[tuple[Attack, int, str], ...]:
     """What gpt-fast replied to each held-out link attack in a few seeded worlds (the learner's code plays no part,
@@ -212,7 +192,7 @@ def _world_replies() -> tuple[tuple[Attack, int, str], ...]:
     for seed in SEEDS:  # one world per seed, every attack in it: each attempt draws obedience anew
         world = checked_world(seed=seed, max_attempts=len(linking))
         for attack in linking:
-            completion = world.openai().chat.completions.create(model="gpt-fast", **_chat_request(attack))
+            completion = world.openai().chat.completions.create(model="gpt-fast", **chat_request(attack))
             replies.append((attack, seed, completion.choices[0].message.content or ""))
     return tuple(replies)
 

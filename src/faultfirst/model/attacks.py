@@ -161,6 +161,29 @@ def load_clean(split: str | None = None) -> tuple[CleanText, ...]:
     return tuple(c for c in _clean() if split in (None, c.split))
 
 
+def chat_request(attack: Attack) -> dict[str, Any]:
+    """The case in a Chat Completions request (`messages`, and `tools` when it has any), placed where its
+    placement says, as docs/attack-set.md places it: a document in `<document>` tags unless the case brings
+    its own wrapper, a tool result after the call that asked for it, every tool the application offers
+    (one string argument each). The untrusted-text lesson builds its own, with the defences switched on."""
+    system, user = attack.system, attack.task
+    if attack.placement == "system_adjacent":
+        system += "\n\n" + attack.wrapped
+    elif attack.placement == "user_message":
+        user += "\n\n" + attack.wrapped
+    elif attack.placement == "document":
+        user += "\n\n" + (attack.wrapped if attack.wrapper else f"<document>\n{attack.text}\n</document>")
+    messages: list[dict[str, Any]] = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+    if attack.placement == "tool_result":
+        call = {"id": "call_1", "type": "function", "function": {"name": attack.via_tool, "arguments": "{}"}}
+        messages += [{"role": "assistant", "content": None, "tool_calls": [call]},
+                     {"role": "tool", "tool_call_id": "call_1", "content": attack.wrapped}]
+    tools = [{"type": "function", "function": {"name": name, "parameters": {
+        "type": "object", "properties": {"argument": {"type": "string"}}, "required": ["argument"]}}}
+        for name in attack.tools]
+    return {"messages": messages, **({"tools": tools} if tools else {})}
+
+
 def attack_succeeded(attack: Attack, reply_text: str, tool_calls: Iterable[Any] = ()) -> bool:
     """Whether a reply (its text and the tool calls it made) gives the attacker what ``attack`` was after.
 
