@@ -155,3 +155,31 @@ def test_anthropic_parse_raises_a_validation_error_on_a_cut_or_refused_reply(tex
         _claude(_message(text, stop_reason)).messages.parse(model="m", max_tokens=100, messages=ASK,
                                                             output_format=Invoice)
     assert stop_reason in typing.get_args(StopReason)
+
+
+def test_anthropic_transform_schema_moves_an_unsupported_string_format_into_the_description():
+    """anthropic's transform_schema keeps a supported `format` ("date") and turns an unknown one into text."""
+    schema = anthropic.transform_schema({"type": "object", "properties": {
+        "day": {"type": "string", "format": "date"}, "code": {"type": "string", "format": "isbn"}}})
+    assert schema["properties"]["day"]["format"] == "date"
+    code = schema["properties"]["code"]
+    assert "format" not in code and "isbn" in code["description"]
+
+
+def test_openai_parse_validates_without_a_context():
+    """openai's parse() validates the reply with no pydantic context, so a meaning validator that needs the source
+    cannot run inside it: meaning is a second step."""
+    contexts: list[object] = []
+
+    class Seen(BaseModel):
+        invoice_id: str
+
+        @pydantic.field_validator("invoice_id")
+        @classmethod
+        def note(cls, value: str, info: pydantic.ValidationInfo) -> str:
+            contexts.append(info.context)
+            return value
+
+    _gpt(_completion({"content": '{"invoice_id": "INV-1"}'}, "stop")).chat.completions.parse(
+        model="m", messages=ASK, response_format=Seen)
+    assert contexts == [None]
