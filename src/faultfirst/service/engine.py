@@ -312,7 +312,7 @@ class SimulatedAPI:
         prompt = parsed.prompt
         turn = Turn(prompt, parsed.messages, parsed.max_tokens, injection_draw=injection_draw)
         reply: Reply | None = None
-        is_tempted = tempted(prompt)
+        is_tempted = bool(parsed.calls or parsed.results) and tempted(prompt)  # read only when it can matter
         # an obeyed injection takes over before the planned calls are made
         if is_tempted and parsed.calls and (
                 first := self.responders.reply(turn, sampling or self._sampling)).skill == "injected":
