@@ -23,7 +23,7 @@ import re
 from typing import Any
 from urllib.parse import quote_plus, unquote_plus
 
-from .attacks import Attack, load_attacks
+from .attacks import URL_RE, Attack, load_attacks
 from .injections import _INJECTION_RE
 from .obedience import Family
 from .prompt import Prompt
@@ -33,7 +33,6 @@ _FAMILIES: dict[str, Family] = {
     "link_exfiltration": "exfiltration", "delimiter_escape": "delimiter_escape",
     "impersonation": "impersonation", "obfuscation": "obfuscation",
 }
-_URL_RE = re.compile(r"https?://[^\s<>()\[\]\"'`]+", re.IGNORECASE)
 _BLOB_RE = re.compile(r"[A-Za-z0-9+/=]{24,}")
 
 
@@ -78,7 +77,7 @@ def payload_lines(attack: Attack) -> tuple[str, ...]:
     carrying = tuple(
         line for line in lines
         if any(m in line.casefold() for m in marks) or _BLOB_RE.search(line) or _INJECTION_RE.search(line)
-        or _URL_RE.search(line)
+        or URL_RE.search(line)
     )
     return carrying or tuple(lines)
 
@@ -106,7 +105,7 @@ def obeyed_text(attack: Attack) -> str:
     if criterion.kind == "contains":
         return criterion.target
     if criterion.kind == "links_to":
-        url = next((u.rstrip(".,;:!?") for u in _URL_RE.findall(attack.text) if criterion.target in u),
+        url = next((u.rstrip(".,;:!?") for u in URL_RE.findall(attack.text) if criterion.target in u),
                    f"https://{criterion.target}/")
         if criterion.carrying and criterion.carrying.casefold() not in unquote_plus(url).casefold():
             url += ("&" if "?" in url else "?") + f"d={quote_plus(criterion.carrying)}"

@@ -247,20 +247,22 @@ def _defences(prompt: Prompt, request: str, source: _Source | None) -> frozenset
     return frozenset(defences)
 
 
+def _resisting(prompt: Prompt) -> _View:
+    """The prompt as a model that follows no attack reads it: a packaged case's lines left out (the view
+    itself leaves out the instructions the pattern reader finds)."""
+    view = _View.of(prompt)
+    return view if view.case is None else _View.of(without_case(prompt, view.case))
+
+
 def own_words(prompt: Prompt) -> str:
     """What the user asked in their own words: the user turn without the documents written into it, the
     instructions injected into it, or the lines of a packaged attack case. A model decides which tools
     a request calls for from these, not from the data it was given to read."""
-    view = _View.of(prompt)
-    if view.case is not None:
-        view = _View.of(without_case(prompt, view.case))
-    return view.request
+    return _resisting(prompt).request
 
 
 def resisted_results(prompt: Prompt) -> tuple[str, ...]:
     """The tool results as a model that follows no instruction in them relays them: those lines left out."""
-    view = _View.of(prompt)
-    if view.case is not None:
-        view = _View.of(without_case(prompt, view.case))
+    view = _resisting(prompt)
     return tuple(_remove_spans(source.text, [(inj.start, inj.end) for inj in source.injections])
                  for source in view.documents if source.origin == "tool_result")

@@ -37,7 +37,7 @@ class Answer:
     blocks: tuple[Block, ...]
     output_tokens: int
     truncated: bool  # cut at max_tokens
-    tool: str | None = None  # an Anthropic forced tool whose input is the (JSON) text
+    tool: str | None = None  # one Anthropic tool_use whose input is the (JSON) text: forced, or an injection's demand
     ending: str | None = None  # a fixture's: "stop_sequence", "refusal", "dropped", "broken"; None: the usual one
     stop_sequence: str | None = None
     calls: tuple[str, ...] = ()  # OpenAI function tools called, one per block (whose text is the arguments)

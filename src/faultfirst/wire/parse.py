@@ -193,7 +193,9 @@ def _trailing(items: list[Any], is_result: Any, text_of: Any) -> tuple[str, ...]
     return tuple(reversed(results))
 
 
-def _tool_calls(body: dict[str, Any], user: str, results: tuple[str, ...], *, flat: bool) -> tuple[ToolSpec, ...]:
+def _tool_calls(body: dict[str, Any], prompt: Prompt, results: tuple[str, ...], *, flat: bool) -> tuple[ToolSpec, ...]:
+    # The user's own words are read only when there are tools to choose among: reading them takes the prompt apart.
+    user = own_words(prompt) if body.get("tools") else ""
     try:
         return plan_calls(body, user, answered=bool(results), flat=flat)
     except ToolRequestError as err:
@@ -255,7 +257,7 @@ def parse_openai_chat(body: dict[str, Any], spec: ModelSpec) -> ParsedRequest:
         prompt, tokens, _max_tokens(body, "max_completion_tokens", "max_tokens"), stream,
         include_usage=stream and bool((body.get("stream_options") or {}).get("include_usage")),
         stop=_stop_sequences(body, "stop", allow_string=True, most=_MAX_OPENAI_STOPS), n=_choices(body),
-        calls=_tool_calls(body, own_words(prompt), results, flat=False), results=results, messages=read,
+        calls=_tool_calls(body, prompt, results, flat=False), results=results, messages=read,
         offered=_offered(body, flat=False), strict=strict,
     )
 
@@ -289,7 +291,7 @@ def parse_openai_responses(body: dict[str, Any], spec: ModelSpec) -> ParsedReque
         temperature=_temperature(body), provider="openai", model=spec.name,
     )
     return ParsedRequest(prompt, tokens, _max_tokens(body, "max_output_tokens"), bool(body.get("stream")), False,
-                         calls=_tool_calls(body, own_words(prompt), results, flat=True), results=results,
+                         calls=_tool_calls(body, prompt, results, flat=True), results=results,
                          messages=read, offered=_offered(body, flat=True), strict=strict)
 
 
@@ -358,8 +360,8 @@ def parse_anthropic_messages(body: dict[str, Any], spec: ModelSpec, *, counting:
     )
     offered = _anthropic_tools(tools)
     try:
-        calls = () if forced_tool or schema else plan_anthropic_calls(offered, choice, own_words(prompt),
-                                                                      answered=bool(results))
+        calls = () if forced_tool or schema or not offered else plan_anthropic_calls(
+            offered, choice, own_words(prompt), answered=bool(results))
     except ToolRequestError as err:
         raise InvalidRequest(str(err), err.param) from None
     return ParsedRequest(prompt, tokens, max_tokens, bool(body.get("stream")), False, forced_tool,

@@ -60,6 +60,12 @@ async def _acquire(bucket: Any, amount: float, grants: Grants, number: int) -> N
     grants.times.append((asyncio.get_running_loop().time(), amount, number))
 
 
+async def _eleven_units(bucket: Any, grants: Grants) -> None:
+    """A full bucket's ten units and the one after them, one at a time."""
+    for n in range(11):
+        await _acquire(bucket, 1, grants, n)
+
+
 def _bucket_run(report: Report, cls: Any, scenario: Callable[[Any, Grants], Coroutine[Any, Any, Any]], *,
                 capacity: float, period: float, seconds: float = 3600) -> Grants:
     """Build a bucket inside the world's loop and run `scenario(bucket, grants)` there for at most `seconds`.
@@ -118,10 +124,7 @@ def check_bucket(cls: Callable[..., Any], report: Report) -> None:
                       hint=START_FULL)
 
     with report.case("after the burst, the next unit comes one refill later (6 s), on the loop's clock") as notes:
-        async def next_one(bucket: Any, grants: Grants) -> None:
-            for n in range(11):
-                await _acquire(bucket, 1, grants, n)
-        grants = _bucket_run(report, cls, next_one, capacity=10, period=60, seconds=600)
+        grants = _bucket_run(report, cls, _eleven_units, capacity=10, period=60, seconds=600)
         eleventh = grants.times[10][0] if len(grants.times) > 10 else None
         notes.detail = ("the 11th unit never came" if eleventh is None else
                         f"the 11th unit came at t={eleventh:.2f} s")
@@ -137,10 +140,7 @@ def check_bucket(cls: Callable[..., Any], report: Report) -> None:
                                               "after 6 s, so it waited longer than it had to", hint=PROMPT)
 
     with report.case("a bucket of 10 per 5 s: after the burst, the next unit comes 0.5 s later") as notes:
-        async def short_period(bucket: Any, grants: Grants) -> None:
-            for n in range(11):
-                await _acquire(bucket, 1, grants, n)
-        grants = _bucket_run(report, cls, short_period, capacity=10, period=5, seconds=600)
+        grants = _bucket_run(report, cls, _eleven_units, capacity=10, period=5, seconds=600)
         eleventh = grants.times[10][0] if len(grants.times) > 10 else None
         notes.detail = "the 11th unit never came" if eleventh is None else f"the 11th unit came at t={eleventh:.2f} s"
         report.expect(eleventh is not None and abs(eleventh - 0.5) <= 0.01,
