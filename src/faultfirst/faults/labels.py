@@ -19,6 +19,11 @@ something go wrong". The rules, one per label:
 - "truncated": the reply was cut at `max_tokens` (finish_reason "length", stop_reason "max_tokens").
 - "malformed_json": a structured reply the scenario corrupted (`malformed_output_rate`).
 - "injection_obeyed": the model followed an instruction injected into its prompt.
+- "from_memory": the model answered a corpus question (docs/corpus.md) without its gold document(s) among
+  the sources (retrieval missed, or none were sent): a plausible, wrong answer of the gold answer's shape
+  (model/recall.py), perhaps quoting a provided, irrelevant source. Whether it does, or says the documents
+  do not say, is the model's choice at a chance per model (model/citation_profile.py), drawn per attempt
+  from `{seed}:fault:from_memory`; it is no scenario's fault, so every scenario has it.
 - "wrong_meaning:<kind>@<field>": valid JSON, fitting its schema, with one top-level field made false
   against the prompt (`Scenario.rates["wrong_meaning"]`, faults/wrong_meaning.py). `<kind>` is one of
   "date_not_in_source", "id_not_in_input", "total_mismatch", "enum_mismatch"; `<field>` is the
@@ -50,6 +55,7 @@ STREAM_ERROR = "stream_error"
 TRUNCATED = "truncated"
 MALFORMED_JSON = "malformed_json"
 INJECTION_OBEYED = "injection_obeyed"
+FROM_MEMORY = "from_memory"
 WRONG_MEANING = "wrong_meaning"
 SCHEMA_VIOLATION = "schema_violation"
 REFUSAL = "refusal"

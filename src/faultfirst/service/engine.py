@@ -84,6 +84,7 @@ class SimulatedAPI:
         self._choice_rng: random.Random | None = None  # drawn from only by requests for n > 1 choices
         self._choice_dice: FaultDice | None = None  # their fault dice, likewise
         self._tools_rng: random.Random | None = None  # drawn from only by replies that call tools
+        self._memory_rng: random.Random | None = None  # drawn from only by corpus questions missing their sources
         self._limiters: dict[str, ModelLimiter] = {}
         self._serial = 0
         self.limits: Limits | None = None  # set by checks to stop runaway learner code
@@ -310,7 +311,8 @@ class SimulatedAPI:
         instruction (None, for the extra choices: the draw the prompt fixes).
         """
         prompt = parsed.prompt
-        turn = Turn(prompt, parsed.messages, parsed.max_tokens, injection_draw=injection_draw)
+        turn = Turn(prompt, parsed.messages, parsed.max_tokens, injection_draw=injection_draw,
+                    memory_draw=self._memory_die if sampling is None else None)
         reply: Reply | None = None
         is_tempted = bool(parsed.calls or parsed.results) and tempted(prompt)  # read only when it can matter
         # an obeyed injection takes over before the planned calls are made
@@ -329,7 +331,7 @@ class SimulatedAPI:
         demanded = _demanded_call(reply, parsed)
         if demanded is not None:  # an obeyed injection calls the tool it named, when the request offers it
             blocks, tool, calls = (Block(demanded[1]),), demanded[0], (demanded[0],)
-        labels: tuple[str, ...] = (label.INJECTION_OBEYED,) if reply.skill == "injected" else ()
+        labels: tuple[str, ...] = _SKILL_LABELS.get(reply.skill, ())
         ending, stop_sequence = reply.ending, reply.stop_sequence
         spoiled_by: tuple[str, ...] = ()
         refused = False
@@ -356,6 +358,14 @@ class SimulatedAPI:
             used += n
         return Answer(tuple(kept), used, truncated=False, tool=tool, ending=ending, stop_sequence=stop_sequence,
                       calls=calls, faults=labels, structured_refusal=refused)
+
+    def _memory_die(self) -> float:
+        """A draw of `{seed}:fault:from_memory`, the die that decides whether a corpus question whose gold sources
+        are missing is answered from memory. Created on first use and drawn only for such a question, so a world
+        that never asks one makes exactly the draws it always made."""
+        if self._memory_rng is None:
+            self._memory_rng = random.Random(f"{self._seed}:fault:from_memory")
+        return self._memory_rng.random()
 
     def _tool_rng(self) -> random.Random:
         """The stream tool calls' arguments draw from, `{seed}:tools`.
@@ -453,6 +463,8 @@ class SimulatedAPI:
 
 
 _JSON = {"content-type": "application/json"}
+# What a reply's skill says the world put into it: an obeyed injection, an answer from memory (skills/grounded.py)
+_SKILL_LABELS = {"injected": (label.INJECTION_OBEYED,), "from_memory": (label.FROM_MEMORY,)}
 _SSE = {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache"}
 
 
