@@ -1,0 +1,291 @@
+"""`python -m faultfirst.checks.citations.write_cases [--check]`
+
+Writes `cases.json`, the labelled answers the citations check scores a learner's verifier on: the simulated
+model's answers to the held-out questions, labelled by the world itself, and hand-made adversarial quotes
+built here from held-out documents. Nothing in the file is typed by hand: rerun this after a change to the
+world or the corpus, and `--check` (which tests/test_citations_check.py runs) fails when the committed file
+differs from what it would write.
+
+Every hand-made case asserts what makes it a fair test: a faithful disguise (look-alike letters, invisible
+characters, a spaced-out quote) really falls below the fuzzy threshold until it is normalised, a changed
+number really scores above it, a quote spanning two documents really is in the sources joined together.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from importlib import resources
+
+import bm25s  # type: ignore[import-untyped]  # no stubs, no py.typed
+from rapidfuzz import fuzz
+
+from ...model.corpus import Paper, load_corpus, load_questions
+from ...world import World
+from . import hints
+from .cases import CASES_FILE, WORLD
+
+THRESHOLD = 95  # the lesson's fuzzy threshold: a disguise must fall below it, a changed number score above it
+QUALIFIER_RE = re.compile(r"\b(not|no|never|nor|neither|none|without|only|cannot|fail|fails|failed|unlike|instead|"
+                          r"rather|except|barely|hardly|merely)\b", re.IGNORECASE)
+Case = dict[str, object]
+SCENARIO = "citations"
+WORLDS = tuple((seed, "gpt-fast") for seed in range(1, 7)) + ((7, "gpt-strong"),)  # each asks every question once
+INSTRUCTION = 'Answer from the sources only. Quote the sentences you rely on, each as "exact words" [document id].'
+QUOTED = re.compile(r'"([^"]*)" \[([^\]]+)\]')  # the contract's format, which the world writes
+
+
+def _sentences(paper: Paper) -> list[str]:
+    return re.split(r"(?<=\.) ", paper.abstract)
+
+
+def _papers() -> list[Paper]:
+    """The held-out questions' gold documents, in question order, each once: the hand-made cases' material."""
+    corpus, seen, papers = load_corpus(), set(), []
+    for question in load_questions("heldout"):
+        for span in question.spans:
+            if span.doc not in seen:
+                seen.add(span.doc)
+                papers.append(corpus.paper(span.doc))
+    return papers
+
+
+def _sentence(where: Callable[[str], bool]) -> tuple[Paper, str]:
+    """The first sentence of a held-out document that `where` accepts, and its paper."""
+    for paper in _papers():
+        for sentence in _sentences(paper):
+            if where(sentence):
+                return paper, sentence
+    raise LookupError("no held-out sentence fits the case")
+
+
+def _sources(paper: Paper) -> list[str]:
+    """The cited paper and two other held-out documents, as a retriever would return them."""
+    others = [p.id for p in _papers() if p.id != paper.id and p.topics[0] != paper.topics[0]]
+    return [paper.id, *others[:2]]
+
+
+def _case(origin: str, answer: str, sources: list[str], quotes: int, *faults: str, hint: str | None = None) -> Case:
+    """One labelled answer; `hint` names the constant of hints.py that a verifier failing on it needs."""
+    assert hint is None or hasattr(hints, hint), hint
+    return {"origin": origin, "answer": answer, "sources": sources, "quotes": quotes, "faults": list(faults),
+            "hint": hint}
+
+
+def _score(quote: str, paper: Paper) -> float:
+    return fuzz.partial_ratio(quote, paper.abstract)
+
+
+def _plain(sentence: str) -> bool:
+    """A sentence with no qualifier in it: nothing a cut of it could drop."""
+    return QUALIFIER_RE.search(sentence) is None
+
+
+def _disguised(origin: str, hint: str, where: Callable[[str], bool], disguise: Callable[[str], str],
+               frame: str = "The paper says \"{quote}\" [{doc}].", *, parsed: bool = True) -> Case:
+    """A faithful whole-sentence quote in a disguise that falls below the threshold until it is normalised, or
+    (`parsed=False`) that hides the quote from a parser that reads the answer as it stands."""
+    paper, sentence = _sentence(lambda s: where(s) and _plain(s))
+    quote = disguise(sentence)
+    answer = frame.format(quote=quote, doc=paper.id)
+    assert quote != sentence, origin
+    assert _score(quote, paper) < THRESHOLD if parsed else not re.search(r'"[^"]*" \[', answer), origin
+    return _case(origin, answer, _sources(paper), 1, hint=hint)
+
+
+def _spaced(sentence: str) -> str:
+    gaps = ("\n", "  ", "\t", " \n   ", "   ")
+    words = sentence.split()
+    return words[0] + "".join(gaps[i % len(gaps)] + word for i, word in enumerate(words[1:]))
+
+
+def _invisible(sentence: str) -> str:
+    def hide(match: re.Match[str]) -> str:
+        word = match.group()
+        return f"{word[:3]}\u200b{word[3:6]}\u00ad{word[6:]}"
+    return re.sub(r"\w{7,}", hide, sentence)
+
+
+def _compatible(sentence: str) -> str:
+    fullwidth = str.maketrans({**{str(d): chr(0xFF10 + d) for d in range(10)}, "%": "\uff05"})
+    words = sentence.translate(fullwidth).replace("fi", "\ufb01").replace("fl", "\ufb02").split(" ")
+    return "".join(word + ("\u00a0" if i % 2 else " ") for i, word in enumerate(words)).rstrip()
+
+
+def _lookalike(sentence: str) -> str:
+    return sentence.translate(str.maketrans("aeocpxy", "\u0430\u0435\u043e\u0441\u0440\u0445\u0443"))
+
+
+def _faithful_disguises() -> Iterator[Case]:
+    yield _disguised("curly quote marks and a curly apostrophe", "CURLY", lambda s: "'s " in s,
+                     lambda s: s.replace("'", "\u2019"), "The paper says \u201c{quote}\u201d [{doc}].", parsed=False)
+    yield _disguised("line breaks, tabs and runs of spaces", "WHITESPACE", lambda s: len(s.split()) >= 12, _spaced,
+                     "The paper says \"{quote}\"\n   [{doc}].", parsed=False)
+    yield _disguised("zero-width spaces and soft hyphens", "INVISIBLE", lambda s: len(re.findall(r"\w{7,}", s)) >= 4,
+                     _invisible)
+    yield _disguised("fullwidth digits, ligatures and no-break spaces", "COMPAT",
+                     lambda s: bool(re.search(r"\d", s)) and "fi" in s, _compatible)
+    yield _disguised("Cyrillic look-alike letters", "LOOKALIKE", lambda s: len(s) >= 60, _lookalike)
+
+
+def _ellipsis() -> Case:
+    """Words left out of a long sentence with "...", none of them a qualifier: faithful."""
+    paper, sentence = _sentence(lambda s: len(s.split()) >= 14 and _plain(s))
+    words = sentence.split()
+    quote = " ".join(words[:4]) + " ... " + " ".join(words[-4:])
+    assert _score(quote, paper) < THRESHOLD
+    return _case("an ellipsis for words left out", f"It \"{quote}\" [{paper.id}].", _sources(paper), 1,
+                 hint="ELLIPSIS")
+
+
+def _slip() -> Case:
+    """A hyphen copied as a space: not exact, but a fuzzy match well above the threshold. Faithful."""
+    paper, sentence = _sentence(lambda s: bool(re.search(r"[a-z]-[a-z]", s)) and len(s) >= 80 and _plain(s))
+    quote = re.sub(r"([a-z])-([a-z])", r"\1 \2", sentence, count=1)
+    assert quote not in paper.abstract and _score(quote, paper) >= THRESHOLD
+    return _case("a copying slip (a hyphen as a space)", f"They write \"{quote}\" [{paper.id}].", _sources(paper), 1,
+                 hint="FUZZY")
+
+
+def _changed_number() -> Case:
+    """One digit of a result changed: a fuzzy score above the threshold, and a false quote."""
+    paper, sentence = _sentence(lambda s: bool(re.search(r"\d\.\d%", s)) and len(s) >= 70)
+    digit = re.search(r"\d(?=%)", sentence)
+    assert digit is not None
+    quote = sentence[:digit.start()] + str((int(digit.group()) + 3) % 10) + sentence[digit.end():]
+    assert _score(quote, paper) >= THRESHOLD
+    return _case("a changed number", f"The result: \"{quote}\" [{paper.id}].", _sources(paper), 1,
+                 "changed_number@1", hint="NUMBERS")
+
+
+def _spanning() -> Case:
+    """The last sentence of one source and the first of the next, cited to the first: in the sources joined."""
+    first, second = _papers()[0], next(p for p in _papers() if p.topics[0] != _papers()[0].topics[0])
+    quote = f"{_sentences(first)[-1]} {_sentences(second)[0]}"
+    faithful = _sentences(second)[-1]
+    assert quote in f"{first.abstract} {second.abstract}" and _score(quote, first) < THRESHOLD
+    answer = f"One source says \"{faithful}\" [{second.id}], and another \"{quote}\" [{first.id}]."
+    return _case("a quote spanning two documents", answer, [first.id, second.id], 2, "spanning_documents@2",
+                 hint="CITED_ONLY")
+
+
+def _unprovided() -> Case:
+    """A real sentence of a corpus paper that was not among the sources, cited by its own id."""
+    paper, sentence = _sentence(lambda s: bool(re.search(r"\d", s)))
+    stranger = next(p for p in load_corpus().papers if p.id not in {x.id for x in _papers()}
+                    and p.topics[0] != paper.topics[0])
+    quote = next(s for s in _sentences(stranger) if re.search(r"\d", s))
+    sources = _sources(paper)
+    assert all(quote not in load_corpus().paper(doc).abstract for doc in sources)
+    return _case("a document that was never provided", f"Reported: \"{quote}\" [{stranger.id}].", sources, 1,
+                 "unprovided_document@1", hint="UNPROVIDED")
+
+
+def _cut_after(word: str) -> Case:
+    """The words after a sentence's `word` ("not", "no" ...), quoted as if the sentence said them."""
+    pattern = re.compile(rf"\b{word}\b (.+)\.$")
+
+    def fits(sentence: str) -> bool:
+        found = pattern.search(sentence)
+        return found is not None and len(found.group(1).split()) >= 3 and _plain(found.group(1))
+
+    paper, sentence = _sentence(fits)
+    found = pattern.search(sentence)
+    assert found is not None
+    quote = found.group(1)
+    return _case(f"a cut that drops '{word}'", f"In short, it does \"{quote}\" [{paper.id}].", _sources(paper), 1,
+                 "reversed_quote@1", hint="REVERSED")
+
+
+def _ellipsis_over_only() -> Case:
+    """A result "only" qualifies, with "only" left out behind an ellipsis."""
+    paper, sentence = _sentence(lambda s: re.search(r"\bonly \d", s) is not None)
+    before, _, after = sentence.rstrip(".").partition(" only ")
+    quote = f"{before} ... {after}"
+    faithful = next(s for s in _sentences(paper) if _plain(s) and s != sentence)
+    answer = f"The paper finds that \"{faithful}\" [{paper.id}] and that \"{quote}\" [{paper.id}]."
+    return _case("an ellipsis that drops 'only'", answer, _sources(paper), 2, "reversed_quote@2", hint="REVERSED")
+
+
+def _empty() -> Case:
+    """An empty quote, in a document whose opening sentence has no qualifier (so only emptiness can reject it)."""
+    paper = next(p for p in _papers() if _plain(_sentences(p)[0]))
+    faithful = _sentences(paper)[-1]
+    answer = f"The sources agree \"\" [{paper.id}], and \"{faithful}\" [{paper.id}]."
+    return _case("an empty quote", answer, _sources(paper), 2, "empty_quote@1", hint="EMPTY")
+
+
+def _without_quotes() -> Iterator[Case]:
+    paper = _papers()[0]
+    yield _case("an answer with no quotes", "The documents do not say.", _sources(paper), 0)
+    yield _case("an empty answer", "", _sources(paper), 0)
+
+
+def hand_made() -> list[Case]:
+    """The adversarial answers, each named for what it tries on a verifier."""
+    return [*_without_quotes(), *_faithful_disguises(), _ellipsis(), _slip(), _changed_number(), _spanning(),
+            _unprovided(), _cut_after("not"), _ellipsis_over_only(), _empty()]
+
+
+def _retriever() -> Callable[[str], list[str]]:
+    """The lesson's retriever: the four abstracts BM25 ranks first for a question."""
+    papers = load_corpus().papers
+    index = bm25s.BM25()
+    index.index(bm25s.tokenize([p.abstract for p in papers], stopwords="en", show_progress=False),
+                show_progress=False)
+
+    def retrieve(question: str) -> list[str]:
+        ranked, _ = index.retrieve(bm25s.tokenize([question], stopwords="en", show_progress=False), k=4,
+                                   show_progress=False)
+        return [papers[i].id for i in ranked[0]]
+    return retrieve
+
+
+def world_answers() -> list[Case]:
+    """Every held-out question asked in prose, by two models in two worlds of the citations scenario, with the
+    retrieved sources and the world's labels."""
+    corpus, retrieve, cases = load_corpus(), _retriever(), []
+    for seed, model in WORLDS:
+        world = World(seed=seed, scenario=SCENARIO)
+        client = world.openai(max_retries=0)
+        for question in load_questions("heldout"):
+            sources = retrieve(question.text)
+            documents = "\n".join(f'<document id="{doc}">{corpus.paper(doc).abstract}</document>' for doc in sources)
+            reply = client.chat.completions.create(model=model, messages=[
+                {"role": "system", "content": INSTRUCTION},
+                {"role": "user", "content": f"{documents}\n\nQuestion: {question.text}"}])
+            answer = reply.choices[0].message.content or ""
+            cases.append(_case(WORLD, answer, sources, len(QUOTED.findall(answer)), *world.requests[-1].faults))
+    return cases
+
+
+def build() -> dict[str, object]:
+    return {"about": "written by python -m faultfirst.checks.citations.write_cases; do not edit",
+            "answers": [*world_answers(), *hand_made()]}
+
+
+def render(data: dict[str, object]) -> str:
+    return json.dumps(data, indent=1) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[1] if __doc__ else None)
+    parser.add_argument("--check", action="store_true", help="fail if the committed file differs; write nothing")
+    options = parser.parse_args(argv)
+    target = resources.files(__package__).joinpath(CASES_FILE)
+    text = render(build())
+    if options.check:
+        if not target.is_file() or target.read_text(encoding="utf-8") != text:
+            print(f"{CASES_FILE} differs from what write_cases writes: run python -m {__name__}", file=sys.stderr)
+            return 1
+        return 0
+    with resources.as_file(target) as path:
+        path.write_text(text, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
