@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
+from ...faults.labels import parse_label
+
 CASES_FILE = "cases.json"
 WORLD = "world"  # the origin of an answer the simulated model wrote
 
@@ -33,12 +35,8 @@ class LabelledAnswer:
 
     def wrong(self) -> dict[int, str]:
         """The quotes that are wrong, by number (1-based): each one's kind."""
-        found: dict[int, str] = {}
-        for label in self.faults:
-            kind, at, n = label.rpartition("@")
-            if at and n.isdigit():  # a quote's label; "from_memory" spoils the answer, not a quote
-                found[int(n)] = kind
-        return found
+        labels = map(parse_label, self.faults)  # "from_memory" spoils the answer, not a quote, and names none
+        return {int(n): kind for kind, _, n in labels if n is not None and n.isdigit()}
 
 
 @cache
