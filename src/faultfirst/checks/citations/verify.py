@@ -67,10 +67,13 @@ def _wrongly_judged(verdicts: list[Any], answer: LabelledAnswer) -> list[tuple[i
     return [(n, v, wrong.get(n)) for n, v in enumerate(verdicts, start=1) if bool(v.ok) == (n in wrong)]
 
 
-def _said(n: int, verdict: Any, answer: LabelledAnswer) -> str:
+def _said(n: int, verdict: Any, answer: LabelledAnswer, label: str | None) -> str:
+    """What went wrong with quote `n`, in words: the quote, what the verifier said, and what it is."""
     why = getattr(verdict, "why", "")
-    return (f"quote {n} of {_shown(answer.answer)} was {'accepted' if verdict.ok else 'rejected'}"
-            + (f" ({why})" if why else ""))
+    quoted = f"{_shown(str(getattr(verdict, 'quote', '')), 70)} [{getattr(verdict, 'doc', '?')}]"
+    return (f"quote {n} of the answer, {quoted}, was {'accepted' if verdict.ok else 'rejected'}"
+            + (f" ({why})" if why else "") + (f"; it is labelled {label}" if label else "; it is a faithful quote")
+            + f". The answer: {_shown(answer.answer)}")
 
 
 @register("citations-verify")
@@ -86,9 +89,8 @@ def _check(fn: Callable[..., Any], report: Report) -> None:
                 _counted(report, verdicts, answer, None)
                 for n, verdict, label in _wrongly_judged(verdicts, answer):
                     missed += label == kind
-                    report.expect(label != kind, _said(n, verdict, answer) + f"; it is labelled {kind}",
-                                  hint=MISSED.get(kind))
-            notes.detail = f"{len(spoiled) - missed} of {plural(len(spoiled), 'answer')} with one"
+                    report.expect(label != kind, _said(n, verdict, answer, label), hint=MISSED.get(kind))
+            notes.detail = f"caught in {len(spoiled) - missed} of the {plural(len(spoiled), 'answer')} holding one"
 
     with report.case("the world's faithful quotes: none rejected") as notes:
         faithful = 0
@@ -97,7 +99,7 @@ def _check(fn: Callable[..., Any], report: Report) -> None:
             _counted(report, verdicts, answer, None)
             faithful += answer.quotes - len(answer.wrong())
             for n, verdict, label in _wrongly_judged(verdicts, answer):
-                report.expect(label is not None, _said(n, verdict, answer) + "; it is a faithful quote")
+                report.expect(label is not None, _said(n, verdict, answer, label))
         notes.detail = f"{plural(faithful, 'faithful quote')} in {plural(len(world), 'answer')}"
 
     for answer in (a for a in answers if a.origin != WORLD):
@@ -106,8 +108,7 @@ def _check(fn: Callable[..., Any], report: Report) -> None:
             verdicts = _verdicts(report, fn, answer)
             _counted(report, verdicts, answer, hint)
             for n, verdict, label in _wrongly_judged(verdicts, answer):
-                report.expect(False, _said(n, verdict, answer) + (f"; it is {label.replace('_', ' ')}" if label else
-                                                                  "; it is a faithful quote"), hint=hint)
+                report.expect(False, _said(n, verdict, answer, label), hint=hint)
 
     with report.case("every labelled quote: precision and recall of the rejections") as notes:
         caught = wrong = rejected = 0
