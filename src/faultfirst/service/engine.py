@@ -150,7 +150,7 @@ class SimulatedAPI:
             return fault
         assert admission is not None
         answer = self._answer(spec, parsed, roll.spoilers(scenario, provider, now), self._dice,
-                              injection_draw=injection, quoters=roll.quoters(scenario))
+                              injection_draw=injection, roll=roll)
         more = self._more_choices(spec, parsed, provider, now)
         record.bill(spec, parsed.input_tokens, answer.output_tokens + sum(a.output_tokens for a in more))
         record.stop_reason = dialect.stop_reason(answer)
@@ -224,7 +224,7 @@ class SimulatedAPI:
             outage = self._server_error(provider, record, rid, timing, overloaded=False)
             return self._item_error(provider, record, outage, end - start)
         answer = self._answer(spec, parsed, roll.spoilers(self.scenario, provider, start), self._dice,
-                              injection_draw=injection, quoters=roll.quoters(self.scenario))
+                              injection_draw=injection, roll=roll)
         more = self._more_choices(spec, parsed, provider, start)
         output_tokens = answer.output_tokens + sum(a.output_tokens for a in more)
         record.status = 200
@@ -303,11 +303,11 @@ class SimulatedAPI:
 
     def _answer(self, spec: ModelSpec, parsed: ParsedRequest, spoilers: tuple[ReplyFault, ...], dice: FaultDice, *,
                 injection_draw: float | None = None, sampling: random.Random | None = None,
-                quoters: tuple[tuple[QuoteFault, float], ...] = ()) -> Answer:
+                roll: Roll | None = None) -> Answer:
         """One choice of the reply: the responder's text, maybe spoiled, ended at a stop sequence, cut at max_tokens.
 
-        `spoilers` are the reply faults that struck it, `quoters` the citation faults the scenario rates with
-        their dice (they strike a reply that quotes its sources); both draw their details from `dice`. `sampling`
+        `spoilers` are the reply faults that struck it; `roll` holds the attempt's dice, which the citation faults
+        read when the reply quotes its sources; both draw their details from `dice`. `sampling`
         defaults to the world's own stream; the extra choices of an n > 1 request pass their own (and their own
         dice), so that asking for more choices shifts no draw of the world's. `injection_draw` decides an injected
         instruction (None, for the extra choices: the draw the prompt fixes).
@@ -334,7 +334,7 @@ class SimulatedAPI:
         if demanded is not None:  # an obeyed injection calls the tool it named, when the request offers it
             blocks, tool, calls = (Block(demanded[1]),), demanded[0], (demanded[0],)
         labels: tuple[str, ...] = _SKILL_LABELS.get(reply.skill, ())
-        if reply.cited is not None and quoters:
+        if reply.cited is not None and roll is not None and (quoters := roll.quoters(self.scenario)):
             blocks, misquoted = _misquote(reply.cited, quoters, dice, self.scenario)
             labels += misquoted
         ending, stop_sequence = reply.ending, reply.stop_sequence
@@ -395,7 +395,7 @@ class SimulatedAPI:
             self._choice_dice = FaultDice(self._seed, self._dice.kinds, purpose="choices:fault")
         dice = self._choice_dice
         return tuple(self._answer(spec, parsed, roll.spoilers(self.scenario, provider, now), dice,
-                                  sampling=self._choice_rng, quoters=roll.quoters(self.scenario))
+                                  sampling=self._choice_rng, roll=roll)
                      for roll in (dice.roll() for _ in range(parsed.n - 1)))
 
     def _timed_stream(self, record: RequestRecord, spec: ModelSpec, parsed: ParsedRequest,
