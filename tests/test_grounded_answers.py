@@ -246,3 +246,12 @@ def test_no_text_of_tiers_1_to_3_asks_a_corpus_question():
     for path in texts:
         text = normalised_words(path.read_text(encoding="utf-8"))
         assert not any(question in text for question in questions), path
+
+
+def test_extra_choices_draw_their_own_memory_dice_and_leave_the_first_choice_as_it_was():
+    question = ANSWERABLE[0]
+    alone = World(seed=6).openai().chat.completions.create(model="gpt-fast", messages=ask(question.text))
+    many = World(seed=6).openai().chat.completions.create(model="gpt-fast", messages=ask(question.text), n=8)
+    texts = [choice.message.content for choice in many.choices]
+    assert texts[0] == alone.choices[0].message.content
+    assert NO_SOURCE in texts and any(text != NO_SOURCE for text in texts)
