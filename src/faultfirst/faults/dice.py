@@ -17,7 +17,7 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping
 
-from .kind import Fault, RefusalFault, ReplyFault, ScenarioView, Stage, StreamFault
+from .kind import Fault, QuoteFault, RefusalFault, ReplyFault, ScenarioView, Stage, StreamFault
 
 
 class FaultDice:
@@ -69,6 +69,12 @@ class Roll:
         """The refusals of `stage` that strike, in registration order (the first one answers)."""
         struck = self._struck(stage, scenario, provider, now)
         return tuple(k for k in struck if isinstance(k, RefusalFault)) if struck else ()
+
+    def quoters(self, scenario: ScenarioView) -> tuple[tuple[QuoteFault, float], ...]:
+        """The citation faults `scenario` rates, each with its die: whether one strikes depends on the reply's
+        quotes and the model (`QuoteFault.chance`), known only once the model has answered."""
+        kinds = self.dice.candidates(Stage.QUOTE, scenario)
+        return tuple((k, self.draws[k.name]) for k in kinds if isinstance(k, QuoteFault)) if kinds else ()
 
     def spoilers(self, scenario: ScenarioView, provider: str, now: float) -> tuple[ReplyFault, ...]:
         """The reply faults that strike, in registration order (each spoils what the one before left)."""

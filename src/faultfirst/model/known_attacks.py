@@ -27,6 +27,7 @@ from .attacks import URL_RE, Attack, load_attacks
 from .injections import _INJECTION_RE
 from .obedience import Family
 from .prompt import Prompt
+from .text_tools import normalised_words as _normalised
 
 _FAMILIES: dict[str, Family] = {
     "direct_override": "override", "via_document": "override", "via_tool_result": "override",
@@ -34,11 +35,6 @@ _FAMILIES: dict[str, Family] = {
     "impersonation": "impersonation", "obfuscation": "obfuscation",
 }
 _BLOB_RE = re.compile(r"[A-Za-z0-9+/=]{24,}")
-
-
-def _normalised(text: str) -> str:
-    """Words only, lower case, single spaces: how a case is compared with a prompt."""
-    return " ".join(re.findall(r"[^\W_]+", text.casefold()))
 
 
 @functools.cache

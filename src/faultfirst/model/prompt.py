@@ -7,6 +7,7 @@ The request-parsing layer turns an OpenAI or Anthropic request into a `Prompt`; 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Literal
 
@@ -23,6 +24,9 @@ class Document:
     title: str | None = None
     citations: bool = False
     origin: Literal["document", "tool_result"] = "document"
+    # An Anthropic "content" source's text blocks (`text` is them joined, as its citations' cited_text is);
+    # empty for a plain-text source. Its citations point at blocks, not characters.
+    chunks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -52,13 +56,58 @@ class Prompt:
 
 @dataclass(frozen=True)
 class Citation:
-    """A character span of ``documents[document_index]`` that backs a block."""
+    """A character span of ``documents[document_index]`` that backs a block (with `blocks`: a range of its
+    content blocks, `start` inclusive and `end` exclusive, as Anthropic's content_block_location has it)."""
 
     document_index: int
     start: int
     end: int
     cited_text: str
     title: str | None
+    blocks: bool = False
+
+
+@dataclass(frozen=True)
+class Quote:
+    """A quotation a reply attributes to a source: the words, the source's id, and the offsets it claims.
+
+    In prose, `"text" [doc]`; in a rigid reply, a claim whose `start` and `end` are meant to be the
+    character offsets of `text` in the source's text.
+    """
+
+    text: str
+    doc: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Cited:
+    """A grounded answer that quotes its sources in its own text, which the world's citation faults may spoil.
+
+    `mode` is "prose" (the answer, then each quote as `"exact words" [doc-0042]`) or "rigid" (JSON: `answer`
+    and `claims`, each claim a quote, its source's id and its offsets). `sources` are the provided sources by
+    id, in prompt order, and `model` and `verbatim` (the prompt asked for word-for-word quotes) are what
+    the fault rates depend on (model/citation_profile.py).
+    """
+
+    mode: Literal["prose", "rigid"]
+    answer: str
+    quotes: tuple[Quote, ...]
+    sources: tuple[tuple[str, str], ...]
+    model: str = ""
+    verbatim: bool = False
+
+    @property
+    def text(self) -> str:
+        """The reply as the model writes it."""
+        if self.mode == "rigid":
+            claims = [{"quote": q.text, "doc": q.doc, "start": q.start, "end": q.end} for q in self.quotes]
+            return json.dumps({"answer": self.answer, "claims": claims}, ensure_ascii=False)
+        if not self.quotes:
+            return self.answer
+        says = "The source says" if len(self.quotes) == 1 else "The sources say"
+        return f"{self.answer} {says}: " + " and ".join(f'"{q.text}" [{q.doc}]' for q in self.quotes)
 
 
 @dataclass(frozen=True)
@@ -80,6 +129,9 @@ class Reply:
     # A tool call an obeyed injection demands: the tool's name and an argument its call must carry (or None).
     # The engine makes the call when the request offers that tool; otherwise the reply is its text.
     demanded_call: tuple[str, str | None] | None = None
+    # A grounded answer whose quotes the world's citation faults may spoil (model/citing.py): prose quoting
+    # its sources, or rigid claims. None for every other reply, and for Anthropic citation blocks.
+    cited: Cited | None = None
 
     @property
     def text(self) -> str:

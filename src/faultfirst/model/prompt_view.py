@@ -19,6 +19,7 @@ _DOC_TAG_RE = re.compile(r"<document\b([^>]*)>(.*?)</document>", re.IGNORECASE |
 _DOC_CONTENT_RE = re.compile(r"<document_content>(.*?)</document_content>", re.IGNORECASE | re.DOTALL)
 _DOC_SOURCE_RE = re.compile(r"<(source|title)>(.*?)</\1>", re.IGNORECASE | re.DOTALL)
 _DOC_ATTR_RE = re.compile(r"""\b(?:title|name|source)\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
+_DOC_ID_RE = re.compile(r"""\bid\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
 _DOC_WRAPPER_RE = re.compile(r"</?documents>", re.IGNORECASE)
 _DOC_HEADER_RE = re.compile(
     r"^[ \t]*Document(?:[ \t]*\d+)?(?:[ \t]*\(([^)\n]*)\))?[ \t]*:[ \t]*", re.IGNORECASE | re.MULTILINE
@@ -40,6 +41,12 @@ class _Source:
     citations: bool = False
     origin: Placement = "document"
     delimited: bool = True  # set apart by the API (a block, a tool message) or by tags; not a bare "Document:"
+    ident: str | None = None  # a `<document id="...">` tag's id: what a quote cites the source by
+
+    @property
+    def key(self) -> str | None:
+        """The id a reply cites this source by: its tag's id, else its title (an Anthropic document's)."""
+        return self.ident or self.title
 
     @functools.cached_property
     def mark(self) -> str | None:
@@ -84,7 +91,9 @@ def _embedded_documents(user: str) -> tuple[list[_Source], list[tuple[int, int]]
             (attribute.group(1) or attribute.group(2)) if attribute else None
         )
         text = content.group(1) if content else _DOC_SOURCE_RE.sub("", body)
-        sources.append(_Source(text.strip(), title.strip() if title else None))
+        ident = _DOC_ID_RE.search(attributes)
+        sources.append(_Source(text.strip(), title.strip() if title else None,
+                               ident=(ident.group(1) or ident.group(2)).strip() if ident else None))
         spans.append(section.span())
     if sources:
         return sources, spans

@@ -13,6 +13,9 @@ is a :class:`Responder`: it replies, or returns None to let the next link answer
    chance that depends on the model, the attack's family and the defences around it
    (`obedience.py`), drawn per attempt from the world's injection stream; when it
    resists, the injected sentence is left out of everything below.
+   ``grounded`` - the user asks one of the corpus's questions (docs/corpus.md): answer it from the sources
+   given, citing them as the prompt asks, or from memory (``from_memory``) when they miss its gold
+   documents (`skills/grounded.py`; it goes before ``json``, whose schema may be its rigid claims).
    ``json``     - the prompt carries a JSON Schema: emit JSON that fits it.
    ``answer``   - documents plus a question: quote the best-matching sentences,
    with Anthropic-style citations when the document enables them.
@@ -33,9 +36,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from .corpus_questions import find_question
 from .fixtures import FixtureSet
 from .injections import _obey
 from .known_attacks import demanded_call, obeyed_text, without_case
@@ -45,6 +50,7 @@ from .prompt_view import _View
 from .skills.answer import _answer
 from .skills.classify import _classify
 from .skills.default import _default_text, _stable_seed, _topic
+from .skills.grounded import Remembering, grounded
 from .skills.json_schema import _dump, _Facts, _fake_json
 from .skills.summary import _summary
 
@@ -62,6 +68,9 @@ class Turn:
     # The world's draw, in [0, 1), deciding whether an injected instruction is obeyed on this attempt (from
     # its own stream, so it shifts no other draw). None, outside a world: a draw fixed by the prompt.
     injection_draw: float | None = None
+    # The world's die deciding whether a corpus question its sources cannot answer is answered from memory,
+    # drawn only when one is asked (`{seed}:fault:from_memory`). None, outside a world: a draw fixed by the prompt.
+    memory_draw: Callable[[], float] | None = None
 
 
 class Responder(Protocol):
@@ -151,29 +160,34 @@ class _Tempted:
     and the chance it obeys (`obedience.chance`)."""
 
     obeyed: Reply
-    resisted: Reply | _Sampled
+    resisted: Reply | _Sampled | Remembering
     chance: float
 
 
-def _resolve(decision: Reply | _Sampled | _Tempted, turn: Turn) -> Reply | _Sampled:
-    """The decision for this attempt: a tempted prompt obeys when the attempt's draw falls under its chance."""
-    if not isinstance(decision, _Tempted):
-        return decision
-    draw = turn.injection_draw
-    if draw is None:
-        draw = random.Random(f"injection:{_stable_seed(turn.prompt)}").random()
-    return decision.obeyed if draw < decision.chance else decision.resisted
+def _resolve(decision: Reply | _Sampled | _Tempted | Remembering, turn: Turn) -> Reply | _Sampled:
+    """The decision for this attempt: a tempted prompt obeys when the attempt's draw falls under its chance; a
+    question its sources cannot answer is answered from memory when the attempt's memory die does."""
+    if isinstance(decision, _Tempted):
+        draw = turn.injection_draw
+        if draw is None:
+            draw = random.Random(f"injection:{_stable_seed(turn.prompt)}").random()
+        decision = decision.obeyed if draw < decision.chance else decision.resisted
+    if isinstance(decision, Remembering):
+        die = turn.memory_draw() if turn.memory_draw is not None else random.Random(
+            f"memory:{_stable_seed(turn.prompt)}").random()
+        return decision.recalled if die < decision.chance else decision.silent
+    return decision
 
 
 # Lessons and benchmarks repeat prompts heavily, and reading a prompt (splitting
 # sentences, finding injections, ranking) costs more than sampling a reply from
 # it, so the prompt-only part of `respond` is cached. Bounded: cleared when full. The bound holds the
 # parallelism lesson's thousand documents through every pass and seed its cells make over them.
-_DECISIONS: dict[tuple[Any, ...], Reply | _Sampled | _Tempted] = {}
+_DECISIONS: dict[tuple[Any, ...], Reply | _Sampled | _Tempted | Remembering] = {}
 _DECISIONS_MAX = 16384
 
 
-def _decide(prompt: Prompt) -> Reply | _Sampled | _Tempted:
+def _decide(prompt: Prompt) -> Reply | _Sampled | _Tempted | Remembering:
     """Everything about the reply that depends on the prompt alone (cached).
 
     An attempt asks twice (the skills, then the default reply) about the same `Prompt` object, which parsing
@@ -191,7 +205,7 @@ def _decide(prompt: Prompt) -> Reply | _Sampled | _Tempted:
 _last: tuple[Prompt | None, Any] = (None, None)
 
 
-def _decide_keyed(prompt: Prompt) -> Reply | _Sampled | _Tempted:
+def _decide_keyed(prompt: Prompt) -> Reply | _Sampled | _Tempted | Remembering:
     schema = json.dumps(prompt.schema, sort_keys=True) if prompt.schema is not None else None
     key = (prompt.system, prompt.user, prompt.documents, schema, prompt.temperature > 0, prompt.provider, prompt.model)
     decision = _DECISIONS.get(key)
@@ -202,7 +216,7 @@ def _decide_keyed(prompt: Prompt) -> Reply | _Sampled | _Tempted:
     return decision
 
 
-def _decide_uncached(prompt: Prompt) -> Reply | _Sampled | _Tempted:
+def _decide_uncached(prompt: Prompt) -> Reply | _Sampled | _Tempted | Remembering:
     view = _View.of(prompt)
     if view.case is not None and view.temptation is not None:
         cleaned = without_case(prompt, view.case)
@@ -215,8 +229,10 @@ def _decide_uncached(prompt: Prompt) -> Reply | _Sampled | _Tempted:
                     chance(prompt.model, view.temptation))
 
 
-def _decide_resisting(prompt: Prompt, view: _View) -> Reply | _Sampled:
+def _decide_resisting(prompt: Prompt, view: _View) -> Reply | _Sampled | Remembering:
     """The reply of a model that follows no injected instruction (the view has already left them out)."""
+    if (question := find_question(view.request)) is not None:
+        return grounded(view, question)
     if prompt.schema is not None:
         facts = _Facts.of(view)
         if prompt.temperature > 0:

@@ -29,6 +29,12 @@ _NEGATORS = frozenset([
 ])
 
 
+def normalised_words(text: str) -> str:
+    """Words only, case folded, single spaces: how the world recognises a packaged text (an attack case, a
+    corpus question) in a prompt whatever its punctuation, spacing or case."""
+    return " ".join(re.findall(r"[^\W_]+", text.casefold()))
+
+
 def _stem(word: str) -> str:
     """Fold common English plurals and third-person verbs so "refunds" matches "refund"."""
     if len(word) > 4 and word.endswith("ies"):

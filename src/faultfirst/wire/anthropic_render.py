@@ -1,7 +1,7 @@
 """The Anthropic Messages API's JSON, as `anthropic` 2.x parses it.
 
 Shapes follow the SDK's models (`anthropic.types.Message`, the `Raw*Event`
-stream events, `CitationCharLocation`); tests validate every body built here
+stream events, `CitationCharLocation`, `CitationContentBlockLocation`); tests validate every body built here
 against them.
 """
 
@@ -15,6 +15,9 @@ from .framing import Answer, pieces, sse
 
 
 def _citation(c: Any) -> dict[str, Any]:
+    if c.blocks:
+        return {"type": "content_block_location", "cited_text": c.cited_text, "document_index": c.document_index,
+                "document_title": c.title, "start_block_index": c.start, "end_block_index": c.end, "file_id": None}
     return {
         "type": "char_location", "cited_text": c.cited_text, "document_index": c.document_index,
         "document_title": c.title, "start_char_index": c.start, "end_char_index": c.end, "file_id": None,

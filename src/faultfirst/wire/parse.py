@@ -103,10 +103,17 @@ def _ends_in_tool_results(messages: list[Any]) -> bool:
 
 
 def _document(block: dict[str, Any]) -> Document:
+    """A document block with a plain-text source, or a "content" source (its text blocks, cited by block)."""
     source = block.get("source") or {}
-    if source.get("type") != "text":
-        raise InvalidRequest("the simulator supports document blocks with a plain-text source only", "messages")
     citations = bool((block.get("citations") or {}).get("enabled"))
+    if source.get("type") == "content":
+        content = source.get("content", "")
+        chunks = (content,) if isinstance(content, str) else tuple(
+            str(part.get("text", "")) for part in content if isinstance(part, dict) and part.get("type") == "text")
+        return Document(text="".join(chunks), title=block.get("title"), citations=citations, chunks=chunks)
+    if source.get("type") != "text":
+        raise InvalidRequest("the simulator supports document blocks with a plain-text or content source only",
+                             "messages")
     return Document(text=str(source.get("data", "")), title=block.get("title"), citations=citations)
 
 
