@@ -41,10 +41,14 @@ def _literal(model: Any, field: str) -> tuple[Any, ...]:
 
 
 def test_the_pinned_versions():
+    """These facts are those of openai 3.57.0 and anthropic 2.14.0."""
     assert openai.__version__ == "3.57.0" and anthropic.__version__ == "2.14.0"
 
 
 def test_three_citation_location_types_and_their_fields():
+    """Anthropic citations are char_location (start_char_index, end_char_index), page_location (start_page_number,
+    end_page_number) or content_block_location (start_block_index, end_block_index, the end exclusive), each with
+    cited_text, document_index, document_title and file_id."""
     assert _literal(CitationCharLocation, "type") == ("char_location",)
     assert _literal(CitationPageLocation, "type") == ("page_location",)
     assert _literal(CitationContentBlockLocation, "type") == ("content_block_location",)
@@ -65,6 +69,7 @@ def _models_in(annotation: Any) -> set[type]:
 
 
 def test_a_text_block_carries_its_citations_and_the_stream_sends_them_as_citations_delta():
+    """A TextBlock's `citations` holds the three location types; a stream sends each as a `citations_delta`."""
     locations = {CitationCharLocation, CitationPageLocation, CitationContentBlockLocation}
     assert locations <= _models_in(TextBlock.model_fields["citations"].annotation)
     assert locations <= _models_in(CitationsDelta.model_fields["citation"].annotation)
@@ -73,6 +78,8 @@ def test_a_text_block_carries_its_citations_and_the_stream_sends_them_as_citatio
 
 
 def test_the_request_types_for_documents_with_citations():
+    """A document block takes source, title, context and citations ({"enabled": bool}); a source is "text" or
+    "content" (among others)."""
     assert typing.get_type_hints(CitationsConfigParam) == {"enabled": bool}
     hints = typing.get_type_hints(DocumentBlockParam)
     assert {"source", "type", "title", "context", "citations", "cache_control"} <= set(hints)
@@ -81,6 +88,8 @@ def test_the_request_types_for_documents_with_citations():
 
 
 def test_openai_chat_completions_has_no_field_for_citations_into_your_documents():
+    """OpenAI's Chat Completions message has no field for citations into documents you send: `annotations` are
+    url_citation only (its web search tool's)."""
     assert set(ChatCompletionMessage.model_fields) == {"content", "refusal", "role", "annotations", "audio",
                                                        "function_call", "tool_calls"}
     assert _literal(Annotation, "type") == ("url_citation",)  # web search results' URLs, not your documents

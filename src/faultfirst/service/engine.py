@@ -84,7 +84,7 @@ class SimulatedAPI:
         self._choice_rng: random.Random | None = None  # drawn from only by requests for n > 1 choices
         self._choice_dice: FaultDice | None = None  # their fault dice, likewise
         self._tools_rng: random.Random | None = None  # drawn from only by replies that call tools
-        self._memory_rng: random.Random | None = None  # drawn from only by corpus questions missing their sources
+        self._memory_rngs: dict[str, random.Random] = {}  # drawn from only by corpus questions missing their sources
         self._limiters: dict[str, ModelLimiter] = {}
         self._serial = 0
         self.limits: Limits | None = None  # set by checks to stop runaway learner code
@@ -150,7 +150,7 @@ class SimulatedAPI:
             return fault
         assert admission is not None
         answer = self._answer(spec, parsed, roll.spoilers(scenario, provider, now), self._dice,
-                              injection_draw=injection, quoters=roll.quoters(scenario))
+                              injection_draw=injection, roll=roll)
         more = self._more_choices(spec, parsed, provider, now)
         record.bill(spec, parsed.input_tokens, answer.output_tokens + sum(a.output_tokens for a in more))
         record.stop_reason = dialect.stop_reason(answer)
@@ -224,7 +224,7 @@ class SimulatedAPI:
             outage = self._server_error(provider, record, rid, timing, overloaded=False)
             return self._item_error(provider, record, outage, end - start)
         answer = self._answer(spec, parsed, roll.spoilers(self.scenario, provider, start), self._dice,
-                              injection_draw=injection, quoters=roll.quoters(self.scenario))
+                              injection_draw=injection, roll=roll)
         more = self._more_choices(spec, parsed, provider, start)
         output_tokens = answer.output_tokens + sum(a.output_tokens for a in more)
         record.status = 200
@@ -303,18 +303,18 @@ class SimulatedAPI:
 
     def _answer(self, spec: ModelSpec, parsed: ParsedRequest, spoilers: tuple[ReplyFault, ...], dice: FaultDice, *,
                 injection_draw: float | None = None, sampling: random.Random | None = None,
-                quoters: tuple[tuple[QuoteFault, float], ...] = ()) -> Answer:
+                roll: Roll | None = None) -> Answer:
         """One choice of the reply: the responder's text, maybe spoiled, ended at a stop sequence, cut at max_tokens.
 
-        `spoilers` are the reply faults that struck it, `quoters` the citation faults the scenario rates with
-        their dice (they strike a reply that quotes its sources); both draw their details from `dice`. `sampling`
+        `spoilers` are the reply faults that struck it; `roll` holds the attempt's dice, which the citation faults
+        read when the reply quotes its sources; both draw their details from `dice`. `sampling`
         defaults to the world's own stream; the extra choices of an n > 1 request pass their own (and their own
         dice), so that asking for more choices shifts no draw of the world's. `injection_draw` decides an injected
         instruction (None, for the extra choices: the draw the prompt fixes).
         """
         prompt = parsed.prompt
         turn = Turn(prompt, parsed.messages, parsed.max_tokens, injection_draw=injection_draw,
-                    memory_draw=self._memory_die if sampling is None else None)
+                    memory_draw=self._memory_die if sampling is None else self._choices_memory_die)
         reply: Reply | None = None
         is_tempted = bool(parsed.calls or parsed.results) and tempted(prompt)  # read only when it can matter
         # an obeyed injection takes over before the planned calls are made
@@ -334,7 +334,7 @@ class SimulatedAPI:
         if demanded is not None:  # an obeyed injection calls the tool it named, when the request offers it
             blocks, tool, calls = (Block(demanded[1]),), demanded[0], (demanded[0],)
         labels: tuple[str, ...] = _SKILL_LABELS.get(reply.skill, ())
-        if reply.cited is not None and quoters:
+        if reply.cited is not None and roll is not None and (quoters := roll.quoters(self.scenario)):
             blocks, misquoted = _misquote(reply.cited, quoters, dice, self.scenario)
             labels += misquoted
         ending, stop_sequence = reply.ending, reply.stop_sequence
@@ -368,9 +368,17 @@ class SimulatedAPI:
         """A draw of `{seed}:fault:from_memory`, the die that decides whether a corpus question whose gold sources
         are missing is answered from memory. Created on first use and drawn only for such a question, so a world
         that never asks one makes exactly the draws it always made."""
-        if self._memory_rng is None:
-            self._memory_rng = random.Random(f"{self._seed}:fault:from_memory")
-        return self._memory_rng.random()
+        return self._memory_stream("fault:from_memory").random()
+
+    def _choices_memory_die(self) -> float:
+        """The same die for the extra choices of an n > 1 request, from `{seed}:choices:fault:from_memory`."""
+        return self._memory_stream("choices:fault:from_memory").random()
+
+    def _memory_stream(self, name: str) -> random.Random:
+        rng = self._memory_rngs.get(name)
+        if rng is None:
+            rng = self._memory_rngs[name] = random.Random(f"{self._seed}:{name}")
+        return rng
 
     def _tool_rng(self) -> random.Random:
         """The stream tool calls' arguments draw from, `{seed}:tools`.
@@ -395,7 +403,7 @@ class SimulatedAPI:
             self._choice_dice = FaultDice(self._seed, self._dice.kinds, purpose="choices:fault")
         dice = self._choice_dice
         return tuple(self._answer(spec, parsed, roll.spoilers(self.scenario, provider, now), dice,
-                                  sampling=self._choice_rng, quoters=roll.quoters(self.scenario))
+                                  sampling=self._choice_rng, roll=roll)
                      for roll in (dice.roll() for _ in range(parsed.n - 1)))
 
     def _timed_stream(self, record: RequestRecord, spec: ModelSpec, parsed: ParsedRequest,
