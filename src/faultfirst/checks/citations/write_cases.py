@@ -30,7 +30,7 @@ from .cases import CASES_FILE, WORLD
 
 THRESHOLD = 95  # the lesson's fuzzy threshold: a disguise must fall below it, a changed number score above it
 QUALIFIER_RE = re.compile(r"\b(not|no|never|nor|neither|none|without|only|cannot|fail|fails|failed|unlike|instead|"
-                          r"rather|except|barely|hardly|merely)\b", re.IGNORECASE)
+                          r"rather|except|barely|hardly|merely|but|yet|although|though)\b", re.IGNORECASE)
 Case = dict[str, object]
 SCENARIO = "citations"
 WORLDS = tuple((seed, "gpt-fast") for seed in range(1, 7)) + ((7, "gpt-strong"),)  # each asks every question once
@@ -200,6 +200,18 @@ def _cut_after(word: str) -> Case:
                  "reversed_quote@1", hint="REVERSED")
 
 
+def _cut_before_but() -> Case:
+    """A claim quoted without the limit its sentence puts on it after "but"."""
+    def fits(sentence: str) -> bool:
+        before = sentence.partition(" but ")[0].rstrip(",")
+        return " but " in sentence and len(before.split()) >= 4 and _plain(before)
+
+    paper, sentence = _sentence(fits)
+    quote = sentence.partition(" but ")[0].rstrip(",")
+    return _case("a cut that drops what follows 'but'", f"As the paper puts it, \"{quote}\" [{paper.id}].",
+                 _sources(paper), 1, "reversed_quote@1", hint="REVERSED")
+
+
 def _ellipsis_over_only() -> Case:
     """A result "only" qualifies, with "only" left out behind an ellipsis."""
     paper, sentence = _sentence(lambda s: re.search(r"\bonly \d", s) is not None)
@@ -227,7 +239,7 @@ def _without_quotes() -> Iterator[Case]:
 def hand_made() -> list[Case]:
     """The adversarial answers, each named for what it tries on a verifier."""
     return [*_without_quotes(), *_faithful_disguises(), _ellipsis(), _slip(), _changed_number(), _spanning(),
-            _unprovided(), _cut_after("not"), _ellipsis_over_only(), _empty()]
+            _unprovided(), _cut_after("not"), _cut_before_but(), _ellipsis_over_only(), _empty()]
 
 
 def _retriever() -> Callable[[str], list[str]]:
