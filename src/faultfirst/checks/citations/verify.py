@@ -61,8 +61,15 @@ def _counted(report: Report, verdicts: list[Any], answer: LabelledAnswer, hint: 
                   f"{plural(answer.quotes, 'quote')}: {_shown(answer.answer)}", hint=hint)
 
 
-def _wrongly_judged(verdicts: list[Any], answer: LabelledAnswer) -> list[tuple[int, Any, str | None]]:
-    """The quotes judged against their label: (number, verdict, the fault's kind or None for a faithful quote)."""
+Misjudged = tuple[int, Any, str | None]  # a quote's number, the learner's verdict, its label (None: faithful)
+
+
+def _misjudged(report: Report, fn: Callable[..., Any], answer: LabelledAnswer,
+               hint: str | None = None) -> list[Misjudged]:
+    """The learner's verdicts on `answer` that go against its labels, after checking there is one per quote (`hint`
+    for an answer whose quotes were miscounted)."""
+    verdicts = _verdicts(report, fn, answer)
+    _counted(report, verdicts, answer, hint)
     wrong = answer.wrong()
     return [(n, v, wrong.get(n)) for n, v in enumerate(verdicts, start=1) if bool(v.ok) == (n in wrong)]
 
@@ -83,31 +90,22 @@ def _check(fn: Callable[..., Any], report: Report) -> None:
     for kind in sorted({kind for answer in world for kind in answer.wrong().values()}):
         spoiled = [a for a in world if kind in a.wrong().values()]
         with report.case(f"the world's {KIND_NAMES.get(kind, kind)}: each one rejected") as notes:
-            missed = 0
-            for answer in spoiled:
-                verdicts = _verdicts(report, fn, answer)
-                _counted(report, verdicts, answer, None)
-                for n, verdict, label in _wrongly_judged(verdicts, answer):
-                    missed += label == kind
-                    report.expect(label != kind, _said(n, verdict, answer, label), hint=MISSED.get(kind))
-            notes.detail = f"caught in {len(spoiled) - missed} of the {plural(len(spoiled), 'answer')} holding one"
+            missed = [_said(n, verdict, answer, label) for answer in spoiled
+                      for n, verdict, label in _misjudged(report, fn, answer) if label == kind]
+            notes.detail = f"caught {len(spoiled) - len(missed)} of {plural(len(spoiled), 'quote')}"
+            report.expect(not missed, missed[0] if missed else "", hint=MISSED.get(kind))
 
     with report.case("the world's faithful quotes: none rejected") as notes:
-        faithful = 0
-        for answer in world:
-            verdicts = _verdicts(report, fn, answer)
-            _counted(report, verdicts, answer, None)
-            faithful += answer.quotes - len(answer.wrong())
-            for n, verdict, label in _wrongly_judged(verdicts, answer):
-                report.expect(label is not None, _said(n, verdict, answer, label))
-        notes.detail = f"{plural(faithful, 'faithful quote')} in {plural(len(world), 'answer')}"
+        faithful = sum(answer.quotes - len(answer.wrong()) for answer in world)
+        false_alarms = [_said(n, verdict, answer, label) for answer in world
+                        for n, verdict, label in _misjudged(report, fn, answer) if label is None]
+        notes.detail = f"{plural(len(false_alarms), 'false alarm')} in {plural(faithful, 'faithful quote')}"
+        report.expect(not false_alarms, false_alarms[0] if false_alarms else "")
 
     for answer in (a for a in answers if a.origin != WORLD):
         hint = getattr(hints, answer.hint) if answer.hint else None
         with report.case(f"hand-made: {answer.origin}"):
-            verdicts = _verdicts(report, fn, answer)
-            _counted(report, verdicts, answer, hint)
-            for n, verdict, label in _wrongly_judged(verdicts, answer):
+            for n, verdict, label in _misjudged(report, fn, answer, hint):
                 report.expect(False, _said(n, verdict, answer, label), hint=hint)
 
     with report.case("every labelled quote: precision and recall of the rejections") as notes:
