@@ -72,13 +72,17 @@ def test_chat_completions_has_no_document_field_and_its_only_annotation_is_a_url
 
 
 def test_bm25s_defaults_the_lesson_describes():
-    """Lucene's BM25 with k1=1.5 and b=0.75; tokenize lowercases and keeps words of two or more word characters."""
+    """Lucene's BM25 with k1=1.5 and b=0.75; tokenize lowercases, keeps words of two or more word characters, drops
+    English stopwords when asked (not "which"), and takes a stemmer."""
     defaults = inspect.signature(bm25s.BM25.__init__).parameters
     assert (defaults["k1"].default, defaults["b"].default, defaults["method"].default) == (1.5, 0.75, "lucene")
     tokenize = inspect.signature(bm25s.tokenize).parameters
     assert tokenize["lower"].default is True and tokenize["token_pattern"].default == r"(?u)\b\w\w+\b"
+    assert "stemmer" in tokenize  # the lesson: bm25s can add a stemmer
     assert bm25s.tokenize(["The A-1 q-error of HistoLoom"], stopwords="en", return_ids=False,
                           show_progress=False) == [["error", "histoloom"]]
+    assert bm25s.tokenize(["Which dataset was it evaluated on?"], stopwords="en", return_ids=False,
+                          show_progress=False) == [["which", "dataset", "evaluated"]]
 
 
 def test_bm25s_returns_positions_and_refuses_a_k_beyond_the_corpus():
