@@ -31,7 +31,9 @@ GATEWAY = RefusalFault(name="gateway_error", stage=Stage.CONNECT, refusal=Refusa
 SCHEMA = {"type": "object", "properties": {"customer": {"type": "string"}, "total": {"type": "integer"}},
           "required": ["customer", "total"], "additionalProperties": False}
 ROUGH = {"reset", "overload", "stream_error", "malformed_json"}  # the built-in kinds `_rough` rates
-DRAWN = ROUGH | {"refusal", "wrong_meaning", "schema_violation"}  # the built-in kinds that roll dice
+CITATION = {"invented_quote", "paraphrase_as_quote", "reversed_quote", "wrong_document", "unprovided_document",
+            "offset_error"}
+DRAWN = ROUGH | {"refusal", "wrong_meaning", "schema_violation"} | CITATION  # the built-in kinds that roll dice
 
 
 @pytest.fixture
@@ -222,5 +224,7 @@ def test_the_registry_refuses_a_second_kind_of_a_name_and_keeps_the_built_in_one
         registry.register(dataclasses.replace(gateway, refusal=Refusal.OVERLOADED))
     with pytest.raises(ValueError, match="built-in"):
         registry.unregister("overload")
-    assert [k.name for k in registry.kinds()] == ["outage", "reset", "overload", "refusal", "wrong_meaning",
-                                                  "schema_violation", "malformed_json", "stream_error", "gateway_error"]
+    assert [k.name for k in registry.kinds()] == [
+        "outage", "reset", "overload", "invented_quote", "paraphrase_as_quote", "reversed_quote", "wrong_document",
+        "unprovided_document", "offset_error", "refusal", "wrong_meaning", "schema_violation", "malformed_json",
+        "stream_error", "gateway_error"]

@@ -81,7 +81,7 @@ def _right(reply: dict[str, Any], prompt: str, status: str) -> bool:
 
 def test_sloppy_json_is_the_lessons_scenario_and_no_other_scenario_rates_the_new_kinds():
     assert dict(SCENARIOS["sloppy-json"].rates) == {"wrong_meaning": 0.20, "schema_violation": 0.15, "refusal": 0.05}
-    assert all(not s.rates for name, s in SCENARIOS.items() if name != "sloppy-json")
+    assert all(not s.rates for name, s in SCENARIOS.items() if name not in ("sloppy-json", "citations"))
 
 
 def test_strict_parse_meets_wrong_meaning_and_refusals_at_their_rates_and_never_a_schema_violation():

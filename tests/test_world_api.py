@@ -30,7 +30,7 @@ def test_world_options_are_keyword_only_with_documented_defaults():
 def test_all_named_scenarios_exist():
     """Every scenario the curriculum names can be built."""
     assert set(SCENARIOS) == {"calm", "latency-drift", "rate-limited", "overloaded", "outage", "flaky-output",
-                              "sloppy-json", "bad-day"}
+                              "sloppy-json", "citations", "bad-day"}
     for name in SCENARIOS:
         assert World(scenario=name).scenario.name == name
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping
 
-from .kind import Fault, RefusalFault, ReplyFault, ScenarioView, Stage, StreamFault
+from .kind import Fault, QuoteFault, RefusalFault, ReplyFault, ScenarioView, Stage, StreamFault
 
 
 class FaultDice:
@@ -67,6 +67,12 @@ class Roll:
     def refusals(self, stage: Stage, scenario: ScenarioView, provider: str, now: float) -> tuple[RefusalFault, ...]:
         """The refusals of `stage` that strike, in registration order (the first one answers)."""
         return tuple(k for k in self._struck(stage, scenario, provider, now) if isinstance(k, RefusalFault))
+
+    def quoters(self, scenario: ScenarioView) -> tuple[tuple[QuoteFault, float], ...]:
+        """The citation faults `scenario` rates, each with its die: whether one strikes depends on the reply's
+        quotes and the model (`QuoteFault.chance`), known only once the model has answered."""
+        kinds = self.dice.candidates(Stage.QUOTE, scenario)
+        return tuple((k, self.draws[k.name]) for k in kinds if isinstance(k, QuoteFault)) if kinds else ()
 
     def spoilers(self, scenario: ScenarioView, provider: str, now: float) -> tuple[ReplyFault, ...]:
         """The reply faults that strike, in registration order (each spoils what the one before left)."""

@@ -12,12 +12,17 @@ what a fault may read of the `Scenario` it strikes in.
 
 from __future__ import annotations
 
+import dataclasses
 import random
-from abc import ABC
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Protocol
+
+from ..model.citation_profile import fault_rate
+from ..model.prompt import Cited, Quote
+from . import labels
 
 
 class Stage(Enum):
@@ -25,6 +30,7 @@ class Stage(Enum):
 
     CONNECT = "connect"  # before the rate limiter: the provider is down, or the connection fails
     ADMIT = "admit"  # the rate limiter let it by, and the provider refuses it before generating
+    QUOTE = "quote"  # a quote of a grounded answer (in prose, or a rigid claim) is misquoted or misattributed
     REPLY = "reply"  # the reply's structured text (JSON output, a tool call's arguments) is spoiled
     STREAM = "stream"  # a stream fails after it started
 
@@ -149,3 +155,49 @@ class StreamFault(Fault):
     def cut(self, rng: random.Random) -> float:
         """Where the stream fails, as a share of its events, drawn from the kind's detail stream."""
         return rng.uniform(0.25, 0.75)
+
+
+@dataclass(frozen=True, kw_only=True)
+class QuoteFault(Fault, ABC):
+    """A citation fault (stage QUOTE): it spoils one quote of a grounded answer that quotes its sources.
+
+    The engine hands it the answer's `Cited` (the quotes, in reply order, and the sources provided, by id):
+    prose quoting `"..." [doc-0042]`, or a rigid reply's claims. Anthropic citation blocks never reach it:
+    the API guarantees they point into the documents. Its die strikes under the scenario's rate for it (a
+    scale: 1 applies the table as it is) times the model's and prompt's rate (model/citation_profile.py).
+    Then it picks one quote among those it can spoil, from its detail stream; if a kind before it in this
+    reply already spoiled that quote, it leaves the reply alone (so adding a kind never changes which quote
+    another picks, only whether it still gets it). The label is `"<name>@<n>"`, n the quote's 1-based place.
+    """
+
+    stage: Stage = Stage.QUOTE
+    modes: frozenset[str] = frozenset({"prose", "rigid"})
+
+    def chance(self, scenario: ScenarioView, cited: Cited) -> float:
+        """The chance this kind strikes `cited`: the scenario's scale times the profile's rate."""
+        if cited.mode not in self.modes:
+            return 0.0
+        return self.rate(scenario) * fault_rate(self.name, cited.model, verbatim=cited.verbatim)
+
+    @abstractmethod
+    def spoils(self, cited: Cited) -> tuple[int, ...]:
+        """The places (0-based) of the quotes this kind can spoil in `cited`."""
+
+    @abstractmethod
+    def spoil(self, cited: Cited, quote: Quote, rng: random.Random) -> Quote:
+        """`quote` spoiled; `cited` gives the sources the reply was written from."""
+
+    def strike(self, cited: Cited, rng: random.Random, taken: frozenset[int]) -> tuple[Cited, int] | None:
+        """`cited` with one quote spoiled and that quote's place, or None when there is none it may take."""
+        places = self.spoils(cited)
+        if not places:
+            return None
+        place = rng.choice(places)
+        if place in taken:
+            return None
+        quotes = list(cited.quotes)
+        quotes[place] = self.spoil(cited, quotes[place], rng)
+        return dataclasses.replace(cited, quotes=tuple(quotes)), place
+
+    def label(self, place: int) -> str:
+        return labels.quoted(self.name, place + 1)

@@ -34,6 +34,16 @@ something go wrong". The rules, one per label:
   (`Scenario.rates["schema_violation"]`). Never on a strict schema: the real APIs guarantee those.
 - "refusal": the model declined a structured request (`Scenario.rates["refusal"]`): OpenAI's
   `message.refusal` with `content: null`, Anthropic's `stop_reason: "refusal"`.
+- "<citation fault>@<n>": a grounded answer that quotes its sources (quotes in prose, `"..." [doc-0042]`, or
+  rigid claims with offsets; never Anthropic citation blocks, which the API guarantees) had its n-th quote
+  (1-based, in reply order) spoiled, at `Scenario.rates[<kind>]` times the model's and prompt's rate
+  (model/citation_profile.py; scenario "citations"): "invented_quote" (words no provided source holds),
+  "wrong_document" (a provided source's exact words under another provided source's id),
+  "paraphrase_as_quote" (the sentence reworded), "unprovided_document" (an id the request never sent),
+  "reversed_quote" (a real substring cut so it says the opposite of its sentence) and, rigid only,
+  "offset_error" (`start`/`end` that do not slice to the quote). At most one kind spoils a quote (the first
+  registered); a kind with nothing to spoil in a reply leaves no label. `parse_label` gives the quote's
+  number as the field: "wrong_document@2" -> ("wrong_document", None, "2").
 - "timeout": the world held a reply past the client's read timeout on purpose. No scenario
   injects such a stall today, so no record carries it yet: a client timing out on a reply that
   is merely slow (the latency tail, drift) met the world's natural latency, not an injected
@@ -59,6 +69,13 @@ FROM_MEMORY = "from_memory"
 WRONG_MEANING = "wrong_meaning"
 SCHEMA_VIOLATION = "schema_violation"
 REFUSAL = "refusal"
+# The citation faults (stage QUOTE), labelled "<name>@<n>" with n the spoiled quote's 1-based place in the reply
+INVENTED_QUOTE = "invented_quote"
+WRONG_DOCUMENT = "wrong_document"
+PARAPHRASE_AS_QUOTE = "paraphrase_as_quote"
+UNPROVIDED_DOCUMENT = "unprovided_document"
+REVERSED_QUOTE = "reversed_quote"
+OFFSET_ERROR = "offset_error"
 
 # The kinds of wrong meaning, the <kind> of "wrong_meaning:<kind>@<field>"
 DATE_NOT_IN_SOURCE = "date_not_in_source"
@@ -80,14 +97,18 @@ def semantic(name: str, detail: str, field: str) -> str:
     return f"{name}:{detail}@{field}"
 
 
+def quoted(name: str, number: int) -> str:
+    """The label of a citation fault that spoiled the reply's `number`-th quote (1-based): "<name>@<number>"."""
+    return f"{name}@{number}"
+
+
 def parse_label(label: str) -> Label:
     """`label`'s parts: "wrong_meaning:total_mismatch@total" gives ("wrong_meaning", "total_mismatch", "total");
-    a plain label gives (label, None, None). The field is what follows the first "@", so it may hold any text."""
+    "invented_quote@2" gives ("invented_quote", None, "2"); a plain label gives (label, None, None). The field
+    is what follows the first "@", so it may hold any text."""
     head, at, field = label.partition("@")
     name, colon, detail = head.partition(":")
-    if not colon:
-        return Label(label)
-    return Label(name, detail, field if at else None)
+    return Label(name, detail if colon else None, field if at else None)
 
 
 def with_label(labels: tuple[str, ...], *added: str) -> tuple[str, ...]:

@@ -13,19 +13,27 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from .invented_quote import INVENTED_QUOTE
 from .kind import Fault
 from .malformed_json import MALFORMED_JSON
+from .offset_error import OFFSET_ERROR
 from .outage import OUTAGE
 from .overload import OVERLOAD
+from .paraphrase_as_quote import PARAPHRASE_AS_QUOTE
 from .refusal import REFUSAL
 from .reset import RESET
+from .reversed_quote import REVERSED_QUOTE
 from .schema_violation import SCHEMA_VIOLATION
 from .stream_error import STREAM_ERROR
+from .unprovided_document import UNPROVIDED_DOCUMENT
+from .wrong_document import WRONG_DOCUMENT
 from .wrong_meaning import WRONG_MEANING
 
-# Within REPLY: a refusal first (it ends the reply), then the meaning and the schema, then the syntax
-_BUILT_IN: tuple[Fault, ...] = (OUTAGE, RESET, OVERLOAD, REFUSAL, WRONG_MEANING, SCHEMA_VIOLATION, MALFORMED_JSON,
-                                STREAM_ERROR)
+# Within QUOTE: the first kind to take a quote keeps it (the words, then the attribution, then the offsets).
+# Within REPLY: a refusal first (it ends the reply), then the meaning and the schema, then the syntax.
+_BUILT_IN: tuple[Fault, ...] = (OUTAGE, RESET, OVERLOAD, INVENTED_QUOTE, PARAPHRASE_AS_QUOTE, REVERSED_QUOTE,
+                                WRONG_DOCUMENT, UNPROVIDED_DOCUMENT, OFFSET_ERROR, REFUSAL, WRONG_MEANING,
+                                SCHEMA_VIOLATION, MALFORMED_JSON, STREAM_ERROR)
 _registered: list[Fault] = list(_BUILT_IN)
 
 

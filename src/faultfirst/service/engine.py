@@ -28,10 +28,10 @@ from ..clock.limits import Limits
 from ..faults import labels as label
 from ..faults import registry
 from ..faults.dice import FaultDice, Roll
-from ..faults.kind import Refusal, RefusalFault, ReplyFault, Stage, Structured
+from ..faults.kind import QuoteFault, Refusal, RefusalFault, ReplyFault, ScenarioView, Stage, Structured
 from ..model.catalog import RETIRED, Catalog, ModelSpec
 from ..model.known_attacks import demanded_arguments
-from ..model.prompt import Block, Reply
+from ..model.prompt import Block, Cited, Reply
 from ..model.prompt_view import resisted_results
 from ..model.responders import Responders, Turn, tempted
 from ..model.tokens import count_tokens, truncate_to_tokens
@@ -150,7 +150,7 @@ class SimulatedAPI:
             return fault
         assert admission is not None
         answer = self._answer(spec, parsed, roll.spoilers(scenario, provider, now), self._dice,
-                              injection_draw=injection)
+                              injection_draw=injection, roll=roll)
         more = self._more_choices(spec, parsed, provider, now)
         record.bill(spec, parsed.input_tokens, answer.output_tokens + sum(a.output_tokens for a in more))
         record.stop_reason = dialect.stop_reason(answer)
@@ -224,7 +224,7 @@ class SimulatedAPI:
             outage = self._server_error(provider, record, rid, timing, overloaded=False)
             return self._item_error(provider, record, outage, end - start)
         answer = self._answer(spec, parsed, roll.spoilers(self.scenario, provider, start), self._dice,
-                              injection_draw=injection)
+                              injection_draw=injection, roll=roll)
         more = self._more_choices(spec, parsed, provider, start)
         output_tokens = answer.output_tokens + sum(a.output_tokens for a in more)
         record.status = 200
@@ -302,12 +302,14 @@ class SimulatedAPI:
         return self._server_error(provider, record, rid, timing, overloaded=fault.refusal is Refusal.OVERLOADED)
 
     def _answer(self, spec: ModelSpec, parsed: ParsedRequest, spoilers: tuple[ReplyFault, ...], dice: FaultDice, *,
-                injection_draw: float | None = None, sampling: random.Random | None = None) -> Answer:
+                injection_draw: float | None = None, sampling: random.Random | None = None,
+                roll: Roll | None = None) -> Answer:
         """One choice of the reply: the responder's text, maybe spoiled, ended at a stop sequence, cut at max_tokens.
 
-        `spoilers` are the reply faults that struck it; they draw their details from `dice`. `sampling` defaults
-        to the world's own stream; the extra choices of an n > 1 request pass their own (and their own dice), so
-        that asking for more choices shifts no draw of the world's. `injection_draw` decides an injected
+        `spoilers` are the reply faults that struck it; `roll` holds the attempt's dice, which the citation faults
+        read when the reply quotes its sources; both draw their details from `dice`. `sampling`
+        defaults to the world's own stream; the extra choices of an n > 1 request pass their own (and their own
+        dice), so that asking for more choices shifts no draw of the world's. `injection_draw` decides an injected
         instruction (None, for the extra choices: the draw the prompt fixes).
         """
         prompt = parsed.prompt
@@ -332,6 +334,9 @@ class SimulatedAPI:
         if demanded is not None:  # an obeyed injection calls the tool it named, when the request offers it
             blocks, tool, calls = (Block(demanded[1]),), demanded[0], (demanded[0],)
         labels: tuple[str, ...] = _SKILL_LABELS.get(reply.skill, ())
+        if reply.cited is not None and roll is not None and (quoters := roll.quoters(self.scenario)):
+            blocks, misquoted = _misquote(reply.cited, quoters, dice, self.scenario)
+            labels += misquoted
         ending, stop_sequence = reply.ending, reply.stop_sequence
         spoiled_by: tuple[str, ...] = ()
         refused = False
@@ -389,8 +394,9 @@ class SimulatedAPI:
             self._choice_rng = random.Random(f"{self._seed}:choices")
             self._choice_dice = FaultDice(self._seed, self._dice.kinds, purpose="choices:fault")
         dice = self._choice_dice
-        return tuple(self._answer(spec, parsed, dice.roll().spoilers(self.scenario, provider, now), dice,
-                                  sampling=self._choice_rng) for _ in range(parsed.n - 1))
+        return tuple(self._answer(spec, parsed, roll.spoilers(self.scenario, provider, now), dice,
+                                  sampling=self._choice_rng, roll=roll)
+                     for roll in (dice.roll() for _ in range(parsed.n - 1)))
 
     def _timed_stream(self, record: RequestRecord, spec: ModelSpec, parsed: ParsedRequest,
                       events: list[StreamEvent], read_timeout: float, headers: dict[str, str]) -> Outcome:
@@ -528,6 +534,27 @@ def _spoil(blocks: tuple[Block, ...], calling: bool, parsed: ParsedRequest, spoi
             return (Block(spoiled.text),), labels, True
         blocks = (Block(spoiled.text), *blocks[1:]) if calling else (Block(spoiled.text),)
     return blocks, labels, False
+
+
+def _misquote(cited: Cited, quoters: tuple[tuple[QuoteFault, float], ...], dice: FaultDice,
+              scenario: ScenarioView) -> tuple[tuple[Block, ...], tuple[str, ...]]:
+    """A grounded answer's text after the citation faults whose dice struck it, and their labels.
+
+    A kind whose die falls under its chance for this reply draws once from its detail stream, whatever the reply
+    offers it, and takes its choices from that draw: so its stream moves the same with or without the other
+    kinds, and a kind that finds its quote already taken by one before it just leaves no label.
+    """
+    taken: frozenset[int] = frozenset()
+    labels: tuple[str, ...] = ()
+    for kind, die in quoters:
+        if die >= kind.chance(scenario, cited):
+            continue
+        struck = kind.strike(cited, random.Random(dice.detail(kind).getrandbits(64)), taken)
+        if struck is not None:
+            cited, place = struck
+            taken |= {place}
+            labels += (kind.label(place),)
+    return (Block(cited.text),), labels
 
 
 def _demanded_call(reply: Reply, parsed: ParsedRequest) -> tuple[str, str] | None:

@@ -114,6 +114,15 @@ SCENARIOS: dict[str, Scenario] = {
             rates={"wrong_meaning": 0.20, "schema_violation": 0.15, "refusal": 0.05},
         ),
         Scenario(
+            "citations",
+            "Grounded answers that quote their sources misquote at the simulator's rates per model and prompt "
+            "(model/citation_profile.py): invented quotes, real quotes under the wrong id, paraphrases in quote "
+            "marks, ids never provided, quotes cut to say the opposite, and (rigid claims) wrong offsets.",
+            _GENEROUS,
+            rates=dict.fromkeys(("invented_quote", "paraphrase_as_quote", "reversed_quote", "wrong_document",
+                                 "unprovided_document", "offset_error"), 1.0),
+        ),
+        Scenario(
             "bad-day",
             "All at once: latency drift, tight rate limits, 8% overload, 2% resets, 5% broken streams, "
             "20% broken JSON, and Anthropic down from minute 10 to minute 25.",
