@@ -2,8 +2,9 @@
 
 The retriever is built over the corpus's 300 papers in reverse id order, so that an id computed from a position
 (`f"doc-{i + 1:04d}"`) is wrong everywhere, and over six papers, so that a `k` larger than the collection is asked
-for. Probes name a paper in ways only a working BM25 index finds: its method's name alone, a question in its own
-capitals and punctuation, the abstract with the name taken out. Then recall@5 is measured on the held-out
+for. Probes name a paper in ways only a working BM25 index finds: its method's name in lower case, the name as
+written (capitals, a question mark), the abstract with the name taken out; a list of papers emptied after the
+build shows whether retrieve still reads it. Then recall@5 is measured on the held-out
 questions, which the lesson never prints.
 """
 
