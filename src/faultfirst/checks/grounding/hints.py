@@ -24,8 +24,8 @@ DOCUMENT = ("a chunk from the right paper is not enough: it must hold the gold s
             "span.end <= end), or recall counts documents, not evidence")
 WHOLE = ("a chunk that cuts the gold span holds only part of the evidence: count it only when the span is inside the "
          "chunk, not when the two overlap")
-END = ("ends are exclusive, like Python slices and Span.end: a chunk that ends exactly where the span ends holds it "
-       "(span.end <= end)")
+END = ("an end is excluded, as in a Python slice and in Span.end: a chunk that ends exactly where the span ends "
+       "holds it (span.end <= end)")
 ANY = "a question with two gold spans and one of them found scores 1/2, not 1: the share of its spans found"
 ALL = "a question with two gold spans and one of them found scores 1/2, not 0: the share of its spans found"
 PRECISION = ("divide the spans found by the question's gold spans, not by k: found / k is precision (and it punishes "
