@@ -10,6 +10,7 @@ question are not routed here (the notebooks' unchanged outputs show it for Tiers
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from faultfirst.model.citation_profile import MEMORY_CHANCE
 from faultfirst.model.corpus import Question
 from faultfirst.model.corpus_questions import find_question
 from faultfirst.model.recall import recalled_answer
+from faultfirst.model.text_tools import normalised_words
 from tests.conftest import ask
 from tests.corpus_requests import (
     CLAIMS_SCHEMA,
@@ -230,3 +232,26 @@ def test_only_a_whole_corpus_question_is_recognised():
     assert find_question(question.text.replace("?", "")) is None
     assert find_question(question.text.replace(question.text.split()[-1], "something?")) is None
     assert find_question("What is the capital of France?") is None
+
+
+def test_no_text_of_tiers_1_to_3_asks_a_corpus_question():
+    """The corpus routing cannot fire before Tier 4: no lesson, check or fixture of Tiers 1-3 holds a corpus
+    question's words (and their committed notebooks replay unchanged, tests/notebooks)."""
+    root = Path(__file__).parents[1]
+    texts = [*root.glob("book/tier[123]/*.md"), *root.glob("book/intro/*.md"),
+             *root.glob("src/faultfirst/checks/**/*.py"), *root.glob("src/faultfirst/fixtures/*.json"),
+             *root.glob("src/faultfirst/attack_set/*.json")]
+    assert len(texts) > 20
+    questions = [normalised_words(q.text) for q in load_questions()]
+    for path in texts:
+        text = normalised_words(path.read_text(encoding="utf-8"))
+        assert not any(question in text for question in questions), path
+
+
+def test_extra_choices_draw_their_own_memory_dice_and_leave_the_first_choice_as_it_was():
+    question = ANSWERABLE[0]
+    alone = World(seed=6).openai().chat.completions.create(model="gpt-fast", messages=ask(question.text))
+    many = World(seed=6).openai().chat.completions.create(model="gpt-fast", messages=ask(question.text), n=8)
+    texts = [choice.message.content for choice in many.choices]
+    assert texts[0] == alone.choices[0].message.content
+    assert NO_SOURCE in texts and any(text != NO_SOURCE for text in texts)

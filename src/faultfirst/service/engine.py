@@ -84,7 +84,7 @@ class SimulatedAPI:
         self._choice_rng: random.Random | None = None  # drawn from only by requests for n > 1 choices
         self._choice_dice: FaultDice | None = None  # their fault dice, likewise
         self._tools_rng: random.Random | None = None  # drawn from only by replies that call tools
-        self._memory_rng: random.Random | None = None  # drawn from only by corpus questions missing their sources
+        self._memory_rngs: dict[str, random.Random] = {}  # drawn from only by corpus questions missing their sources
         self._limiters: dict[str, ModelLimiter] = {}
         self._serial = 0
         self.limits: Limits | None = None  # set by checks to stop runaway learner code
@@ -314,7 +314,7 @@ class SimulatedAPI:
         """
         prompt = parsed.prompt
         turn = Turn(prompt, parsed.messages, parsed.max_tokens, injection_draw=injection_draw,
-                    memory_draw=self._memory_die if sampling is None else None)
+                    memory_draw=self._memory_die if sampling is None else self._choices_memory_die)
         reply: Reply | None = None
         is_tempted = bool(parsed.calls or parsed.results) and tempted(prompt)  # read only when it can matter
         # an obeyed injection takes over before the planned calls are made
@@ -368,9 +368,17 @@ class SimulatedAPI:
         """A draw of `{seed}:fault:from_memory`, the die that decides whether a corpus question whose gold sources
         are missing is answered from memory. Created on first use and drawn only for such a question, so a world
         that never asks one makes exactly the draws it always made."""
-        if self._memory_rng is None:
-            self._memory_rng = random.Random(f"{self._seed}:fault:from_memory")
-        return self._memory_rng.random()
+        return self._memory_stream("fault:from_memory").random()
+
+    def _choices_memory_die(self) -> float:
+        """The same die for the extra choices of an n > 1 request, from `{seed}:choices:fault:from_memory`."""
+        return self._memory_stream("choices:fault:from_memory").random()
+
+    def _memory_stream(self, name: str) -> random.Random:
+        rng = self._memory_rngs.get(name)
+        if rng is None:
+            rng = self._memory_rngs[name] = random.Random(f"{self._seed}:{name}")
+        return rng
 
     def _tool_rng(self) -> random.Random:
         """The stream tool calls' arguments draw from, `{seed}:tools`.

@@ -137,7 +137,8 @@ def _reply(view: _View, mode: Mode, answer: str, found: list[_Found], skill: str
         for position, f in enumerate(found):
             if position:
                 blocks.append(Block(" "))
-            blocks.append(Block(f.source.text[f.start:f.end], (_citation(view, f),)))
+            citable = f.source.citations and f.source.index is not None  # (a decoy may sit in the user turn)
+            blocks.append(Block(f.source.text[f.start:f.end], (_citation(view, f),) if citable else ()))
         return Reply(tuple(blocks), skill)
     if mode == "plain":
         return _plain(answer, skill)
