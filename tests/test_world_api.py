@@ -119,3 +119,24 @@ def test_run_takes_any_awaitable():
 
     world = World()
     assert world.run(Later()) == "done" and world.clock.now() == 5
+
+
+@pytest.mark.parametrize("limits", [dict(requests_per_minute=0, tokens_per_minute=1_000),
+                                    dict(requests_per_minute=60, tokens_per_minute=-5),
+                                    dict(requests_per_minute=60, tokens_per_minute=1_000, requests_per_day=0),
+                                    dict(requests_per_minute=True, tokens_per_minute=1_000),
+                                    dict(requests_per_minute="60", tokens_per_minute=1_000)])
+def test_rate_limits_that_cannot_refill_are_refused_where_they_are_written(limits):
+    """A zero or negative bucket used to fail inside the first call (ZeroDivisionError); now RateLimits says so."""
+    from faultfirst import RateLimits
+
+    bad = next(name for name, value in limits.items() if isinstance(value, (bool, str)) or value <= 0)
+    with pytest.raises(ValueError, match=rf"RateLimits\.{bad} must be a positive number.*Outage"):
+        RateLimits(**limits)
+
+
+def test_rate_limits_accept_positive_limits_and_no_daily_quota():
+    from faultfirst import RateLimits
+
+    assert RateLimits(1, 1_000_000).requests_per_minute == 1
+    assert RateLimits(60, 1_000, requests_per_day=None).requests_per_day is None

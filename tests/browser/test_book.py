@@ -180,6 +180,27 @@ def test_on_a_phone_only_code_blocks_scroll_sideways_not_the_page(open_lesson):
     assert page.evaluate("document.scrollingElement.scrollWidth") <= PHONE
 
 
+def test_on_a_phone_no_page_of_the_book_scrolls_sideways(browser, html: Path):
+    """Every page in _toc.yml fits a 390 px screen: an unbreakable inline code span or a wide table would make the
+    whole page scroll sideways. The culprits named are the elements inside the article that reach past the edge."""
+    toc = (ROOT / "_toc.yml").read_text(encoding="utf-8")
+    pages = re.findall(r"file: (book/[\w/-]+)", toc) + ["book/index"]
+    page = browser.new_page(viewport={"width": PHONE, "height": 900})
+    page.set_default_timeout(10_000)
+    too_wide = {}
+    try:
+        for name in pages:
+            page.goto((html / f"{name}.html").as_uri())
+            if page.evaluate("document.scrollingElement.scrollWidth") > PHONE:
+                too_wide[name] = page.evaluate(f"""() => [...document.querySelectorAll('article *')]
+                    .filter(e => e.offsetParent && e.getBoundingClientRect().right > {PHONE} + 1
+                                 && !e.closest('pre, .table-wrapper, .MathJax, mjx-container'))
+                    .slice(0, 3).map(e => e.tagName + ' ' + (e.innerText || '').slice(0, 60))""")
+    finally:
+        page.close()
+    assert len(pages) == len(set(pages)) > 10 and too_wide == {}, f"pages wider than a phone: {too_wide}"
+
+
 def test_the_header_download_menu_offers_the_learners_notebook(open_lesson, html: Path):
     """The header's download menu offers this lesson's learner notebook (notebooks/...), the same file as committed."""
     from playwright.sync_api import expect

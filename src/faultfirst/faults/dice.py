@@ -57,7 +57,8 @@ class FaultDice:
 
 
 class Roll:
-    """One attempt's dice, and which kinds they make strike. (A plain class: one is made per attempt.)"""
+    """One attempt's dice, and which kinds they make strike. (A plain class: one is made per attempt, and most
+    attempts see no fault strike, so each question returns () before building anything.)"""
 
     __slots__ = ("dice", "draws")
 
@@ -66,7 +67,8 @@ class Roll:
 
     def refusals(self, stage: Stage, scenario: ScenarioView, provider: str, now: float) -> tuple[RefusalFault, ...]:
         """The refusals of `stage` that strike, in registration order (the first one answers)."""
-        return tuple(k for k in self._struck(stage, scenario, provider, now) if isinstance(k, RefusalFault))
+        struck = self._struck(stage, scenario, provider, now)
+        return tuple(k for k in struck if isinstance(k, RefusalFault)) if struck else ()
 
     def quoters(self, scenario: ScenarioView) -> tuple[tuple[QuoteFault, float], ...]:
         """The citation faults `scenario` rates, each with its die: whether one strikes depends on the reply's
@@ -76,11 +78,13 @@ class Roll:
 
     def spoilers(self, scenario: ScenarioView, provider: str, now: float) -> tuple[ReplyFault, ...]:
         """The reply faults that strike, in registration order (each spoils what the one before left)."""
-        return tuple(k for k in self._struck(Stage.REPLY, scenario, provider, now) if isinstance(k, ReplyFault))
+        struck = self._struck(Stage.REPLY, scenario, provider, now)
+        return tuple(k for k in struck if isinstance(k, ReplyFault)) if struck else ()
 
     def breaks(self, scenario: ScenarioView, provider: str, now: float) -> tuple[StreamFault, ...]:
         """The stream faults that strike, in registration order (the first one cuts the stream)."""
-        return tuple(k for k in self._struck(Stage.STREAM, scenario, provider, now) if isinstance(k, StreamFault))
+        struck = self._struck(Stage.STREAM, scenario, provider, now)
+        return tuple(k for k in struck if isinstance(k, StreamFault)) if struck else ()
 
     def _struck(self, stage: Stage, scenario: ScenarioView, provider: str, now: float) -> tuple[Fault, ...]:
         kinds = self.dice.candidates(stage, scenario)

@@ -188,7 +188,24 @@ _DECISIONS_MAX = 16384
 
 
 def _decide(prompt: Prompt) -> Reply | _Sampled | _Tempted | Remembering:
-    """Everything about the reply that depends on the prompt alone (cached)."""
+    """Everything about the reply that depends on the prompt alone (cached).
+
+    An attempt asks twice (the skills, then the default reply) about the same `Prompt` object, which parsing
+    reuses for the same request bytes; the last one asked about is remembered by identity before the keyed cache.
+    """
+    global _last
+    last = _last  # one read of one tuple, so a thread that replaces it meanwhile cannot mix two prompts' halves
+    if last[0] is prompt:
+        return last[1]
+    decision = _decide_keyed(prompt)
+    _last = (prompt, decision)
+    return decision
+
+
+_last: tuple[Prompt | None, Any] = (None, None)
+
+
+def _decide_keyed(prompt: Prompt) -> Reply | _Sampled | _Tempted | Remembering:
     schema = json.dumps(prompt.schema, sort_keys=True) if prompt.schema is not None else None
     key = (prompt.system, prompt.user, prompt.documents, schema, prompt.temperature > 0, prompt.provider, prompt.model)
     decision = _DECISIONS.get(key)

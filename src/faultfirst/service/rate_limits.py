@@ -62,15 +62,17 @@ class ModelLimiter:
         self.daily = TokenBucket(requests_per_day, now, _DAY) if requests_per_day else None
 
     def admit(self, tokens: int, now: float) -> Admission:
-        waits = {"requests": self.requests.wait_for(1, now), "tokens": self.tokens.wait_for(tokens, now)}
-        if self.daily is not None:
-            waits["requests-per-day"] = self.daily.wait_for(1, now)
-        if not any(waits.values()):
+        request_wait, token_wait = self.requests.wait_for(1, now), self.tokens.wait_for(tokens, now)
+        daily_wait = self.daily.wait_for(1, now) if self.daily is not None else 0.0
+        if not (request_wait or token_wait or daily_wait):  # the usual case, asked on every attempt: no dict built
             self.requests.take(1)
             self.tokens.take(tokens)
             if self.daily is not None:
                 self.daily.take(1)
             return Admission(None, 0.0, self.requests, self.tokens, tokens)
+        waits = {"requests": request_wait, "tokens": token_wait}
+        if self.daily is not None:
+            waits["requests-per-day"] = daily_wait
         limited_by = max(waits, key=waits.__getitem__)
         limiting = {"requests": self.requests, "tokens": self.tokens, "requests-per-day": self.daily}[limited_by]
         return Admission(limited_by, waits[limited_by], self.requests, self.tokens, tokens, limiting)

@@ -49,7 +49,7 @@ class RequestRecord:
             raise AttributeError(
                 f"this record is final (its attempt is over), so {name} cannot change: world.requests is what "
                 f"happened. To work with a changed copy, use dataclasses.replace(record, {name}=...)")
-        super().__setattr__(name, value)
+        object.__setattr__(self, name, value)  # not super(): every attempt makes about two dozen assignments
 
     def bill(self, spec: ModelSpec, input_tokens: int, output_tokens: int, *, discount: float = 1.0) -> None:
         """Set the tokens the provider bills and their cost at `spec`'s prices (`discount`: batch pricing)."""

@@ -7,6 +7,7 @@ same bad day.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -29,6 +30,19 @@ class RateLimits:
     requests_per_minute: int
     tokens_per_minute: int
     requests_per_day: int | None = None
+
+    def __post_init__(self) -> None:
+        # A bucket refills at capacity / period: a zero or negative capacity would fail deep inside the first call
+        # (a ZeroDivisionError in the rate limiter) instead of here, where the mistake is.
+        for name in ("requests_per_minute", "tokens_per_minute", "requests_per_day"):
+            value = getattr(self, name)
+            if value is None and name == "requests_per_day":
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+                raise ValueError(
+                    f"RateLimits.{name} must be a positive number, got {value!r}. For a limit that never "
+                    "binds give a large one (e.g. 1_000_000); to refuse every request use an Outage"
+                    + ("; for no daily quota leave requests_per_day as None." if name == "requests_per_day" else "."))
 
 
 @dataclass(frozen=True)

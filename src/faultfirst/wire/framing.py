@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from pydantic_core import to_json
+
 from ..model.prompt import Block
 
 _PIECE = re.compile(r"\s*\S+|\s+")
@@ -25,9 +27,18 @@ def rfc3339(t: float) -> str:
     return _rfc3339_second(int(t))
 
 
-@lru_cache(maxsize=1024)  # every answer's reset headers format one; a busy minute repeats the same few seconds
 def _rfc3339_second(second: int) -> str:
-    return time.strftime(RFC3339, time.gmtime(EPOCH + second))
+    # Every answer's reset headers format two instants, and they move on with the clock, so a cache of whole
+    # instants misses about half the time: the date is cached and the time of day written by hand (EPOCH is a
+    # midnight, so whole days of world time are whole UTC days).
+    day, into = divmod(second, 86_400)
+    hours, rest = divmod(into, 3600)
+    return f"{_rfc3339_day(day)}T{hours:02d}:{rest // 60:02d}:{rest % 60:02d}Z"
+
+
+@lru_cache(maxsize=64)
+def _rfc3339_day(day: int) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(EPOCH + day * 86_400))
 
 
 @dataclass(frozen=True)
@@ -65,7 +76,14 @@ class Answer:
 
 
 def dumps(data: Any) -> bytes:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+    """`data` as a compact JSON body, UTF-8 unescaped, as the providers send it.
+
+    pydantic_core's encoder (Rust, already installed for pydantic) writes the same bytes as
+    `json.dumps(data, ensure_ascii=False, separators=(",", ":"))` for the bodies the world sends, at a fifth of
+    the cost; every call encodes one, so this is a measurable share of what the world adds to a call. Only
+    floats may be written differently (`1e-7` for `1e-07`), which every JSON reader parses alike.
+    """
+    return to_json(data)
 
 
 def sse(data: Any, event: str | None = None) -> bytes:
