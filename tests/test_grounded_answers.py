@@ -9,8 +9,8 @@ question are not routed here (the notebooks' unchanged outputs show it for Tiers
 
 from __future__ import annotations
 
-import re
 import json
+import re
 from pathlib import Path
 from typing import Any
 
