@@ -10,6 +10,7 @@ question are not routed here (the notebooks' unchanged outputs show it for Tiers
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +81,7 @@ def test_a_contradiction_with_one_paper_reports_that_papers_finding_and_quotes_i
         for number, span in enumerate(question.spans):
             text = _ask_openai(world, question, [*_neighbours(question), span.doc])
             assert question.keys[number] in text and "disagree" not in text, text
+            assert f"{span.doc} reports " in text and not re.search(r"that it an? ", text), text  # reads as English
             assert quotes(text) == [(_sentences(question)[number], span.doc)]
             assert world.requests[-1].faults == ()
 

@@ -125,7 +125,8 @@ def _answer_from(question: Question, found: list[_Found]) -> str:
     span = question.spans[index]
     if question.kind == "contradiction":
         finding = question.keys[index]
-        return f"{span.doc} reports {'' if finding.startswith('a ') else 'that it '}{finding}."
+        # a finding is a verb phrase ("cuts flow completion time by 64.9%") or a noun phrase ("an agreement ...")
+        return f"{span.doc} reports {'' if finding.startswith(('a ', 'an ')) else 'that it '}{finding}."
     if question.answer in question.keys:  # "of A and B, which reports more?": the first paper's method
         return f"The answer is {load_corpus().paper(span.doc).facts.method}."
     return f"The answer is {question.keys[index]}."
