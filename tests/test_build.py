@@ -317,6 +317,16 @@ def test_time_estimate_is_computed_from_the_source():
         assert stale_estimate(lesson, BOOK) is None, f"{lesson.source}: {stale_estimate(lesson, BOOK)}"
 
 
+def test_no_committed_output_names_a_path_on_the_machine_that_wrote_it():
+    """An output holding the writer's checkout or virtualenv path (a library's warning prints its file) differs on
+    every other checkout, so nbval fails there, and the book would publish the path; lessons silence such warnings."""
+    machine = re.compile(r"(?:/[\w.-]+)+/(?:site-packages|\.venv)/|" + re.escape(str(ROOT)))
+    found = [f"{path.relative_to(ROOT)}: {hit.group(0)}" for path, notebook in _generated()
+             for cell in notebook.cells for output in cell.get("outputs", [])
+             for hit in [machine.search(json.dumps(output))] if hit]
+    assert found == [], found
+
+
 def test_every_generated_notebook_says_first_which_source_to_edit():
     """The first line of each generated notebook names its book/ file, which exists: nobody edits the copy."""
     for variant in VARIANTS:
