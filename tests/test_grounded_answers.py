@@ -230,7 +230,7 @@ def test_the_same_seed_replays_the_same_answers_and_labels():
 
 def test_only_a_whole_corpus_question_is_recognised():
     question = ANSWERABLE[0]
-    assert find_question(f"Please answer.\nQUESTION:   {question.text.lower()}  Thanks!") is question
+    assert find_question(f"Please answer.\nQUESTION:   {question.text.lower()}  Thanks!") == question
     assert find_question(question.text.replace("?", "")) is None
     assert find_question(question.text.replace(question.text.split()[-1], "something?")) is None
     assert find_question("What is the capital of France?") is None
