@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..model.catalog import ModelSpec
 
@@ -34,9 +34,12 @@ _DRIFT_PEAK = (6.0, 9.0)  # under drift, the multiplier's peak is drawn from thi
 _DRIFT_RISE_SECONDS = (30 * 60, 50 * 60)  # and the time it takes to climb there (and to fall back) from this one
 
 
-@dataclass(frozen=True)
-class Timing:
-    """When each part of one answer arrives, in seconds after the request."""
+class Timing(NamedTuple):
+    """When each part of one answer arrives, in seconds after the request.
+
+    A NamedTuple, not a frozen dataclass: one is made per attempt, and a frozen dataclass pays an
+    object.__setattr__ per field to be built (the SDK-overhead budget counts every microsecond).
+    """
 
     head: float  # response headers (a stream's first bytes)
     first_token: float

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 import re
 import time
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic_core import to_json
 
@@ -41,9 +40,12 @@ def _rfc3339_day(day: int) -> str:
     return time.strftime("%Y-%m-%d", time.gmtime(EPOCH + day * 86_400))
 
 
-@dataclass(frozen=True)
-class Answer:
-    """What the simulated model says to one request, after limits are applied."""
+class Answer(NamedTuple):
+    """What the simulated model says to one request, after limits are applied.
+
+    A NamedTuple, not a frozen dataclass: one or more are made per attempt, and a frozen dataclass pays an
+    object.__setattr__ per field to be built (the SDK-overhead budget counts every microsecond).
+    """
 
     blocks: tuple[Block, ...]
     output_tokens: int

@@ -13,8 +13,7 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from ...model.catalog import ModelSpec
 from ..framing import Answer
@@ -55,9 +54,8 @@ class Admission(Protocol):
     def limiting(self) -> Bucket | None: ...
 
 
-@dataclass(frozen=True)
-class Generation:
-    """One generated reply, everything a dialect renders it from."""
+class Generation(NamedTuple):
+    """One generated reply, everything a dialect renders it from (a NamedTuple: cheap to build, one per attempt)."""
 
     rid: str  # the world's id of the attempt; each API prefixes it its own way
     created: int  # Unix seconds: when the request arrived (a batch item: when its batch ended)
