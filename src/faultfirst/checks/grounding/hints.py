@@ -26,6 +26,20 @@ WHOLE = ("a chunk that cuts the gold span holds only part of the evidence: count
          "chunk, not when the two overlap")
 END = ("an end is excluded, as in a Python slice and in Span.end: a chunk that ends exactly where the span ends "
        "holds it (span.end <= end)")
+START = ("a start is included, as in a Python slice and in Span.start: a chunk that starts exactly where the span "
+         "starts holds it (start <= span.start)")
+EDGE = ("a chunk one character short of the span holds only part of it: compare the offsets exactly, start <= "
+        "span.start and span.end <= end, with no +1 or -1 (both ends are as in a Python slice)")
+PAPER = ("a chunk holds a span only when it comes from the span's paper: compare doc == span.doc as well as the "
+         "offsets (offsets in another abstract are other words)")
+TWICE = ("count each gold span once, however many chunks hold it (overlapping chunks often both do): the share of "
+         "the question's spans held by some chunk, not the number of chunks that hold one")
+ONE_CHUNK = ("one chunk can hold two gold spans of the same paper: ask of each span whether any chunk holds it, and do "
+             "not use a chunk up, or count papers, once it has held one")
+POOLED = ("average the questions' shares, each question weighing the same: dividing all the spans found by all the "
+          "gold spans lets a question with two spans count twice")
+NOTHING = ("a question for which retrieve returns no chunks found none of its spans: it scores 0 and stays in the "
+           "mean; only questions with no gold spans are left out")
 ANY = "a question with two gold spans and one of them found scores 1/2, not 1: the share of its spans found"
 ALL = "a question with two gold spans and one of them found scores 1/2, not 0: the share of its spans found"
 PRECISION = ("divide the spans found by the question's gold spans, not by k: found / k is precision (and it punishes "

@@ -2,8 +2,10 @@
 
 Every retriever here is scripted: for each question text it holds a ranking of chunks `(doc, start, end)` and
 returns the first k, recording what it was asked. Small cases put one situation each in front of the function (a
-chunk that holds a span exactly, one from the right paper but elsewhere, one that cuts the span, a question with
-two spans, an unanswerable question, a ranking that depends on k), so a wrong value names its mistake; the last
+chunk that holds a span exactly, one a character short of it, one from the right paper but elsewhere, one of
+another paper at the span's offsets, one that cuts the span, a question with two spans, a span held by two
+overlapping chunks, two spans held by one chunk, a question with no chunks, an unanswerable question, a ranking
+that depends on k), so a wrong value names its mistake; the last
 case scores the held-out questions against the check's own recall.
 """
 
@@ -70,7 +72,7 @@ def _expect_value(report: Report, got: Any, want: float, what: str, wrong: dict[
 
 @register("grounding-recall")
 def _check(fn: Callable[..., Any], report: Report) -> None:
-    one = _question("Which dataset?", _SPAN)
+    one, two = _question("Which dataset?", _SPAN), _question("Which of the two?", _SPAN, _OTHER)
     with report.case("retrieve is asked with each question's text and the k given"):
         _, retrieve = _score(report, fn, {one.text: [("doc-0101", 220, 300)]}, [one], k=4)
         asked = retrieve.asked
@@ -80,17 +82,25 @@ def _check(fn: Callable[..., Any], report: Report) -> None:
         report.expect(all(k == 4 for _, k in asked), f"k=4, and retrieve was asked for k={asked[0][1]}",
                       hint=hints.ASK_K)
 
-    with report.case("a chunk that is exactly the gold span holds it"):
-        got, _ = _score(report, fn, {one.text: [("doc-0101", 220, 300), *_JUNK]}, [one])
-        _expect_value(report, got, 1, "chunk (220, 300), span (220, 300)", {0: hints.END, 1 / 3: hints.PRECISION})
+    with report.case("a chunk that starts or ends where the gold span does holds it"):
         got, _ = _score(report, fn, {one.text: [("doc-0101", 150, 420)]}, [one])
         _expect_value(report, got, 1, "chunk (150, 420), span (220, 300)", {1 / 3: hints.PRECISION})
+        for chunk, edge in (((200, 300), hints.END), ((220, 320), hints.START)):
+            got, _ = _score(report, fn, {one.text: [("doc-0101", *chunk), *_JUNK]}, [one])
+            _expect_value(report, got, 1, f"chunk {chunk}, span (220, 300)", {0: edge, 1 / 3: hints.PRECISION})
+        got, _ = _score(report, fn, {one.text: [("doc-0101", 220, 300), *_JUNK]}, [one])
+        _expect_value(report, got, 1, "chunk (220, 300), span (220, 300)", {1 / 3: hints.PRECISION})
+
+    with report.case("a chunk one character short of the gold span does not hold it"):
+        for chunk in ((220, 299), (221, 300)):
+            got, _ = _score(report, fn, {one.text: [("doc-0101", *chunk), *_JUNK]}, [one])
+            _expect_value(report, got, 0, f"chunk {chunk}, span (220, 300)", {1: hints.EDGE})
 
     with report.case("a chunk of the right paper that does not hold the span does not count"):
+        got, _ = _score(report, fn, {one.text: [("doc-0102", 220, 300), *_JUNK]}, [one])
+        _expect_value(report, got, 0, "chunk (220, 300) of doc-0102, span (220, 300) of doc-0101", {1: hints.PAPER})
         got, _ = _score(report, fn, {one.text: [("doc-0101", 0, 220), *_JUNK]}, [one])
         _expect_value(report, got, 0, "chunk (0, 220) of the right paper, span (220, 300)", {1: hints.DOCUMENT})
-        got, _ = _score(report, fn, {one.text: [("doc-0102", 220, 300), *_JUNK]}, [one])
-        _expect_value(report, got, 0, "chunk (220, 300) of doc-0102, span (220, 300) of doc-0101", {})
 
     with report.case("a chunk that cuts the gold span does not count"):
         for cut in ((250, 500), (100, 260)):
@@ -98,10 +108,27 @@ def _check(fn: Callable[..., Any], report: Report) -> None:
             _expect_value(report, got, 0, f"chunk {cut}, span (220, 300)", {1: hints.WHOLE})
 
     with report.case("a question with two gold spans, one of them found, scores 1/2"):
-        two = _question("Which of the two?", _SPAN, _OTHER)
         got, _ = _score(report, fn, {two.text: [*_JUNK, ("doc-0101", 200, 310)]}, [two])
         _expect_value(report, got, 0.5, "one of two spans found, k=3",
                       {1: hints.ANY, 0: hints.ALL, 1 / 3: hints.PRECISION})
+
+    with report.case("a span held by two overlapping chunks is found once; one chunk may hold two spans"):
+        overlapping = [("doc-0101", 200, 310), ("doc-0101", 210, 320), *_JUNK]
+        got, _ = _score(report, fn, {one.text: overlapping}, [one])
+        _expect_value(report, got, 1, "span (220, 300) held by chunks (200, 310) and (210, 320)", {2: hints.TWICE})
+        got, _ = _score(report, fn, {two.text: overlapping}, [two])
+        _expect_value(report, got, 0.5, "one of two spans held, by two chunks", {1: hints.TWICE})
+        near = _question("Which two results?", _SPAN, Span("doc-0101", 320, 400))
+        got, _ = _score(report, fn, {near.text: [("doc-0101", 200, 420), *_JUNK]}, [near])
+        _expect_value(report, got, 1, "spans (220, 300) and (320, 400) of doc-0101, chunk (200, 420)",
+                      {0.5: hints.ONE_CHUNK})
+
+    with report.case("each question weighs the same in the mean, and one with no chunks scores 0"):
+        got, _ = _score(report, fn, {one.text: [("doc-0101", 220, 300)], two.text: _JUNK}, [one, two])
+        _expect_value(report, got, 0.5, "one question's span found, neither of another's two", {1 / 3: hints.POOLED})
+        got, _ = _score(report, fn, {one.text: [("doc-0101", 220, 300)], two.text: []}, [one, two])
+        _expect_value(report, got, 0.5, "one question's span found; retrieve returned no chunks for another",
+                      {1: hints.NOTHING})
 
     with report.case("unanswerable questions are left out of the mean"):
         none = _question("Under which licence?")
@@ -145,6 +172,8 @@ def _heldout_rankings(questions: Sequence[Question]) -> dict[str, list[Chunk]]:
     return rankings
 
 
+_FOUND = ("        found = sum(any(doc == span.doc and start <= span.start and span.end <= end "
+          "for doc, start, end in retrieved)\n                    for span in question.spans)\n")
 mistakes(
     "grounding-recall",
     Mistake("counts a span found when any chunk of its paper is retrieved",
@@ -156,6 +185,39 @@ mistakes(
     Mistake("treats the span's end as inclusive",
             changes=(("span.end <= end", "span.end < end"),),
             hint=hints.END),
+    Mistake("treats the chunk's start as exclusive",
+            changes=(("doc == span.doc and start <= span.start", "doc == span.doc and start < span.start"),),
+            hint=hints.START),
+    Mistake("lets a chunk one character short of the span's end hold it",
+            changes=(("span.end <= end", "span.end <= end + 1"),),
+            hint=hints.EDGE),
+    Mistake("compares the offsets but not the paper",
+            changes=(("doc == span.doc and start <= span.start", "start <= span.start"),),
+            hint=hints.PAPER),
+    Mistake("counts the chunks that hold a span, not the spans held",
+            changes=((_FOUND, "        found = sum(doc == span.doc and start <= span.start and span.end <= end "
+                              "for doc, start, end in retrieved for span in question.spans)\n"),),
+            hint=hints.TWICE),
+    Mistake("counts the chunks that hold a span, at most one per span",
+            changes=((_FOUND, "        found = min(len(question.spans), sum(any(doc == span.doc and start <= "
+                              "span.start and span.end <= end for span in question.spans) "
+                              "for doc, start, end in retrieved))\n"),),
+            hint=hints.TWICE),
+    Mistake("counts the papers whose spans are held, not the spans",
+            changes=((_FOUND, "        found = len({span.doc for span in question.spans if any(doc == span.doc and "
+                              "start <= span.start and span.end <= end for doc, start, end in retrieved)})\n"),),
+            hint=hints.ONE_CHUNK),
+    Mistake("pools the spans of every question",
+            changes=(("    shares = []\n", "    shares, spans = [], 0\n"),
+                     ("shares.append(found / len(question.spans))",
+                      "shares.append(found)\n        spans += len(question.spans)"),
+                     ("return sum(shares) / len(shares)", "return sum(shares) / spans")),
+            hint=hints.POOLED),
+    Mistake("leaves out a question for which retrieve returns nothing",
+            changes=(("        retrieved = retrieve(question.text, k)\n",
+                      "        retrieved = retrieve(question.text, k)\n"
+                      "        if not retrieved:\n            continue\n"),),
+            hint=hints.NOTHING),
     Mistake("scores a question 1 when any of its spans is found",
             changes=(("shares.append(found / len(question.spans))", "shares.append(float(found > 0))"),),
             hint=hints.ANY),
