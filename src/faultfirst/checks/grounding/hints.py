@@ -15,7 +15,10 @@ TOKENISE = ("tokenise the question with bm25s.tokenize and the same settings as 
             "pattern, its stopwords): str.split() keeps capitals and punctuation, which the index never saw")
 ABSTRACT = "index each paper's abstract (with its title): the title alone does not hold what questions ask about"
 ONCE = ("build the index once, in make_retriever, and let retrieve only query it: a retriever that reads `papers` "
-        "again on every call rebuilds the index each time (and sees the list change under it)")
+        "on a call (to rebuild the index, to build it on the first call, or to map positions to ids) sees the list "
+        "change under it")
+ORDER = ("return the ids best first, in the order index.retrieve gives them: sorting them, or reversing them, keeps "
+         "recall@k and loses the ranking every later k and recall@1 rely on")
 RANKING = (f"rank with bm25s.BM25 over each paper's title and abstract, as the lesson does: recall@5 on the held-out "
            f"questions must reach {RECALL_BAR}, and counting shared words lets common words outvote a paper's own name")
 

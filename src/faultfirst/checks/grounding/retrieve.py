@@ -4,7 +4,8 @@ The retriever is built over the corpus's 300 papers in reverse id order, so that
 (`f"doc-{i + 1:04d}"`) is wrong everywhere, and over six papers, so that a `k` larger than the collection is asked
 for. Probes name a paper in ways only a working BM25 index finds: its method's name in lower case, the name as
 written (capitals, a question mark), the abstract with the name taken out; a list of papers emptied after the
-build shows whether retrieve still reads it. Then recall@5 is measured on the held-out
+build (before its first call) shows whether retrieve still reads it, and the first id at k = 5 must be the one
+returned at k = 1 (recall@5 alone cannot see a ranking sorted or reversed). Then recall@5 is measured on the held-out
 questions, which the lesson never prints.
 """
 
@@ -20,6 +21,7 @@ from . import hints
 
 _PROBED = (3, 111, 257)  # positions (in the reversed list) of the papers the probes name
 _FEW = 6  # papers in the small collection, asked for k = 10
+_ORDERED = 8  # held-out questions whose first id at k = 5 must be the one returned at k = 1
 
 
 def _shown(ids: Any) -> str:
@@ -94,6 +96,16 @@ def _check(fn: Callable[..., Any], report: Report) -> None:
             top = _top(report, retrieve, paper.abstract.replace(paper.facts.method, "it"))
             report.expect(top == paper.id, f"ranked {top} first, not {paper.id}", hint=hints.ABSTRACT)
 
+    with report.case("ids come best first: retrieve(question, 5) starts with the id retrieve(question, 1) returns"):
+        report.expect(callable(retrieve), "not run: make_retriever returned no function")
+        probes = [papers[position].facts.method.lower() for position in _PROBED]
+        probes += [q.text for q in load_questions("heldout") if q.spans][:_ORDERED]
+        for text in probes:
+            first, five = _top(report, retrieve, text), report.call(retrieve, text, 5)
+            report.expect(isinstance(five, list | tuple) and list(five[:1]) == [first],
+                          f"{text[:60]!r}: retrieve(question, 1) returned {first}, retrieve(question, 5) returned "
+                          f"{_shown(five)}", hint=hints.ORDER)
+
     with report.case(f"{plural(_FEW, 'paper')}, k = 10: all of them, ranked"):
         few = report.call(fn, papers[:_FEW])
         report.expect(callable(few), f"make_retriever returned {type(few).__name__}, not a function")
@@ -103,16 +115,17 @@ def _check(fn: Callable[..., Any], report: Report) -> None:
         report.expect(isinstance(found, list | tuple) and set(found) == ids and len(found) == _FEW,
                       f"returned {_shown(found)}; the collection is {_shown(sorted(ids))}")
 
-    with report.case("the index is built once: emptying the list of papers afterwards changes nothing"):
+    with report.case("the index is built in make_retriever: emptying the list of papers afterwards changes nothing"):
         shelf = papers[:50]
-        kept = report.call(fn, shelf)
-        report.expect(callable(kept), f"make_retriever returned {type(kept).__name__}, not a function")
-        before = report.call(kept, question, 5)
-        shelf.clear()
+        kept, twin = report.call(fn, shelf), report.call(fn, list(shelf))
+        report.expect(callable(kept) and callable(twin),
+                      f"make_retriever returned {type(kept).__name__}, not a function")
+        shelf.clear()  # before the first call: an index built lazily, on that call, would see an empty list
         after, err = report.outcome(kept, question, 5)
-        report.expect(err is None and after == before,
+        want = report.call(twin, question, 5)
+        report.expect(err is None and after == want,
                       f"after the list was emptied, retrieve {'raised ' + type(err).__name__ if err else 'returned'} "
-                      f"{'' if err else _shown(after)} (before: {_shown(before)})", hint=hints.ONCE)
+                      f"{'' if err else _shown(after)} (over a copy of the list: {_shown(want)})", hint=hints.ONCE)
 
     built_once = report.cases[-1].passed
     probes_passed = all(case.passed for case in report.cases)
@@ -159,6 +172,26 @@ mistakes(
                       "        index = bm25s.BM25()\n"
                       "        index.index(bm25s.tokenize(texts, stopwords=\"en\", show_progress=False), "
                       "show_progress=False)\n"
+                      "        query = bm25s.tokenize(")),
+            hint=hints.ONCE),
+    Mistake("sorts the ids it returns",
+            changes=(("return [ids[i] for i in found[0]]", "return sorted(ids[i] for i in found[0])"),),
+            hint=hints.ORDER),
+    Mistake("returns the ranking reversed",
+            changes=(("return [ids[i] for i in found[0]]", "return [ids[i] for i in found[0]][::-1]"),),
+            hint=hints.ORDER),
+    Mistake("builds the index on the first call",
+            changes=(("    ids = [paper.id for paper in papers]\n    index = bm25s.BM25()\n    texts",
+                      "    built = []\n    texts"),
+                     ("    index.index(bm25s.tokenize(texts, stopwords=\"en\", show_progress=False), "
+                      "show_progress=False)\n", ""),
+                     ("        query = bm25s.tokenize(",
+                      "        if not built:\n"
+                      "            built.append([paper.id for paper in papers])\n"
+                      "            built.append(bm25s.BM25())\n"
+                      "            built[1].index(bm25s.tokenize([f\"{p.title}. {p.abstract}\" for p in papers], "
+                      "stopwords=\"en\", show_progress=False), show_progress=False)\n"
+                      "        ids, index = built\n"
                       "        query = bm25s.tokenize(")),
             hint=hints.ONCE),
     Mistake("ranks by the number of shared words",
