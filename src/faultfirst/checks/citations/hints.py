@@ -29,3 +29,18 @@ UNPROVIDED = ("a citation to a document that was never provided was accepted: th
               "model could quote; an id outside them fails, whatever the corpus holds")
 REVERSED = ("a quote cut so that it drops the 'not' or 'only' of its sentence was accepted: look at the words of the "
             "quoted sentence that the quote leaves out, and reject it when one of them is a QUALIFIER")
+SLIPS = ("a faithful quote with a few copying slips (a fuzzy score of 95 to 99) was rejected: accept a stretch scoring "
+         "at least 95, no higher; a stricter threshold turns every small slip into a false alarm")
+IN_ORDER = ("a quote whose pieces around an ellipsis come in another order than the document's was accepted: look for "
+            "each piece after the end of the one before it (text[at:], and the fuzzy search too), never from the start")
+CAPITALISED = ("a cut that drops a capitalised qualifier ('Unlike', 'Without', 'Only' opening the sentence) was "
+               "accepted: lower-case the left-out words before you look them up in QUALIFIERS")
+WHOLE_WORDS = ("a faithful cut was rejected for leaving out a word that only contains a qualifier's letters ('nodes' "
+               "holds 'no', 'distributed' 'but'): compare whole words with QUALIFIERS, not substrings")
+SENTENCE_END = ("a cut was accepted because a decimal point was taken for the end of a sentence: a sentence ends at "
+                "'. ' (a period and a space), so '0.232' is inside it, and so is the qualifier before it that the "
+                "quote leaves out")
+REPEATED = ("an answer that gives the same quote twice got one Verdict for it: return one per quote as it occurs in "
+            "the answer, repeats included (no set or dict of the quotes)")
+ONE_SOURCE = ("a quote cited to an id that was not sent was accepted because only one source was: the id a quote cites "
+              "is part of the claim; check it even when there is one source to check the words against")

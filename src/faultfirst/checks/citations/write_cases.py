@@ -230,6 +230,102 @@ def _empty() -> Case:
     return _case("an empty quote", answer, _sources(paper), 2, "empty_quote@1", hint="EMPTY")
 
 
+def _slips() -> Case:
+    """Hyphens copied as spaces and a comma dropped: a fuzzy score between the threshold and 99. Faithful."""
+    def slipped(sentence: str) -> str:
+        return re.sub(r"([a-z])-([a-z])", r"\1 \2", sentence).replace(",", "", 1)
+
+    paper, sentence = _sentence(lambda s: len(re.findall(r"[a-z]-[a-z]", s)) >= 2 and "," in s and _plain(s)
+                                and THRESHOLD <= _score(slipped(s), _paper_of(s)) < 99)
+    quote = slipped(sentence)
+    return _case("several copying slips (a score of 95 to 99)", f"They write \"{quote}\" [{paper.id}].",
+                 _sources(paper), 1, hint="SLIPS")
+
+
+def _paper_of(sentence: str) -> Paper:
+    return next(p for p in _papers() if sentence in p.abstract)
+
+
+def _swapped_ellipsis() -> Case:
+    """The two ends of a sentence, quoted around an ellipsis in the wrong order: each piece is in the document."""
+    paper, sentence = _sentence(lambda s: len(s.split()) >= 14 and _plain(s))
+    words = sentence.split()
+    quote = " ".join(words[-4:]) + " ... " + " ".join(words[:4])
+    return _case("an ellipsis joining two pieces in the wrong order", f"It \"{quote}\" [{paper.id}].",
+                 _sources(paper), 1, "reordered_quote@1", hint="IN_ORDER")
+
+
+def _cut_capitalised() -> Case:
+    """A sentence that opens with a capitalised qualifier ("Unlike prior work, ..."), quoted after its comma: the
+    quote keeps whatever qualifiers its own words hold, and drops the opening one."""
+    opening = re.compile(r"^(Unlike|Without|Only|Although|Though|Rather|Instead|Not|No|Yet|But)\b[^,]*, (.+)\.$")
+
+    def fits(sentence: str) -> bool:
+        found = opening.search(sentence)
+        return found is not None and len(found.group(2).split()) >= 4
+
+    paper, sentence = _sentence(fits)
+    found = opening.search(sentence)
+    assert found is not None
+    return _case(f"a cut that drops a capitalised '{found.group(1)}'", f"It says \"{found.group(2)}\" [{paper.id}].",
+                 _sources(paper), 1, "reversed_quote@1", hint="CAPITALISED")
+
+
+def _cut_near_lookalike_words() -> Case:
+    """A faithful cut whose left-out words only contain a qualifier ("nodes" holds "no", "distributed" "but")."""
+    inner = re.compile(r"\b\w*(?:no|but|yet|only|not)\w*\b", re.IGNORECASE)
+
+    def fits(sentence: str) -> bool:
+        words = sentence.split()
+        return (len(words) >= 10 and _plain(sentence) and inner.search(" ".join(words[:3])) is not None
+                and "," not in " ".join(words[:3]))
+
+    paper, sentence = _sentence(fits)
+    quote = " ".join(sentence.split()[3:]).rstrip(".")
+    return _case("a faithful cut leaving out words that contain a qualifier's letters",
+                 f"It finds that \"{quote}\" [{paper.id}].", _sources(paper), 1, hint="WHOLE_WORDS")
+
+
+def _cut_after_decimal() -> Case:
+    """A sentence quoted from after a decimal number, with a qualifier before the number left out ("Compared with
+    BM25 without reranking (0.232), X obtains ...")."""
+    pattern = re.compile(r"\d\.\d\S*\W*(\w.*)\.$")
+
+    def fits(sentence: str) -> bool:
+        found = pattern.search(sentence)
+        return (found is not None and QUALIFIER_RE.search(sentence[:found.start()]) is not None
+                and len(found.group(1).split()) >= 5 and _plain(found.group(1)))
+
+    paper, sentence = _sentence(fits)
+    found = pattern.search(sentence)
+    assert found is not None
+    return _case("a cut after a decimal number, with a qualifier before it", f"Reported: \"{found.group(1)}\" "
+                 f"[{paper.id}].", _sources(paper), 1, "reversed_quote@1", hint="SENTENCE_END")
+
+
+def _repeated() -> Case:
+    """The same faithful quote twice in one answer: two quotes, two verdicts."""
+    paper = _papers()[1]
+    quote = _sentences(paper)[0]
+    answer = f"First, \"{quote}\" [{paper.id}]. As said, \"{quote}\" [{paper.id}]."
+    return _case("the same quote given twice", answer, _sources(paper), 2, hint="REPEATED")
+
+
+def _one_source() -> Case:
+    """One source sent, and a quote of it cited to an id that was not: the id is wrong, whatever the text."""
+    paper = _papers()[2]
+    stranger = next(p for p in load_corpus().papers if p.id not in {x.id for x in _papers()})
+    answer = f"The source says \"{_sentences(paper)[0]}\" [{stranger.id}]."
+    return _case("one source sent, another id cited", answer, [paper.id], 1, "unprovided_document@1",
+                 hint="ONE_SOURCE")
+
+
+def _only_an_ellipsis() -> Case:
+    paper = _papers()[0]
+    answer = f"The sources agree \"...\" [{paper.id}], and \"{_sentences(paper)[-1]}\" [{paper.id}]."
+    return _case("a quote that is only an ellipsis", answer, _sources(paper), 2, "empty_quote@1", hint="EMPTY")
+
+
 def _without_quotes() -> Iterator[Case]:
     paper = _papers()[0]
     yield _case("an answer with no quotes", "The documents do not say.", _sources(paper), 0)
@@ -239,7 +335,9 @@ def _without_quotes() -> Iterator[Case]:
 def hand_made() -> list[Case]:
     """The adversarial answers, each named for what it tries on a verifier."""
     return [*_without_quotes(), *_faithful_disguises(), _ellipsis(), _slip(), _changed_number(), _spanning(),
-            _unprovided(), _cut_after("not"), _cut_before_but(), _ellipsis_over_only(), _empty()]
+            _unprovided(), _cut_after("not"), _cut_before_but(), _ellipsis_over_only(), _empty(), _slips(),
+            _swapped_ellipsis(), _cut_capitalised(), _cut_near_lookalike_words(), _cut_after_decimal(), _repeated(),
+            _one_source(), _only_an_ellipsis()]
 
 
 def _retriever() -> Callable[[str], list[str]]:
