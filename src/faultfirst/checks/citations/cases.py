@@ -1,7 +1,8 @@
 """The labelled answers the citations check scores a verifier on, as `write_cases.py` writes them.
 
 Each is an answer that quotes its sources in the contract's prose format (`"exact words" [doc-0042]`), the
-ids of the sources it was given (corpus documents; their texts come from the corpus when the check runs),
+ids of the sources it was given (corpus documents; their texts come from the corpus when the check runs, unless
+the case sends one as other text, as a document copied from a PDF would be),
 how many quotes it holds, and which of them are wrong: its `faults`, in the world's label format
 `"<kind>@<n>"`, n counting quotes from 1 in reply order. The world's answers come from held-out questions
 and carry the world's own labels; the hand-made ones (look-alike letters, whitespace games, a quote spanning
@@ -32,6 +33,7 @@ class LabelledAnswer:
     quotes: int
     faults: tuple[str, ...]  # "<kind>@<n>"
     hint: str | None  # hand-made cases: the name of the hint (in hints.py) that a failure on it diagnoses
+    texts: tuple[tuple[str, str], ...] = ()  # (id, text) of a source sent as other text than the corpus's abstract
 
     def wrong(self) -> dict[int, str]:
         """The quotes that are wrong, by number (1-based): each one's kind."""
@@ -44,5 +46,6 @@ def load() -> tuple[LabelledAnswer, ...]:
     """Every labelled answer, world's first, then the hand-made ones."""
     data = json.loads(resources.files(__package__).joinpath(CASES_FILE).read_text(encoding="utf-8"))
     return tuple(LabelledAnswer(origin=item["origin"], answer=item["answer"], sources=tuple(item["sources"]),
-                                quotes=item["quotes"], faults=tuple(item["faults"]), hint=item.get("hint"))
+                                quotes=item["quotes"], faults=tuple(item["faults"]), hint=item.get("hint"),
+                                texts=tuple(item.get("texts", {}).items()))
                  for item in data["answers"])

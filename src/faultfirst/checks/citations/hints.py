@@ -44,3 +44,7 @@ REPEATED = ("an answer that gives the same quote twice got one Verdict for it: r
             "the answer, repeats included (no set or dict of the quotes)")
 ONE_SOURCE = ("a quote cited to an id that was not sent was accepted because only one source was: the id a quote cites "
               "is part of the claim; check it even when there is one source to check the words against")
+NUMBER_ORDER = ("a quote that exchanges two of its sentence's numbers was accepted: compare the numbers as lists, in "
+                "order (numbers(a) == numbers(b)), not as sets")
+SOURCE_SIDE = ("a faithful quote of a source sent with ligatures, fullwidth digits or no-break spaces was rejected: "
+               "normalise the document with the same function as the answer, before you search it")

@@ -29,8 +29,8 @@ KIND_NAMES = {"invented_quote": "invented quotes", "wrong_document": "real quote
 
 
 def _sources(answer: LabelledAnswer) -> dict[str, str]:
-    corpus = load_corpus()
-    return {doc: corpus.paper(doc).abstract for doc in answer.sources}
+    corpus, sent = load_corpus(), dict(answer.texts)
+    return {doc: sent.get(doc) or corpus.paper(doc).abstract for doc in answer.sources}
 
 
 def _shown(text: str, limit: int = 90) -> str:
@@ -202,6 +202,13 @@ mistakes(
     Mistake("tests the quote, not its pieces, for emptiness",
             changes=(("        if not pieces:\n", "        if not quote:\n"),),
             hint=hints.EMPTY),
+    Mistake("compares the numbers as a set",
+            changes=(("if numbers(text[begin:end]) != numbers(piece):",
+                      "if set(numbers(text[begin:end])) != set(numbers(piece)):"),),
+            hint=hints.NUMBER_ORDER),
+    Mistake("normalises the answer but not the source",
+            changes=(("normalise(sources[doc])", "sources[doc]"),),
+            hint=hints.SOURCE_SIDE),
     Mistake("ignores what the cut leaves out",
             changes=(("        if (word := left_out(text, cuts)) is not None:\n"
                       "            return False, f\"leaves out {word!r}\"\n", ""),),

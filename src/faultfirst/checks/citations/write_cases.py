@@ -68,11 +68,14 @@ def _sources(paper: Paper) -> list[str]:
     return [paper.id, *others[:2]]
 
 
-def _case(origin: str, answer: str, sources: list[str], quotes: int, *faults: str, hint: str | None = None) -> Case:
-    """One labelled answer; `hint` names the constant of hints.py that a verifier failing on it needs."""
+def _case(origin: str, answer: str, sources: list[str], quotes: int, *faults: str, hint: str | None = None,
+          texts: dict[str, str] | None = None) -> Case:
+    """One labelled answer; `hint` names the constant of hints.py that a verifier failing on it needs, `texts` the
+    sources sent as other text than their abstract."""
     assert hint is None or hasattr(hints, hint), hint
-    return {"origin": origin, "answer": answer, "sources": sources, "quotes": quotes, "faults": list(faults),
-            "hint": hint}
+    case: Case = {"origin": origin, "answer": answer, "sources": sources, "quotes": quotes, "faults": list(faults),
+                  "hint": hint}
+    return case if texts is None else {**case, "texts": texts}
 
 
 def _score(quote: str, paper: Paper) -> float:
@@ -326,6 +329,32 @@ def _only_an_ellipsis() -> Case:
     return _case("a quote that is only an ellipsis", answer, _sources(paper), 2, "empty_quote@1", hint="EMPTY")
 
 
+def _swapped_numbers() -> Case:
+    """A sentence comparing two results, quoted with the two numbers exchanged: each number is in the sentence."""
+    pattern = re.compile(r"\d+\.\d+")
+
+    def fits(sentence: str) -> bool:
+        found = pattern.findall(sentence)
+        return len(found) == 2 and found[0] != found[1] and len(found[0]) == len(found[1])
+
+    paper, sentence = _sentence(fits)
+    first, second = pattern.findall(sentence)
+    quote = sentence.replace(first, "\0").replace(second, first).replace("\0", second)
+    assert _score(quote, paper) >= THRESHOLD
+    return _case("two results exchanged", f"The paper reports \"{quote}\" [{paper.id}].", _sources(paper), 1,
+                 "changed_number@1", hint="NUMBER_ORDER")
+
+
+def _source_in_compatibility_forms() -> Case:
+    """A plain quote of a source sent as a PDF's text (ligatures, fullwidth digits, no-break spaces): faithful."""
+    paper, sentence = _sentence(lambda s: bool(re.search(r"\d", s)) and "fi" in s and _plain(s))
+    sent = _compatible(paper.abstract)
+    assert fuzz.partial_ratio(sentence, sent) < THRESHOLD
+    return _case("a source sent with ligatures, fullwidth digits and no-break spaces",
+                 f"The paper says \"{sentence}\" [{paper.id}].", _sources(paper), 1, hint="SOURCE_SIDE",
+                 texts={paper.id: sent})
+
+
 def _without_quotes() -> Iterator[Case]:
     paper = _papers()[0]
     yield _case("an answer with no quotes", "The documents do not say.", _sources(paper), 0)
@@ -337,7 +366,7 @@ def hand_made() -> list[Case]:
     return [*_without_quotes(), *_faithful_disguises(), _ellipsis(), _slip(), _changed_number(), _spanning(),
             _unprovided(), _cut_after("not"), _cut_before_but(), _ellipsis_over_only(), _empty(), _slips(),
             _swapped_ellipsis(), _cut_capitalised(), _cut_near_lookalike_words(), _cut_after_decimal(), _repeated(),
-            _one_source(), _only_an_ellipsis()]
+            _one_source(), _only_an_ellipsis(), _swapped_numbers(), _source_in_compatibility_forms()]
 
 
 def _retriever() -> Callable[[str], list[str]]:
