@@ -308,8 +308,7 @@ def _cut_after_decimal() -> Case:
 
 def _repeated() -> Case:
     """The same faithful quote twice in one answer: two quotes, two verdicts."""
-    paper = _papers()[1]
-    quote = _sentences(paper)[0]
+    paper, quote = _sentence(_plain)  # nothing to leave out: only the count can go wrong
     answer = f"First, \"{quote}\" [{paper.id}]. As said, \"{quote}\" [{paper.id}]."
     return _case("the same quote given twice", answer, _sources(paper), 2, hint="REPEATED")
 
@@ -324,8 +323,8 @@ def _one_source() -> Case:
 
 
 def _only_an_ellipsis() -> Case:
-    paper = _papers()[0]
-    answer = f"The sources agree \"...\" [{paper.id}], and \"{_sentences(paper)[-1]}\" [{paper.id}]."
+    paper, faithful = _sentence(_plain)
+    answer = f"The sources agree \"...\" [{paper.id}], and \"{faithful}\" [{paper.id}]."
     return _case("a quote that is only an ellipsis", answer, _sources(paper), 2, "empty_quote@1", hint="EMPTY")
 
 
