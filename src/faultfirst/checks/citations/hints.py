@@ -48,3 +48,5 @@ NUMBER_ORDER = ("a quote that exchanges two of its sentence's numbers was accept
                 "order (numbers(a) == numbers(b)), not as sets")
 SOURCE_SIDE = ("a faithful quote of a source sent with ligatures, fullwidth digits or no-break spaces was rejected: "
                "normalise the document with the same function as the answer, before you search it")
+FUZZY_CUT = ("a cut that drops a qualifier was accepted because its words were found by the fuzzy search: look at "
+             "what a quote leaves out of its sentence however it was found, exactly or at a score of 95")

@@ -209,6 +209,11 @@ mistakes(
     Mistake("normalises the answer but not the source",
             changes=(("normalise(sources[doc])", "sources[doc]"),),
             hint=hints.SOURCE_SIDE),
+    Mistake("looks at what a cut leaves out only when it was found exactly",
+            changes=(("        if (word := left_out(text, cuts)) is not None:",
+                      "        if min(cut[2] for cut in cuts) == 100 and "
+                      "(word := left_out(text, cuts)) is not None:"),),
+            hint=hints.FUZZY_CUT),
     Mistake("ignores what the cut leaves out",
             changes=(("        if (word := left_out(text, cuts)) is not None:\n"
                       "            return False, f\"leaves out {word!r}\"\n", ""),),

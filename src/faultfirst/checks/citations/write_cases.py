@@ -328,6 +328,19 @@ def _only_an_ellipsis() -> Case:
     return _case("a quote that is only an ellipsis", answer, _sources(paper), 2, "empty_quote@1", hint="EMPTY")
 
 
+def _cut_with_slip() -> Case:
+    """A claim quoted without what follows its "but", with a copying slip in it: found only by the fuzzy search."""
+    def fits(sentence: str) -> bool:
+        before = sentence.partition(" but ")[0].rstrip(",")
+        return " but " in sentence and re.search(r"[a-z]-[a-z]", before) is not None and _plain(before)
+
+    paper, sentence = _sentence(fits)
+    quote = re.sub(r"([a-z])-([a-z])", r"\1 \2", sentence.partition(" but ")[0].rstrip(","), count=1)
+    assert quote not in paper.abstract and _score(quote, paper) >= THRESHOLD
+    return _case("a cut that drops what follows 'but', with a copying slip", f"They say \"{quote}\" [{paper.id}].",
+                 _sources(paper), 1, "reversed_quote@1", hint="FUZZY_CUT")
+
+
 def _swapped_numbers() -> Case:
     """A sentence comparing two results, quoted with the two numbers exchanged: each number is in the sentence."""
     pattern = re.compile(r"\d+\.\d+")
@@ -365,7 +378,8 @@ def hand_made() -> list[Case]:
     return [*_without_quotes(), *_faithful_disguises(), _ellipsis(), _slip(), _changed_number(), _spanning(),
             _unprovided(), _cut_after("not"), _cut_before_but(), _ellipsis_over_only(), _empty(), _slips(),
             _swapped_ellipsis(), _cut_capitalised(), _cut_near_lookalike_words(), _cut_after_decimal(), _repeated(),
-            _one_source(), _only_an_ellipsis(), _swapped_numbers(), _source_in_compatibility_forms()]
+            _one_source(), _only_an_ellipsis(), _swapped_numbers(), _source_in_compatibility_forms(),
+            _cut_with_slip()]
 
 
 def _retriever() -> Callable[[str], list[str]]:
