@@ -46,7 +46,8 @@ ONE_SOURCE = ("a quote cited to an id that was not sent was accepted because onl
               "is part of the claim; check it even when there is one source to check the words against")
 NUMBER_ORDER = ("a quote that exchanges two of its sentence's numbers was accepted: compare the numbers as lists, in "
                 "order (numbers(a) == numbers(b)), not as sets")
-SOURCE_SIDE = ("a faithful quote of a source sent with ligatures, fullwidth digits or no-break spaces was rejected: "
-               "normalise the document with the same function as the answer, before you search it")
+SOURCE_SIDE = ("a faithful quote of a source sent as a PDF's text (ligatures, fullwidth digits, no-break spaces, line "
+               "breaks, soft hyphens) was rejected: normalise the document with the same function as the answer, "
+               "every step of it, before you search it")
 FUZZY_CUT = ("a cut that drops a qualifier was accepted because its words were found by the fuzzy search: look at "
              "what a quote leaves out of its sentence however it was found, exactly or at a score of 95")

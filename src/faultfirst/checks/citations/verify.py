@@ -209,6 +209,9 @@ mistakes(
     Mistake("normalises the answer but not the source",
             changes=(("normalise(sources[doc])", "sources[doc]"),),
             hint=hints.SOURCE_SIDE),
+    Mistake("normalises the source with NFKC alone",
+            changes=(("normalise(sources[doc])", 'unicodedata.normalize("NFKC", sources[doc])'),),
+            hint=hints.SOURCE_SIDE),
     Mistake("looks at what a cut leaves out only when it was found exactly",
             changes=(("        if (word := left_out(text, cuts)) is not None:",
                       "        if min(cut[2] for cut in cuts) == 100 and "

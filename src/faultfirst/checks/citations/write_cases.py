@@ -17,6 +17,7 @@ import argparse
 import json
 import re
 import sys
+import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from importlib import resources
 
@@ -358,11 +359,13 @@ def _swapped_numbers() -> Case:
 
 
 def _source_in_compatibility_forms() -> Case:
-    """A plain quote of a source sent as a PDF's text (ligatures, fullwidth digits, no-break spaces): faithful."""
+    """A plain quote of a source sent as a PDF's text is (ligatures, fullwidth digits, no-break spaces, line breaks,
+    soft hyphens): faithful, and below the threshold unless the document is normalised as fully as the answer."""
     paper, sentence = _sentence(lambda s: bool(re.search(r"\d", s)) and "fi" in s and _plain(s))
-    sent = _compatible(paper.abstract)
+    sent = _invisible(_compatible(paper.abstract).replace(" ", "\n"))
     assert fuzz.partial_ratio(sentence, sent) < THRESHOLD
-    return _case("a source sent with ligatures, fullwidth digits and no-break spaces",
+    assert fuzz.partial_ratio(sentence, unicodedata.normalize("NFKC", sent)) < THRESHOLD
+    return _case("a source sent with ligatures, fullwidth digits, no-break spaces, line breaks and soft hyphens",
                  f"The paper says \"{sentence}\" [{paper.id}].", _sources(paper), 1, hint="SOURCE_SIDE",
                  texts={paper.id: sent})
 
