@@ -6,12 +6,11 @@ OpenAI: each source as `<document id="doc-0042" title="...">abstract</document>`
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from faultfirst import load_corpus
+from faultfirst.model.prompt import QUOTED_RE
 
-QUOTE_RE = re.compile(r'"([^"]+)" \[([^\]]+)\]')  # a quote in prose: "exact words" [doc-0042]
 CLAIMS_SCHEMA: dict[str, Any] = {
     "type": "object", "additionalProperties": False, "required": ["answer", "claims"],
     "properties": {"answer": {"type": "string"}, "claims": {"type": "array", "items": {
@@ -47,4 +46,4 @@ def anthropic_turn(question: str, documents: list[dict[str, Any]]) -> Any:
 
 def quotes(text: str) -> list[tuple[str, str]]:
     """The (quote, doc) pairs of a prose reply, in reply order."""
-    return QUOTE_RE.findall(text)
+    return QUOTED_RE.findall(text)

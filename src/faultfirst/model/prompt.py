@@ -8,6 +8,7 @@ The request-parsing layer turns an OpenAI or Anthropic request into a `Prompt`; 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -79,6 +80,11 @@ class Quote:
     doc: str
     start: int
     end: int
+
+
+# A quote in prose as `Cited.text` writes it, "exact words" [doc-0042]: groups (words, id). The one reader of the
+# format outside a lesson's own (the citations check's case writer, the tests).
+QUOTED_RE = re.compile(r'"([^"]*)" \[([^\]]+)\]')
 
 
 @dataclass(frozen=True)

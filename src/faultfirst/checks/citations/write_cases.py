@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from collections.abc import Callable, Sequence
 from importlib import resources
@@ -19,6 +18,7 @@ from importlib import resources
 import bm25s  # type: ignore[import-untyped]  # no stubs, no py.typed
 
 from ...model.corpus import load_corpus, load_questions
+from ...model.prompt import QUOTED_RE
 from ...world import World
 from .cases import CASES_FILE, WORLD
 from .hand_made import Case, case, hand_made
@@ -26,7 +26,6 @@ from .hand_made import Case, case, hand_made
 SCENARIO = "citations"
 WORLDS = tuple((seed, "gpt-fast") for seed in range(1, 7)) + ((7, "gpt-strong"),)  # each asks every question once
 INSTRUCTION = 'Answer from the sources only. Quote the sentences you rely on, each as "exact words" [document id].'
-QUOTED = re.compile(r'"([^"]*)" \[([^\]]+)\]')  # the contract's format, which the world writes
 
 
 def _retriever() -> Callable[[str], list[str]]:
@@ -57,7 +56,7 @@ def world_answers() -> list[Case]:
                 {"role": "system", "content": INSTRUCTION},
                 {"role": "user", "content": f"{documents}\n\nQuestion: {question.text}"}])
             answer = reply.choices[0].message.content or ""
-            cases.append(case(WORLD, answer, sources, len(QUOTED.findall(answer)), *world.requests[-1].faults))
+            cases.append(case(WORLD, answer, sources, len(QUOTED_RE.findall(answer)), *world.requests[-1].faults))
     return cases
 
 
