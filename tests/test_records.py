@@ -10,6 +10,7 @@ import openai
 import pytest
 
 from faultfirst import World
+from faultfirst.service.records import RequestRecord
 from tests.conftest import ask
 
 
@@ -67,3 +68,24 @@ def test_every_record_of_a_faulty_run_is_final():
     assert len(world.requests) == 30
     assert any(not r.ok for r in world.requests), "the scenario should fail some attempts"
     assert all(r.final for r in world.requests)
+
+
+def test_copies_of_a_final_record_are_final_and_equal_and_a_replaced_one_is_new():
+    """Finality is the record's class: copy, deepcopy and pickle keep it; equality reads the fields alone."""
+    import copy
+    import pickle
+
+    world = World(seed=1)
+    _one_call(world)
+    record = world.requests[-1]
+    assert type(record).__name__ == "RequestRecord" and repr(record).startswith("RequestRecord(provider='openai'")
+    for twin in (copy.copy(record), copy.deepcopy(record), pickle.loads(pickle.dumps(record))):
+        assert twin == record and twin is not record and twin.final
+        with pytest.raises(AttributeError, match="final"):
+            twin.latency = 0.0
+    with pytest.raises(AttributeError, match="final"):
+        del record.status
+    fresh = dataclasses.replace(record)
+    assert fresh == record and not fresh.final and type(fresh) is RequestRecord
+    fresh.latency += 1.0  # a copy in flight takes changes
+    assert fresh != record

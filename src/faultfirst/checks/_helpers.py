@@ -50,7 +50,7 @@ def copies(log: Iterable[RequestRecord]) -> list[RequestRecord]:
     """
     made = []
     for record in log:
-        copy = object.__new__(RequestRecord)
+        copy = object.__new__(type(record))  # a final record's class refuses changes
         copy.__dict__.update(record.__dict__)
         made.append(copy)
     return made

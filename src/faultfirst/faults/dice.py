@@ -10,6 +10,11 @@ What a kind needs once it struck (where a stream is cut, how JSON is broken) com
 stream of its own, `{seed}:fault:{name}:detail`, created on first use, so those draws shift no die.
 A request for n > 1 choices rolls its extra choices from a `FaultDice` of their own
 (`{seed}:choices:fault:{name}`), so asking for more choices shifts no attempt's draw either.
+
+A die is drawn when it is first read, not when the attempt is rolled: a kind that cannot strike in the
+world's scenario (rate 0, as most are in most scenarios) is never asked, and its stream catches up (draws
+the dice it skipped) only if it ever is. The n-th attempt's die is the n-th draw of the stream either way;
+what laziness saves is a dozen draws on each of the many attempts that no fault can touch.
 """
 
 from __future__ import annotations
@@ -28,25 +33,39 @@ class FaultDice:
         self.by_stage = {stage: tuple(k for k in kinds if k.stage is stage) for stage in Stage}  # asked every attempt
         self._prefix = f"{seed}:{purpose}"
         self._dice = {kind.name: random.Random(f"{self._prefix}:{kind.name}") for kind in kinds if kind.drawn}
-        self._draws = tuple((kind.name, rng.random) for kind in kinds if kind.drawn for rng in (self._dice[kind.name],))
+        self.drawn = frozenset(self._dice)  # the kinds that draw a die on every attempt
+        self._drawn = dict.fromkeys(self._dice, 0)  # how many dice each stream has given
+        self._rolls = 0  # attempts rolled
         self._details: dict[str, random.Random] = {}
         self._scenario: ScenarioView | None = None
         self._candidates: dict[Stage, tuple[Fault, ...]] = {}
 
     def candidates(self, stage: Stage, scenario: ScenarioView) -> tuple[Fault, ...]:
-        """The kinds of `stage` that can strike in `scenario`: a kind at rate 0 cannot, unless it decides by
-        something else than its die (an outage's window). Every attempt asks; a world's scenario is fixed, so
-        the answer is worked out once per scenario (the dice are drawn all the same)."""
+        """The kinds of `stage` that can strike in `scenario` (`Fault.possible`: a kind at rate 0 cannot; an
+        outage can when the scenario has its window). Every attempt asks; a world's scenario is fixed, so the
+        answer is worked out once per scenario (the dice of the others are still drawn, when first read)."""
         if scenario is not self._scenario:
             self._scenario = scenario
-            self._candidates = {
-                s: tuple(k for k in kinds if type(k).strikes is not Fault.strikes or k.rate(scenario) > 0)
-                for s, kinds in self.by_stage.items()}
+            self._candidates = {stage: tuple(k for k in kinds if k.possible(scenario))
+                                for stage, kinds in self.by_stage.items()}
         return self._candidates[stage]
 
     def roll(self) -> Roll:
-        """One attempt's dice: one draw from each drawn kind's stream."""
-        return Roll(self, {name: draw() for name, draw in self._draws})
+        """One attempt's dice: one draw from each drawn kind's stream, made when the roll is read."""
+        self._rolls += 1
+        return Roll(self, self._rolls)
+
+    def die(self, name: str, attempt: int) -> float:
+        """The `attempt`-th draw (counting from 1) of kind `name`'s stream, drawing the ones skipped before it."""
+        drawn = self._drawn[name]
+        if drawn >= attempt:
+            raise RuntimeError(f"the die of {name!r} for attempt {attempt} was passed over: read an attempt's roll "
+                               f"before rolling the next one")
+        draw = self._dice[name].random
+        for _ in range(attempt - drawn - 1):
+            draw()
+        self._drawn[name] = attempt
+        return draw()
 
     def detail(self, kind: Fault) -> random.Random:
         """The stream `kind` draws the details of a strike from, created on first use."""
@@ -60,10 +79,23 @@ class Roll:
     """One attempt's dice, and which kinds they make strike. (A plain class: one is made per attempt, and most
     attempts see no fault strike, so each question returns () before building anything.)"""
 
-    __slots__ = ("dice", "draws")
+    __slots__ = ("dice", "attempt", "_read")
 
-    def __init__(self, dice: FaultDice, draws: Mapping[str, float]) -> None:
-        self.dice, self.draws = dice, draws
+    def __init__(self, dice: FaultDice, attempt: int) -> None:
+        self.dice, self.attempt = dice, attempt
+        self._read: dict[str, float] = {}
+
+    def die(self, name: str) -> float | None:
+        """Kind `name`'s die for this attempt (None for a kind that draws none, such as an outage)."""
+        value = self._read.get(name)
+        if value is None and name in self.dice.drawn:
+            value = self._read[name] = self.dice.die(name, self.attempt)
+        return value
+
+    @property
+    def draws(self) -> Mapping[str, float]:
+        """Every drawn kind's die for this attempt, by name."""
+        return {k.name: self._drawn_die(k.name) for k in self.dice.kinds if k.name in self.dice.drawn}
 
     def refusals(self, stage: Stage, scenario: ScenarioView, provider: str, now: float) -> tuple[RefusalFault, ...]:
         """The refusals of `stage` that strike, in registration order (the first one answers)."""
@@ -74,7 +106,12 @@ class Roll:
         """The citation faults `scenario` rates, each with its die: whether one strikes depends on the reply's
         quotes and the model (`QuoteFault.chance`), known only once the model has answered."""
         kinds = self.dice.candidates(Stage.QUOTE, scenario)
-        return tuple((k, self.draws[k.name]) for k in kinds if isinstance(k, QuoteFault)) if kinds else ()
+        return tuple((k, self._drawn_die(k.name)) for k in kinds if isinstance(k, QuoteFault)) if kinds else ()
+
+    def _drawn_die(self, name: str) -> float:
+        die = self.die(name)
+        assert die is not None, f"{name} draws no die"  # asked only of drawn kinds (citation faults all are)
+        return die
 
     def spoilers(self, scenario: ScenarioView, provider: str, now: float) -> tuple[ReplyFault, ...]:
         """The reply faults that strike, in registration order (each spoils what the one before left)."""
@@ -90,4 +127,4 @@ class Roll:
         kinds = self.dice.candidates(stage, scenario)
         if not kinds:
             return ()
-        return tuple(kind for kind in kinds if kind.strikes(self.draws.get(kind.name), scenario, provider, now))
+        return tuple(kind for kind in kinds if kind.strikes(self.die(kind.name), scenario, provider, now))

@@ -34,6 +34,10 @@ class Stage(Enum):
     REPLY = "reply"  # the reply's structured text (JSON output, a tool call's arguments) is spoiled
     STREAM = "stream"  # a stream fails after it started
 
+    # Every attempt looks its stages' kinds up by stage; a member is its own only instance, so identity hashes
+    # it correctly, in C (Enum's own __hash__ is Python code hashing the member's name).
+    __hash__ = object.__hash__
+
 
 class Refusal(Enum):
     """How a fault before generation answers, in the provider's own shape (the engine renders it)."""
@@ -86,6 +90,11 @@ class Fault:
     def strikes(self, die: float | None, scenario: ScenarioView, provider: str, now: float) -> bool:
         """Whether this kind strikes an attempt to `provider` at `now`, given its die (None when not drawn)."""
         return die is not None and die < self.rate(scenario)
+
+    def possible(self, scenario: ScenarioView) -> bool:
+        """Whether this kind can strike any attempt in `scenario` (asked once per scenario: a kind that cannot
+        is not asked on each attempt). A kind that decides by something else than its rate says so here."""
+        return self.rate(scenario) > 0
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -15,5 +15,8 @@ class _Outage(RefusalFault):
         window = scenario.outage
         return window is not None and window.provider == provider and window.start <= now < window.end
 
+    def possible(self, scenario: ScenarioView) -> bool:
+        return scenario.outage is not None
+
 
 OUTAGE = _Outage(name=labels.OUTAGE, stage=Stage.CONNECT, refusal=Refusal.SERVER_ERROR, drawn=False)

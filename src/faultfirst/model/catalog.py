@@ -46,6 +46,11 @@ class ModelSpec:
     latency: LatencyProfile
     encoding: str  # the BPE the simulator counts this model's tokens with
 
+    def __hash__(self) -> int:
+        # A spec is part of the key of the parse cache, asked on every attempt: its name identifies it (equal specs
+        # have equal names), where the generated hash would hash every field and the latency profile's too.
+        return hash(self.name)
+
     def cost_usd(self, input_tokens: int, output_tokens: int) -> float:
         """What a call costs at this model's prices."""
         return (input_tokens * self.input_usd_per_mtok + output_tokens * self.output_usd_per_mtok) / 1_000_000

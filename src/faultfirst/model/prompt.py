@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 
@@ -118,10 +118,16 @@ class Cited:
 
 @dataclass(frozen=True)
 class Block:
-    """One text block of a reply, with the citations that support it."""
+    """One text block of a reply, with the citations that support it.
+
+    `pieces`, when the reply was assembled from them, are the text cut where token counts add up
+    (`model/tokens.py`: before a space between two non-space characters); the engine counts the block from
+    their cached counts instead of scanning the text. Not compared: they say nothing the text does not.
+    """
 
     text: str
     citations: tuple[Citation, ...] = ()
+    pieces: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
 
 @dataclass(frozen=True)

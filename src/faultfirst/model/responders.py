@@ -49,7 +49,7 @@ from .prompt import Block, Message, Prompt, Reply, _plain
 from .prompt_view import _View
 from .skills.answer import _answer
 from .skills.classify import _classify
-from .skills.default import _default_text, _stable_seed, _topic
+from .skills.default import _default_reply, _stable_seed, _topic
 from .skills.grounded import Remembering, grounded
 from .skills.json_schema import _dump, _Facts, _fake_json
 from .skills.summary import _summary
@@ -91,12 +91,12 @@ class Responders:
     lead: Responder | None = None
 
     def reply(self, turn: Turn, rng: random.Random) -> Reply:
-        """The first link's reply that is not None; the default reply closes the chain and always answers."""
-        links = (self.lead, self._fixture) if self.lead is not None else (self._fixture,)
-        for link in (*links, skill_reply):
-            if (reply := link(turn, rng)) is not None:
-                return reply
-        return default_reply(turn, rng)
+        """The first link's reply that is not None; the built-in skills, then the default reply, close the chain."""
+        if self.lead is not None and (reply := self.lead(turn, rng)) is not None:
+            return reply
+        if (reply := self._fixture(turn, rng)) is not None:
+            return reply
+        return builtin_reply(turn, rng)
 
     def with_fixtures_first(self, fixtures: FixtureSet) -> Responders:
         """This chain with `fixtures` matched ahead of its own (`World.script_reply`)."""
@@ -121,29 +121,22 @@ def respond(prompt: Prompt, rng: random.Random, *, fixtures: FixtureSet | None =
     return Responders(fixtures or FixtureSet()).reply(Turn(prompt, injection_draw=injection_draw), rng)
 
 
-def skill_reply(turn: Turn, rng: random.Random) -> Reply | None:
-    """The first built-in skill that applies (injected, json, answer, summary, classify), else None."""
+def builtin_reply(turn: Turn, rng: random.Random) -> Reply:
+    """The first built-in skill that applies (injected, grounded, json, answer, summary, classify), else the
+    default reply. What depends on the prompt alone was decided when the prompt was first read (cached); only
+    the sampled part of a reply above temperature 0 (JSON's values, the default reply's wording) draws from `rng`."""
     decision = _resolve(_decide(turn.prompt), turn)
-    if isinstance(decision, _Sampled):
-        # Only prompts above temperature 0 leave a sampled part; it draws from `rng`.
-        schema = turn.prompt.schema
-        if decision.facts is None or schema is None:  # facts are only read from a prompt with a schema
-            return None
+    if isinstance(decision, Reply):
+        return decision
+    schema = turn.prompt.schema
+    if decision.facts is not None and schema is not None:  # facts are only read from a prompt with a schema
         return _plain(_dump(_fake_json(schema, decision.facts, rng)), "json")
-    return None if decision.skill == "default" else decision
+    return _default_reply(decision.topic, rng)
 
 
 def tempted(prompt: Prompt) -> bool:
     """Whether `prompt` carries an injected instruction the model may obey (decided per attempt)."""
     return isinstance(_decide(prompt), _Tempted)
-
-
-def default_reply(turn: Turn, rng: random.Random) -> Reply:
-    """The default reply: decided with the skills when the prompt was read (cached), sampled above temperature 0."""
-    decision = _resolve(_decide(turn.prompt), turn)
-    if isinstance(decision, Reply):
-        return decision
-    return _plain(_default_text(decision.topic, rng), "default")
 
 
 @dataclass(frozen=True)
@@ -244,4 +237,4 @@ def _decide_resisting(prompt: Prompt, view: _View) -> Reply | _Sampled | Remembe
     topic = _topic(view.request)
     if prompt.temperature > 0:
         return _Sampled(topic=topic)
-    return _plain(_default_text(topic, random.Random(_stable_seed(prompt))), "default")
+    return _default_reply(topic, random.Random(_stable_seed(prompt)))

@@ -45,9 +45,19 @@ def count_tokens(text: str, encoding_name: str = "o200k_base") -> int:
     # every reply is counted, so this is a visible share of what the world adds to a call.
     total, at = 0, 0
     for end in _SENTENCE_END.finditer(text):
-        total += _count_piece(text[at:end.start() + 1], encoding_name)
-        at = end.start() + 1
+        cut = end.start() + 1
+        total += _count_piece(text[at:cut], encoding_name)
+        at = cut
     return total + _count_piece(text[at:], encoding_name)
+
+
+def count_pieces(pieces: tuple[str, ...], encoding_name: str) -> int:
+    """How many tokens the concatenation of `pieces` is, where each piece after the first starts with a space
+    that follows a non-space character (so the counts add up, as above): the sum of their cached counts."""
+    total = 0
+    for piece in pieces:
+        total += _count_piece(piece, encoding_name)
+    return total
 
 
 def truncate_to_tokens(text: str, limit: int, encoding_name: str) -> str:

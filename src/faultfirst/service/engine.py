@@ -34,7 +34,7 @@ from ..model.known_attacks import demanded_arguments
 from ..model.prompt import Block, Cited, Reply
 from ..model.prompt_view import resisted_results
 from ..model.responders import Responders, Turn, tempted
-from ..model.tokens import count_tokens, truncate_to_tokens
+from ..model.tokens import count_pieces, count_tokens, truncate_to_tokens
 from ..model.tool_replies import call_tools, relay_results
 from ..wire.dialects import DIALECTS, GENERATING_ROUTES, Dialect, Generation, parse_request
 from ..wire.framing import EPOCH, Answer, dumps, error_name
@@ -103,19 +103,19 @@ class SimulatedAPI:
         self._serial += 1
         rid = f"sim{self._serial:08x}"
         dialect = DIALECTS[provider]
-        endpoint = dialect.endpoint(request.method, request.url.path)
-        record = RequestRecord(provider, "", endpoint or request.url.path, now)
+        method, path = request.method, request.url.path  # url.path decodes the URL on every read: read it once
+        endpoint = dialect.endpoint(method, path)
+        record = RequestRecord(provider, "", endpoint or path, now)
         self._log.append(record)
         if self.limits is not None:
             self.limits.check_attempts(len(self._log))
-        if endpoint is None and self.batches.handles(provider, request.url.path):
+        if endpoint is None and self.batches.handles(provider, path):
             return self.batches.serve(provider, request, record, rid, now)
-        if (request.method, request.url.path) == ("GET", "/v1/models"):
+        if method == "GET" and path == "/v1/models":
             record.endpoint = "models"
             return self.answer_json(record, dialect.model_list(self.catalog.for_provider(provider)), rid, 0.05)
         if endpoint is None:
-            return self.answer_json(record, dialect.not_found(request.method, request.url.path, rid), rid, 0.05,
-                                    status=404)
+            return self.answer_json(record, dialect.not_found(method, path, rid), rid, 0.05, status=404)
         body = decode_body(request.content or b"{}")
         if body is None:
             return self.answer_invalid(provider, record, rid,
@@ -152,20 +152,27 @@ class SimulatedAPI:
         answer = self._answer(spec, parsed, roll.spoilers(scenario, provider, now), self._dice,
                               injection_draw=injection, roll=roll)
         more = self._more_choices(spec, parsed, provider, now)
-        record.bill(spec, parsed.input_tokens, answer.output_tokens + sum(a.output_tokens for a in more))
+        output_tokens, longest, faults = answer.output_tokens, answer.output_tokens, answer.faults
+        if more:  # n > 1 choices: billed together, generated side by side
+            output_tokens += sum(a.output_tokens for a in more)
+            longest = max(longest, *(a.output_tokens for a in more))
+            faults = tuple(f for a in (answer, *more) for f in a.faults)
+        record.bill(spec, parsed.input_tokens, output_tokens)
         record.stop_reason = dialect.stop_reason(answer)
-        record.faults = label.with_label(record.faults, *(f for a in (answer, *more) for f in a.faults))
-        headers = dialect.limit_headers(admission, now) | dialect.request_id(rid)
+        if faults:
+            record.faults = label.with_label(record.faults, *faults)
+        headers = dialect.limit_headers(admission, now)
+        headers.update(dialect.request_id(rid))
         read_timeout = _read_timeout(request)
         generation = Generation(rid, EPOCH + int(now), spec.name, answer, parsed, body, more)
         if not parsed.stream:
-            delay = timing.total(max(a.output_tokens for a in (answer, *more)))  # choices generate side by side
+            delay = timing.total(longest)
             if delay > read_timeout:
                 record.error, record.latency, record.stop_reason = "timeout", read_timeout, None
                 return Outcome(record, delay=read_timeout, failure="timeout")
             record.status, record.latency = 200, delay
-            body_bytes = dumps(dialect.reply(endpoint, generation))
-            return Outcome(record, delay=delay, headers=headers | _JSON, body=body_bytes)
+            headers.update(_JSON)
+            return Outcome(record, delay=delay, headers=headers, body=dumps(dialect.reply(endpoint, generation)))
 
         tagged = dialect.stream(endpoint, generation)
         events = [StreamEvent(timing.head if i == 0 else timing.first_token + n * timing.per_token, n, data)
@@ -353,7 +360,7 @@ class SimulatedAPI:
         kept: list[Block] = []
         used = 0
         for block in blocks:
-            n = count_tokens(block.text, spec.encoding)
+            n = count_pieces(block.pieces, spec.encoding) if block.pieces else count_tokens(block.text, spec.encoding)
             if used + n > limit:
                 kept.append(Block(truncate_to_tokens(block.text, limit - used, spec.encoding)))
                 return Answer(tuple(kept), limit, truncated=True, tool=tool, ending=ending,
@@ -523,6 +530,8 @@ def _spoil(blocks: tuple[Block, ...], calling: bool, parsed: ParsedRequest, spoi
     arguments when `calling`. Each fault spoils what the one before left; a refusal ends the reply, so no
     fault after it runs. A fault that does not apply to this reply (`strike` gives None) leaves no label.
     """
+    if not spoilers:  # the usual case
+        return blocks, (), False
     prompt = parsed.prompt
     source = "\n".join([prompt.system, prompt.user, *(d.text for d in prompt.documents)])
     labels: tuple[str, ...] = ()
