@@ -223,18 +223,24 @@ def test_cases_are_frozen() -> None:
 
 
 def test_loading_takes_milliseconds() -> None:
-    """Reading both files from disk takes well under 50 ms; later calls use the parsed cases."""
-    attack_set._attacks.cache_clear()
-    attack_set._clean.cache_clear()
-    start = time.perf_counter()
-    load_attacks()
-    load_clean()
-    cold = time.perf_counter() - start
+    """Reading both files from disk takes well under 50 ms; later calls use the parsed cases.
+
+    The best of three cold loads: one load can be slowed by whatever else the machine runs (the suite's other
+    worker), and that says nothing about the loader.
+    """
+    colds = []
+    for _ in range(3):
+        attack_set._attacks.cache_clear()
+        attack_set._clean.cache_clear()
+        start = time.perf_counter()
+        load_attacks()
+        load_clean()
+        colds.append(time.perf_counter() - start)
     start = time.perf_counter()
     load_attacks(split="heldout")
     warm = time.perf_counter() - start
-    assert cold < 0.050, cold
-    assert warm < cold
+    assert min(colds) < 0.050, colds
+    assert warm < min(colds)
 
 
 def test_the_documented_example_runs(capsys: pytest.CaptureFixture[str]) -> None:

@@ -12,6 +12,7 @@ from faultfirst.wire.framing import EPOCH, RFC3339, dumps, rfc3339
 def test_rfc3339_agrees_with_strftime_across_days_and_years() -> None:
     instants = [0, 0.9, 1, 59, 60, 3599, 3600, 86_399, 86_400, 86_401, 31_535_999, 31_536_000, 10**8 + 0.5]
     instants += [k * 7_919 + 13 for k in range(2_000)]  # every time of day over a few months, irregularly
+    instants += [5, 5.5, 5, 86_405, 5.9, 86_405.1]  # the last second is remembered: repeats, and back and forth
     for t in instants:
         assert rfc3339(t) == time.strftime(RFC3339, time.gmtime(EPOCH + int(t))), t
 

@@ -99,7 +99,8 @@ class Roll:
 
     def refusals(self, stage: Stage, scenario: ScenarioView, provider: str, now: float) -> tuple[RefusalFault, ...]:
         """The refusals of `stage` that strike, in registration order (the first one answers)."""
-        struck = self._struck(stage, scenario, provider, now)
+        kinds = self.dice.candidates(stage, scenario)
+        struck = self._struck(kinds, scenario, provider, now) if kinds else ()
         return tuple(k for k in struck if isinstance(k, RefusalFault)) if struck else ()
 
     def quoters(self, scenario: ScenarioView) -> tuple[tuple[QuoteFault, float], ...]:
@@ -115,16 +116,16 @@ class Roll:
 
     def spoilers(self, scenario: ScenarioView, provider: str, now: float) -> tuple[ReplyFault, ...]:
         """The reply faults that strike, in registration order (each spoils what the one before left)."""
-        struck = self._struck(Stage.REPLY, scenario, provider, now)
+        kinds = self.dice.candidates(Stage.REPLY, scenario)
+        struck = self._struck(kinds, scenario, provider, now) if kinds else ()
         return tuple(k for k in struck if isinstance(k, ReplyFault)) if struck else ()
 
     def breaks(self, scenario: ScenarioView, provider: str, now: float) -> tuple[StreamFault, ...]:
         """The stream faults that strike, in registration order (the first one cuts the stream)."""
-        struck = self._struck(Stage.STREAM, scenario, provider, now)
+        kinds = self.dice.candidates(Stage.STREAM, scenario)
+        struck = self._struck(kinds, scenario, provider, now) if kinds else ()
         return tuple(k for k in struck if isinstance(k, StreamFault)) if struck else ()
 
-    def _struck(self, stage: Stage, scenario: ScenarioView, provider: str, now: float) -> tuple[Fault, ...]:
-        kinds = self.dice.candidates(stage, scenario)
-        if not kinds:
-            return ()
+    def _struck(self, kinds: tuple[Fault, ...], scenario: ScenarioView, provider: str, now: float) -> tuple[Fault, ...]:
+        # Asked only when some kind can strike: most attempts of most scenarios end at the check before it.
         return tuple(kind for kind in kinds if kind.strikes(self.die(kind.name), scenario, provider, now))

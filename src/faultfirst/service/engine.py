@@ -116,18 +116,20 @@ class SimulatedAPI:
             return self.answer_json(record, dialect.model_list(self.catalog.for_provider(provider)), rid, 0.05)
         if endpoint is None:
             return self.answer_json(record, dialect.not_found(method, path, rid), rid, 0.05, status=404)
-        body = decode_body(request.content or b"{}")
+        content = request.content or b"{}"
+        body = decode_body(content)
         if body is None:
             return self.answer_invalid(provider, record, rid,
                                        InvalidRequest("The request body is not a JSON object.", None))
-        record.model = str(body.get("model", ""))
+        model = body.get("model")
         record.stream = bool(body.get("stream"))
-        spec = self.catalog.resolve(body.get("model"))  # an alias, or the real id live mode would send for it
+        spec = self.catalog.resolve(model)  # an alias, or the real id live mode would send for it
         if spec is None or spec.provider != provider:
-            return self._unknown_model(provider, record, rid, body.get("model"))
+            record.model = str(body.get("model", ""))
+            return self._unknown_model(provider, record, rid, model)
         record.model = spec.name
         try:
-            parsed = parse_request(endpoint, spec, request.content or b"{}")
+            parsed = parse_request(endpoint, spec, content)
             record.input_tokens = parsed.input_tokens
             if endpoint not in dialect.generating.values():
                 return self.answer_json(record, dialect.token_count(endpoint, parsed.input_tokens), rid,
@@ -151,7 +153,7 @@ class SimulatedAPI:
         assert admission is not None
         answer = self._answer(spec, parsed, roll.spoilers(scenario, provider, now), self._dice,
                               injection_draw=injection, roll=roll)
-        more = self._more_choices(spec, parsed, provider, now)
+        more = self._more_choices(spec, parsed, provider, now) if parsed.n > 1 else ()  # a call saved on most
         output_tokens, longest, faults = answer.output_tokens, answer.output_tokens, answer.faults
         if more:  # n > 1 choices: billed together, generated side by side
             output_tokens += sum(a.output_tokens for a in more)
@@ -337,7 +339,7 @@ class SimulatedAPI:
         # The planned calls, unless an obeyed injection took the reply over (then only a call it demands).
         calls = _names(parsed) if reply.skill == "tool_calls" else ()
         blocks, tool = reply.blocks, parsed.forced_tool
-        demanded = _demanded_call(reply, parsed)
+        demanded = _demanded_call(reply, parsed) if reply.demanded_call is not None else None
         if demanded is not None:  # an obeyed injection calls the tool it named, when the request offers it
             blocks, tool, calls = (Block(demanded[1]),), demanded[0], (demanded[0],)
         labels: tuple[str, ...] = _SKILL_LABELS.get(reply.skill, ())
@@ -347,7 +349,7 @@ class SimulatedAPI:
         ending, stop_sequence = reply.ending, reply.stop_sequence
         spoiled_by: tuple[str, ...] = ()
         refused = False
-        if reply.skill != "injected":  # an obeyed injection's text (or demanded call) is the attacker's, not JSON
+        if spoilers and reply.skill != "injected":  # an obeyed injection's text (or call) is the attacker's, not JSON
             blocks, spoiled_by, refused = _spoil(blocks, reply.skill == "tool_calls", parsed, spoilers, dice)
         labels += spoiled_by
         if refused:  # the model declined: its reply is the refusal's text, no call, no tool input
@@ -530,8 +532,6 @@ def _spoil(blocks: tuple[Block, ...], calling: bool, parsed: ParsedRequest, spoi
     arguments when `calling`. Each fault spoils what the one before left; a refusal ends the reply, so no
     fault after it runs. A fault that does not apply to this reply (`strike` gives None) leaves no label.
     """
-    if not spoilers:  # the usual case
-        return blocks, (), False
     prompt = parsed.prompt
     source = "\n".join([prompt.system, prompt.user, *(d.text for d in prompt.documents)])
     labels: tuple[str, ...] = ()

@@ -17,24 +17,20 @@ class TokenBucket:
         self.level = float(capacity)
         self.updated = now
 
-    def _refill(self, now: float) -> None:
-        self.level = min(self.capacity, self.level + (now - self.updated) * self.rate)
-        self.updated = now
-
     def wait_for(self, amount: int, now: float) -> float:
-        """Seconds until `amount` is available (0 if it is now; inf if it never fits)."""
-        self._refill(now)
+        """Seconds until `amount` is available (0 if it is now; inf if it never fits), refilled up to `now`."""
+        self.level = level = min(self.capacity, self.level + (now - self.updated) * self.rate)
+        self.updated = now
         if amount > self.capacity:
             return math.inf
-        return max(0.0, (amount - self.level) / self.rate)
+        return max(0.0, (amount - level) / self.rate)
 
     def take(self, amount: int) -> None:
         self.level -= amount
 
     def reset_after(self, now: float) -> float:
         """Seconds until the bucket is full again (what the reset headers report)."""
-        self._refill(now)
-        return (self.capacity - self.level) / self.rate
+        return self.wait_for(self.capacity, now)
 
 
 class Admission(NamedTuple):

@@ -95,7 +95,7 @@ class SpendLedger:
         will be checked against. Does nothing without a cap.
         """
         accepted = status is not None and 200 <= status < 300
-        if accepted and request.method == "POST" and request.url.path == "/v1/files" and self._cap_usd() is not None:
+        if accepted and request.method == "POST" and self._cap_usd() is not None and request.url.path == "/v1/files":
             worst = self._file_worst_case(request)
             ident = _json_id(content)
             if worst is not None and ident is not None:

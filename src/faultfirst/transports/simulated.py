@@ -121,9 +121,9 @@ class WorldTransport(httpx2.BaseTransport):
         _finish_unless_streaming(outcome)
         if outcome.failure:
             raise transport_failure(outcome.failure, request)
-        progress = _StreamProgress(self.session, outcome, arrival)
-        stream = None if outcome.events is None else _SyncEvents(progress, request)
-        return _response(outcome, request, stream)
+        if outcome.events is None:
+            return _response(outcome, request, None)
+        return _response(outcome, request, _SyncEvents(_StreamProgress(self.session, outcome, arrival), request))
 
 
 class AsyncWorldTransport(httpx2.AsyncBaseTransport):
@@ -158,6 +158,6 @@ class AsyncWorldTransport(httpx2.AsyncBaseTransport):
         _finish_unless_streaming(outcome)
         if outcome.failure:
             raise transport_failure(outcome.failure, request)
-        progress = _StreamProgress(self.session, outcome, arrival)
-        stream = None if outcome.events is None else _AsyncEvents(progress, request)
-        return _response(outcome, request, stream)
+        if outcome.events is None:
+            return _response(outcome, request, None)
+        return _response(outcome, request, _AsyncEvents(_StreamProgress(self.session, outcome, arrival), request))

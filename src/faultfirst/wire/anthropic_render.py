@@ -89,10 +89,11 @@ def content(rid: str, answer: Answer, cite: bool) -> list[dict[str, Any]]:
 
 
 def message(rid: str, model: str, answer: Answer, input_tokens: int, cite: bool) -> dict[str, Any]:
+    reason = stop_reason(answer)
     return {
         "id": f"msg_{rid}", "type": "message", "role": "assistant", "model": model,
         "content": content(rid, answer, cite),
-        "stop_reason": stop_reason(answer), "stop_sequence": _stop_sequence(answer),
+        "stop_reason": reason, "stop_sequence": answer.stop_sequence if reason == "stop_sequence" else None,
         "usage": usage(input_tokens, answer.output_tokens),
     }
 

@@ -23,16 +23,23 @@ RFC3339 = "%Y-%m-%dT%H:%M:%SZ"  # to the second, in UTC: how Anthropic's API wri
 
 def rfc3339(t: float) -> str:
     """The world's instant `t` (virtual seconds) as a UTC timestamp to the second, as Anthropic's API writes them."""
-    return _rfc3339_second(int(t))
-
-
-def _rfc3339_second(second: int) -> str:
-    # Every answer's reset headers format two instants, and they move on with the clock, so a cache of whole
-    # instants misses about half the time: the date is cached and the time of day written by hand (EPOCH is a
-    # midnight, so whole days of world time are whole UTC days).
+    # Every answer's reset headers format two instants, most often the same second as each other and as the
+    # answer before, and they move on with the clock: the last second is remembered (one read of one tuple, safe
+    # across threads), the date cached, and the time of day written by hand (EPOCH is a midnight, so whole days of
+    # world time are whole UTC days).
+    global _last_instant
+    second = int(t)
+    last = _last_instant
+    if last[0] == second:
+        return last[1]
     day, into = divmod(second, 86_400)
     hours, rest = divmod(into, 3600)
-    return f"{_rfc3339_day(day)}T{hours:02d}:{rest // 60:02d}:{rest % 60:02d}Z"
+    text = f"{_rfc3339_day(day)}T{hours:02d}:{rest // 60:02d}:{rest % 60:02d}Z"
+    _last_instant = (second, text)
+    return text
+
+
+_last_instant: tuple[int | None, str] = (None, "")
 
 
 @lru_cache(maxsize=64)
