@@ -183,8 +183,9 @@ _DECISIONS_MAX = 16384
 def _decide(prompt: Prompt) -> Reply | _Sampled | _Tempted | Remembering:
     """Everything about the reply that depends on the prompt alone (cached).
 
-    An attempt asks twice (the skills, then the default reply) about the same `Prompt` object, which parsing
-    reuses for the same request bytes; the last one asked about is remembered by identity before the keyed cache.
+    An attempt may ask more than once about the same `Prompt` object (whether it tempts the model, then its reply),
+    and loops resend the same bytes, whose parse (and `Prompt`) is cached: the last prompt asked about is
+    remembered by identity before the keyed cache.
     """
     global _last
     last = _last  # one read of one tuple, so a thread that replaces it meanwhile cannot mix two prompts' halves

@@ -103,7 +103,7 @@ def _default_reply(topic: str, chooser: random.Random) -> Reply:
 
 
 def _default_pieces(topic: str, chooser: random.Random) -> tuple[str, ...]:
-    """`_default_text`'s sentences, each after the first with the space before it: its pieces for counting
+    """`_default_reply`'s sentences, each after the first with the space before it: its pieces for counting
     tokens (`Block.pieces`), whose concatenation is the text."""
     bits = chooser.getrandbits
     length = 2 + _below(5, bits)
