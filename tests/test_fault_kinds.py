@@ -87,6 +87,21 @@ def test_each_kind_draws_from_its_own_named_stream_one_die_per_attempt(gateway):
     assert "outage" not in rolls[0][0]  # an outage is a window of the scenario: it rolls no die
 
 
+def test_a_die_read_late_is_the_draw_it_would_have_been_and_one_passed_over_is_refused():
+    """Dice are drawn when first read: a kind left unread for 40 attempts (it could not strike) draws the dice it
+    skipped, so its 41st die is still the 41st draw of its stream; reading an earlier attempt's die after that is
+    a bug in the engine, refused with what to do."""
+    dice = FaultDice(3, registry.kinds())
+    rolls = [dice.roll() for _ in range(41)]
+    stream = random.Random("3:fault:overload")
+    expected = [stream.random() for _ in range(41)]
+    assert rolls[40].die("overload") == expected[40]
+    assert rolls[40].die("overload") == expected[40]  # the same die when asked again
+    assert rolls[40].die("outage") is None  # a kind that draws none
+    with pytest.raises(RuntimeError, match="passed over"):
+        rolls[39].die("overload")
+
+
 def test_a_toy_kind_registered_from_a_test_is_injected_labelled_and_shifts_no_other_draw():
     """Registered with no rate, the toy changes no record at all. At 30%, its attempts answer 5xx labelled
     "gateway_error" alone, and every other attempt carries the labels of the drawn kinds that the same attempt
