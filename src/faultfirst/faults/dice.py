@@ -33,7 +33,6 @@ class FaultDice:
         self.by_stage = {stage: tuple(k for k in kinds if k.stage is stage) for stage in Stage}  # asked every attempt
         self._prefix = f"{seed}:{purpose}"
         self._dice = {kind.name: random.Random(f"{self._prefix}:{kind.name}") for kind in kinds if kind.drawn}
-        self.drawn = frozenset(self._dice)  # the kinds that draw a die on every attempt
         self._drawn = dict.fromkeys(self._dice, 0)  # how many dice each stream has given
         self._rolls = 0  # attempts rolled
         self._details: dict[str, random.Random] = {}
@@ -55,9 +54,12 @@ class FaultDice:
         self._rolls += 1
         return Roll(self, self._rolls)
 
-    def die(self, name: str, attempt: int) -> float:
-        """The `attempt`-th draw (counting from 1) of kind `name`'s stream, drawing the ones skipped before it."""
-        drawn = self._drawn[name]
+    def die(self, name: str, attempt: int) -> float | None:
+        """The `attempt`-th draw (counting from 1) of kind `name`'s stream, drawing the ones skipped before it
+        (None for a kind that draws no die, such as an outage)."""
+        drawn = self._drawn.get(name)
+        if drawn is None:
+            return None
         if drawn >= attempt:
             raise RuntimeError(f"the die of {name!r} for attempt {attempt} was passed over: read an attempt's roll "
                                f"before rolling the next one")
@@ -88,19 +90,18 @@ class Roll:
     def die(self, name: str) -> float | None:
         """Kind `name`'s die for this attempt (None for a kind that draws none, such as an outage)."""
         value = self._read.get(name)
-        if value is None and name in self.dice.drawn:
-            value = self._read[name] = self.dice.die(name, self.attempt)
+        if value is None and (value := self.dice.die(name, self.attempt)) is not None:
+            self._read[name] = value
         return value
 
     @property
     def draws(self) -> Mapping[str, float]:
         """Every drawn kind's die for this attempt, by name."""
-        return {k.name: self._drawn_die(k.name) for k in self.dice.kinds if k.name in self.dice.drawn}
+        return {k.name: self._drawn_die(k.name) for k in self.dice.kinds if k.drawn}
 
     def refusals(self, stage: Stage, scenario: ScenarioView, provider: str, now: float) -> tuple[RefusalFault, ...]:
         """The refusals of `stage` that strike, in registration order (the first one answers)."""
-        kinds = self.dice.candidates(stage, scenario)
-        struck = self._struck(kinds, scenario, provider, now) if kinds else ()
+        struck = self._struck(stage, scenario, provider, now)
         return tuple(k for k in struck if isinstance(k, RefusalFault)) if struck else ()
 
     def quoters(self, scenario: ScenarioView) -> tuple[tuple[QuoteFault, float], ...]:
@@ -116,16 +117,16 @@ class Roll:
 
     def spoilers(self, scenario: ScenarioView, provider: str, now: float) -> tuple[ReplyFault, ...]:
         """The reply faults that strike, in registration order (each spoils what the one before left)."""
-        kinds = self.dice.candidates(Stage.REPLY, scenario)
-        struck = self._struck(kinds, scenario, provider, now) if kinds else ()
+        struck = self._struck(Stage.REPLY, scenario, provider, now)
         return tuple(k for k in struck if isinstance(k, ReplyFault)) if struck else ()
 
     def breaks(self, scenario: ScenarioView, provider: str, now: float) -> tuple[StreamFault, ...]:
         """The stream faults that strike, in registration order (the first one cuts the stream)."""
-        kinds = self.dice.candidates(Stage.STREAM, scenario)
-        struck = self._struck(kinds, scenario, provider, now) if kinds else ()
+        struck = self._struck(Stage.STREAM, scenario, provider, now)
         return tuple(k for k in struck if isinstance(k, StreamFault)) if struck else ()
 
-    def _struck(self, kinds: tuple[Fault, ...], scenario: ScenarioView, provider: str, now: float) -> tuple[Fault, ...]:
-        # Asked only when some kind can strike: most attempts of most scenarios end at the check before it.
+    def _struck(self, stage: Stage, scenario: ScenarioView, provider: str, now: float) -> tuple[Fault, ...]:
+        kinds = self.dice.candidates(stage, scenario)
+        if not kinds:  # most attempts of most scenarios: no kind can strike at this stage
+            return ()
         return tuple(kind for kind in kinds if kind.strikes(self.die(kind.name), scenario, provider, now))

@@ -153,7 +153,7 @@ class SimulatedAPI:
         assert admission is not None
         answer = self._answer(spec, parsed, roll.spoilers(scenario, provider, now), self._dice,
                               injection_draw=injection, roll=roll)
-        more = self._more_choices(spec, parsed, provider, now) if parsed.n > 1 else ()  # a call saved on most
+        more = self._more_choices(spec, parsed, provider, now)
         output_tokens, longest, faults = answer.output_tokens, answer.output_tokens, answer.faults
         if more:  # n > 1 choices: billed together, generated side by side
             output_tokens += sum(a.output_tokens for a in more)
@@ -339,7 +339,7 @@ class SimulatedAPI:
         # The planned calls, unless an obeyed injection took the reply over (then only a call it demands).
         calls = _names(parsed) if reply.skill == "tool_calls" else ()
         blocks, tool = reply.blocks, parsed.forced_tool
-        demanded = _demanded_call(reply, parsed) if reply.demanded_call is not None else None
+        demanded = _demanded_call(reply, parsed)
         if demanded is not None:  # an obeyed injection calls the tool it named, when the request offers it
             blocks, tool, calls = (Block(demanded[1]),), demanded[0], (demanded[0],)
         labels: tuple[str, ...] = _SKILL_LABELS.get(reply.skill, ())

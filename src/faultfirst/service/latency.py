@@ -84,13 +84,12 @@ class LatencyModel:
         rng = self._rng
         factor = rng.lognormvariate(0.0, _BODY_SIGMA)
         slow = rng.random() < _SLOW_PATH_SHARE
-        low, high = _SLOW_PATH_FACTOR
-        slow_factor = low + (high - low) * rng.random()  # rng.uniform(low, high), one call fewer on every attempt
+        slow_factor = rng.uniform(*_SLOW_PATH_FACTOR)
         if self.correlated_tail:
             factor *= self.slow_factor(t)  # the minute's slowness, not this attempt's own draw
         elif slow:
             factor *= slow_factor
-        scale = factor * self.multiplier(t) if self.drift else factor
+        scale = factor * self.multiplier(t)
         profile = spec.latency
         head = profile.overhead * scale
         return Timing(head=head, first_token=head + profile.ttft * scale, per_token=profile.per_token * scale)
